@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's checks, in order (see NBDEV.md): clean tree, clean notebooks, export in sync,
+# README in sync, notebooks as tests (fast budget), package tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dirty() { git status --porcelain; }
+step() { echo; echo "== $*"; }
+step "working tree is clean"
+if [ -n "$(dirty)" ]; then dirty; echo "FAIL: uncommitted or untracked files"; exit 1; fi
+step "notebooks are clean (nbdev_clean)"
+nbdev_clean
+if [ -n "$(dirty)" ]; then dirty; echo "FAIL: nbdev_clean changed notebooks: run nbdev_clean and commit"; exit 1; fi
+step "package in sync with notebooks (nbdev_export)"
+nbdev_export
+if [ -n "$(dirty)" ]; then dirty; git diff --stat; echo "FAIL: nbdev_export changed files: export and commit"; exit 1; fi
+step "README in sync with nbs/index.ipynb"
+python tools/make_readme.py --check
+step "notebooks (nbdev_test, fast budget)"
+export DC_FULL=0 MPLBACKEND=agg
+timeout 1500 nbdev_test --n_workers 2 --timing
+step "package tests (pytest)"
+timeout 900 python -m pytest tests/ -q
