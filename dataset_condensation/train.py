@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call, stack_module_state, vmap
 from .core import check_choice, check_range, make_generator, progress as _progress
+from .models import has_batchnorm
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'OPTIMIZERS', 'lr_at', 'per_sample_loss', 'Callback', 'make_optimizer', 'fit', 'evaluate', 'fit_many',
@@ -174,8 +175,6 @@ def _stacked_fit(models, x, y, epochs, lr, batch_size, optimizer, momentum, weig
     return models
 
 # %% ../nbs/04_train.ipynb #9ee13162
-def _has_bn(m): return any(isinstance(l, nn.modules.batchnorm._BatchNorm) for l in m.modules())
-
 def fit_many(make_model: Callable[[int], nn.Module], # builds a fresh model from a seed, e.g. lambda s: get_network(..., seed=s)
              seeds: Sequence[int], # one seed per model: its initialisation, batch order and augmentation
              x: Tensor, y: Tensor, # training set on the device
@@ -193,7 +192,7 @@ def fit_many(make_model: Callable[[int], nn.Module], # builds a fresh model from
     if len(seeds) < 1: raise ValueError("seeds must hold at least one seed")
     models = [make_model(s) for s in seeds]
     if backend == 'auto': backend = 'vmap' if x.device.type == 'cuda' else 'loop'
-    if backend == 'vmap' and not any(_has_bn(m) for m in models):
+    if backend == 'vmap' and not any(has_batchnorm(m) for m in models):
         return _stacked_fit(models, x, y, epochs, lr, batch_size, optimizer, momentum, weight_decay, nesterov, schedule,
                             gamma, milestones, min_lr, augment, soft_labels, temperature, list(seeds), progress)
     for m, s in zip(models, seeds):

@@ -122,3 +122,19 @@ def test_atomic_write_keeps_old_file_on_crash(tmp_path):
 def test_readme_in_sync_and_names_ci_command():
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), '--check'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+def test_prune_then_eval_end_to_end(tmp_path):
+    r = dc('prune', '--dataset', 'digits', '--method', 'random', '--keep', '0.2', '--seed', '1', '--out', str(tmp_path/'c'), '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    c = json.loads((tmp_path/'c'/'coreset.json').read_text())
+    assert c['n_kept'] == round(0.2 * c['n_total']) and len(set(c['indices'])) == c['n_kept']
+    assert np.load(tmp_path/'c'/'scores.npy').shape == (c['n_total'],)
+    r = dc('eval', '--dataset', 'digits', '--coreset', str(tmp_path/'c'), '--epochs', '2', '--width', '8', '--n-models', '1', '--device', 'cpu')
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path/'c'/'metrics.json').read_text())
+    assert m['n_train'] == c['n_kept'] and m['report'] == 'final' and 0 <= m['acc_mean'] <= 1
+
+def test_pruning_methods_all_registered():
+    from dataset_condensation.pruning.core import load_pruning_methods
+    names = load_pruning_methods()
+    for m in ('random', 'forgetting', 'svp', 'el2n', 'grand', 'tdds', 'eva'): assert m in names

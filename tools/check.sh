@@ -17,6 +17,8 @@ step "README in sync with nbs/index.ipynb"
 python tools/make_readme.py --check
 step "notebooks (nbdev_test, fast budget)"
 export DC_FULL=0 MPLBACKEND=agg
-timeout 1500 nbdev_test --n_workers 2 --timing
+# two notebooks run at once on two cores: one thread each (two OpenMP threads per worker oversubscribe
+# the cores, and PyTorch's spinning threads then slow down by orders of magnitude)
+OMP_NUM_THREADS=1 timeout 1500 nbdev_test --n_workers 2 --timing
 step "package tests (pytest)"
 timeout 900 python -m pytest tests/ -q

@@ -16,8 +16,8 @@ from ..data import ImageData, class_indices
 from ..train import Callback
 
 # %% auto #0
-__all__ = ['RULES', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select', 'Coreset', 'register_pruning',
-           'random_scores', 'prune', 'TrainingDynamics', 'record_dynamics']
+__all__ = ['RULES', 'PRUNING_MODULES', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select', 'Coreset',
+           'register_pruning', 'random_scores', 'load_pruning_methods', 'prune', 'TrainingDynamics', 'record_dynamics']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
 def n_keep(keep: float|int, # fraction kept in (0, 1] (a float), or a count in [1, n] (an int)
@@ -32,7 +32,7 @@ def n_keep(keep: float|int, # fraction kept in (0, 1] (a float), or a count in [
     if not 1 <= keep <= n: raise ValueError(f"keep={keep} is out of range; a count must lie in [1, {n}] (the dataset has {n} samples)")
     return int(keep)
 
-# %% ../../nbs/10_pruning.ipynb #586332ef
+# %% ../../nbs/10_pruning.ipynb #19979176
 RULES = ('top', 'bottom', 'random', 'class_balanced', 'stratified', 'offset')
 
 def check_scores(scores, # one score per sample
@@ -46,9 +46,12 @@ def check_scores(scores, # one score per sample
     if bad: raise ValueError(f"scores contain {bad} NaN or infinite value(s) (first at index {int((~torch.isfinite(s)).nonzero()[0])})")
     return s
 
-def _order(s: Tensor, direction: str) -> Tensor:
-    "Indices from the kept end first (stable: ties keep dataset order)."
-    return torch.sort(-s if direction == 'high' else s, stable=True).indices
+def _order(s: Tensor, direction: str, seed: int|None=None) -> Tensor:
+    "Indices from the kept end first; ties in dataset order (seed None) or in a seeded random order."
+    key = -s if direction == 'high' else s
+    if seed is None: return torch.sort(key, stable=True).indices
+    perm = torch.randperm(len(s), generator=torch.Generator().manual_seed(seed))
+    return perm[torch.sort(key[perm], stable=True).indices]
 
 # %% ../../nbs/10_pruning.ipynb #9863b798
 def class_quotas(counts, # samples per class
@@ -67,7 +70,7 @@ def class_quotas(counts, # samples per class
         over = q > 1; i = np.argmax(np.where(over, q - exact, -np.inf)); q[i] -= 1
     return q.tolist()
 
-# %% ../../nbs/10_pruning.ipynb #bc728aed
+# %% ../../nbs/10_pruning.ipynb #1fc51c21
 def stratified_select(s: Tensor, # scores [N] (float64)
                       n: int, # how many to keep
                       cutoff: float=0., # CCS hard cutoff β: fraction of the hardest samples dropped first
@@ -77,7 +80,7 @@ def stratified_select(s: Tensor, # scores [N] (float64)
                      ) -> Tensor:
     "CCS coverage-centric sampling: hard cutoff, equal-width strata, budget from the smallest stratum up."
     check_range('cutoff', cutoff, 0, 1, high_open=True); check_range('strata', strata, 1)
-    order = _order(s, direction)
+    order = _order(s, direction, seed)
     pool = order[int(round(cutoff * len(s))):]
     if n > len(pool): raise ValueError(f"keep gives {n} samples but only {len(pool)} remain after cutoff={cutoff}")
     v = s[pool]; lo, hi = v.min(), v.max()
@@ -91,7 +94,7 @@ def stratified_select(s: Tensor, # scores [N] (float64)
         chosen.append(grp[torch.randperm(len(grp), generator=g)[:take]]); budget -= take
     return torch.cat(chosen)
 
-# %% ../../nbs/10_pruning.ipynb #06a31e14
+# %% ../../nbs/10_pruning.ipynb #071cd450
 def select(scores, # one score per sample, in dataset order
            keep: float|int, # fraction kept in (0, 1], or a count
            rule: str='top', # one of RULES
@@ -105,20 +108,20 @@ def select(scores, # one score per sample, in dataset order
     "Indices (sorted, int64) of the samples kept by `rule`."
     check_choice('rule', rule, RULES); check_choice('direction', direction, ['high', 'low'])
     s = check_scores(scores); N = len(s); n = n_keep(keep, N)
-    if rule == 'top': idx = _order(s, 'high')[:n]
-    elif rule == 'bottom': idx = _order(s, 'low')[:n]
+    if rule == 'top': idx = _order(s, 'high', seed)[:n]
+    elif rule == 'bottom': idx = _order(s, 'low', seed)[:n]
     elif rule == 'random': idx = torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n]
     elif rule == 'class_balanced':
         if labels is None: raise ValueError("rule='class_balanced' needs labels=<class label per sample>")
         labels = torch.as_tensor(labels).cpu()
         if labels.shape != (N,): raise ValueError(f"labels must have shape [{N}]; got {tuple(labels.shape)}")
         per = class_indices(labels); q = class_quotas([len(i) for i in per], n)
-        idx = torch.cat([i[_order(s[i], direction)[:k]] for i, k in zip(per, q)])
+        idx = torch.cat([i[_order(s[i], direction, seed)[:k]] for i, k in zip(per, q)])
     elif rule == 'stratified': idx = stratified_select(s, n, cutoff, strata, direction, seed)
     else:
         o = int(round(offset * N)) if isinstance(offset, float) else int(offset)
         if not 0 <= o <= N - n: raise ValueError(f"offset={offset} skips {o} samples; with {n} kept it must lie in [0, {N - n}]")
-        idx = _order(s, direction)[o:o + n]
+        idx = _order(s, direction, seed)[o:o + n]
     return torch.sort(idx).values
 
 # %% ../../nbs/10_pruning.ipynb #eb9a8ecc
@@ -179,7 +182,16 @@ def random_scores(data: ImageData, seed: int=0) -> Tensor:
     "Uniform random scores (with rule 'random' the selection is a seeded uniform draw)."
     return torch.rand(len(data), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
-# %% ../../nbs/10_pruning.ipynb #c43902a5
+# %% ../../nbs/10_pruning.ipynb #848fb273
+PRUNING_MODULES = ('forgetting', 'proxy', 'el2n', 'tdds', 'eva')
+
+def load_pruning_methods() -> list[str]:
+    "Import every pruning-method module (registering its methods); return the registered names."
+    import importlib
+    for m in PRUNING_MODULES: importlib.import_module(f'dataset_condensation.pruning.{m}')
+    return PRUNING_METHODS.names()
+
+# %% ../../nbs/10_pruning.ipynb #d4a14096
 def prune(data: ImageData, # the training set
           method: str, # a registered pruning method (see `PRUNING_METHODS.names()`)
           keep: float|int, # fraction (0, 1] or count kept
@@ -190,6 +202,7 @@ def prune(data: ImageData, # the training set
           **config, # the method's configuration (see its notebook)
          ) -> Coreset:
     "Score `data` with `method` and select a coreset."
+    if method not in PRUNING_METHODS: load_pruning_methods()
     entry = PRUNING_METHODS.entry(method)
     n = n_keep(keep, len(data))   # check keep before any (possibly long) scoring run
     rule = entry['rule'] if rule is None else check_choice('rule', rule, RULES)
@@ -197,7 +210,9 @@ def prune(data: ImageData, # the training set
     scores = check_scores(scores, len(data))
     so = dict(select_options or {}); so.setdefault('direction', entry['direction'])
     idx = select(scores, keep, rule, labels=data.y.cpu(), seed=seed, **so)
-    return Coreset(idx, scores, entry['name'], dict(config, rule=rule, **so), seed, data.name, len(data), keep)
+    cfg = {k: (v if isinstance(v, (str, int, float, bool, list, tuple, dict, type(None))) else f'<{type(v).__name__}>')
+           for k, v in config.items()}   # a recorded run passed as dynamics= is noted, not serialised
+    return Coreset(idx, scores, entry['name'], dict(cfg, rule=rule, **so), seed, data.name, len(data), keep)
 
 # %% ../../nbs/10_pruning.ipynb #8774a487
 class TrainingDynamics(Callback):
@@ -252,14 +267,15 @@ class TrainingDynamics(Callback):
         p = self.probs; onehot = torch.nn.functional.one_hot(self.labels, p.shape[-1]).to(p)
         return (p - onehot).norm(dim=-1)
 
-# %% ../../nbs/10_pruning.ipynb #b34f1434
+# %% ../../nbs/10_pruning.ipynb #9f7d8985
 def record_dynamics(data: ImageData, # the training set (on the training device)
                     epochs: int=20, # training epochs
                     arch: str='ConvNet', # architecture (see `models.get_network`)
                     seed: int=0, # model initialisation, batch order and augmentation
                     record_epochs=None, # epochs to record (None: all)
                     lr: float=0.01, batch_size: int=64, schedule: str='cosine', optimizer: str='sgd',
-                    weight_decay: float=5e-4, augment: str='standard',
+                    weight_decay: float=5e-4, augment: str='standard', momentum: float=0.9, nesterov: bool=False,
+                    milestones=(), gamma: float=0.1, min_lr: float=0.,
                     record=('correct', 'loss', 'logp'), # what to record
                     progress: bool|None=False,
                     **arch_options, # e.g. width=32 (default for ConvNet)
@@ -272,8 +288,10 @@ def record_dynamics(data: ImageData, # the training set (on the training device)
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     td = TrainingDynamics(data.y, record_epochs, record)
     fit(model, data.x, data.y, epochs, lr=lr, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
-        weight_decay=weight_decay, augment=make_augment(augment, data.name), callbacks=[td], seed=seed, progress=progress)
+        weight_decay=weight_decay, momentum=momentum, nesterov=nesterov, milestones=milestones, gamma=gamma, min_lr=min_lr,
+        augment=make_augment(augment, data.name), callbacks=[td], seed=seed, progress=progress)
     td.model = model.eval()
     td.config = dict(epochs=epochs, arch=arch, seed=seed, lr=lr, batch_size=batch_size, schedule=schedule,
-                     optimizer=optimizer, weight_decay=weight_decay, augment=augment, **arch_options)
+                     optimizer=optimizer, weight_decay=weight_decay, augment=augment, momentum=momentum, nesterov=nesterov,
+                     milestones=list(milestones), gamma=gamma, min_lr=min_lr, **arch_options)
     return td
