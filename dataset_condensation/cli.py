@@ -14,8 +14,8 @@ from .data import DATASETS, load_dataset, sample_per_class, image_grid
 from .evaluate import evaluate_subset, evaluate_synset, RECIPES, baseline_table, format_baselines
 
 # %% auto #0
-__all__ = ['table', 'cmd_datasets', 'load_synset_dir', 'cmd_eval', 'cmd_demo', 'parse_keep', 'cmd_prune', 'cmd_distill',
-           'cmd_bench', 'build_parser', 'main']
+__all__ = ['table', 'cmd_datasets', 'cmd_eval', 'cmd_demo', 'parse_keep', 'cmd_prune', 'cmd_distill', 'cmd_bench', 'build_parser',
+           'main']
 
 # %% ../nbs/30_cli.ipynb #18d138ef
 def table(rows: list[list], head: list[str]) -> str:
@@ -35,28 +35,14 @@ def cmd_datasets(args) -> int:
     print(table(rows, ['name', 'size', 'image', 'classes', 'offline', 'source']))
     return 0
 
-# %% ../nbs/30_cli.ipynb #ad97aeea
-def load_synset_dir(d: Path, # folder with synset.safetensors (+ synset.json)
-                   ) -> dict:
-    "Read a synthetic set folder: images, labels, optional soft labels and learned lr; validated."
-    from safetensors.torch import load_file
-    f = Path(d)/'synset.safetensors'
-    if not f.exists(): raise FileNotFoundError(f"--synset {d}: expected the file {f}")
-    try: t = load_file(str(f))
-    except Exception as e: raise ValueError(f"--synset {d}: {f} is not a readable safetensors file (corrupted or truncated?): {e}") from e
-    for k in ('images', 'labels'):
-        if k not in t: raise ValueError(f"--synset {d}: {f} has no {k!r} tensor (found {sorted(t)})")
-    if t['images'].ndim != 4 or t['labels'].shape != (len(t['images']),):
-        raise ValueError(f"--synset {d}: images must be [M, C, H, W] and labels [M]; got {tuple(t['images'].shape)} and {tuple(t['labels'].shape)}")
-    meta = load_json(Path(d)/'synset.json') if (Path(d)/'synset.json').exists() else {}
-    return dict(images=t['images'].float(), labels=t['labels'].long(), soft_labels=t.get('soft_labels'), lr=meta.get('lr'), meta=meta)
-
+# %% ../nbs/30_cli.ipynb #333af5c0
 def cmd_eval(args) -> int:
     "Evaluate a coreset or a synthetic set; write metrics.json."
     if (args.coreset is None) == (args.synset is None): raise SystemExit("dc eval: give exactly one of --coreset DIR or --synset DIR")
     dev = get_device(args.device)
     tr = load_dataset(args.dataset, root=args.root, device=dev); te = load_dataset(args.dataset, 'test', root=args.root, device=dev)
-    kw = dict(arch=args.arch, n_models=args.n_models, recipe=args.recipe, seed=args.seed, report=args.report, progress=args.progress)
+    kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
+    if args.arch: kw['arch'] = args.arch
     if args.epochs: kw['epochs'] = args.epochs
     if args.width: kw['width'] = args.width
     if args.coreset is not None:
@@ -67,11 +53,15 @@ def cmd_eval(args) -> int:
         idx = np.asarray(c['indices'], dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(tr)):
             raise ValueError(f"--coreset {src}: indices must lie in [0, {len(tr)}) for {args.dataset!r}")
-        res = evaluate_subset(tr, torch.from_numpy(idx), te, extra=dict(source=str(src), method=c.get('method')), **kw)
+        res = evaluate_subset(tr, torch.from_numpy(idx), te, recipe=args.recipe or 'dc', extra=dict(source=str(src), method=c.get('method')), **kw)
     else:
-        src = Path(args.synset); s = load_synset_dir(src)
-        res = evaluate_synset(s['images'], s['labels'], te, lr=s['lr'], soft_labels=s['soft_labels'],
-                              extra=dict(source=str(src), method=s['meta'].get('method')), **kw)
+        from dataset_condensation.distill.core import SyntheticSet, evaluate_synthetic
+        src = Path(args.synset)
+        try: syn = SyntheticSet.load(src)
+        except (ValueError, FileNotFoundError) as e: raise type(e)(f"--synset {src}: {e}") from e
+        try: syn.check(te)
+        except ValueError as e: raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
+        res = evaluate_synthetic(syn, te, recipe=args.recipe, extra=dict(source=str(src)), **kw)
     out = Path(args.out) if args.out else src
     res.save(out/'metrics.json')
     print(table([[args.dataset, res.kind, res.n_train, res.arch, res.epochs, res.report, str(res)]],
@@ -105,7 +95,7 @@ def cmd_demo(args) -> int:
     print(f"wrote {out/'results.json'}, {out/'accuracy.png'}, {out/'samples.png'} ({time.time() - t0:.0f}s)")
     return 0
 
-# %% ../nbs/30_cli.ipynb #03a2617a
+# %% ../nbs/30_cli.ipynb #ad601a0a
 def _parse_value(v: str):
     "A --set value: JSON (numbers, true/false, lists) when it parses, else the string."
     try: return json.loads(v)
@@ -142,16 +132,37 @@ def cmd_prune(args) -> int:
     return 0
 
 def cmd_distill(args) -> int:
-    "Distil a synthetic set with a registered distillation method."
+    "Distil a synthetic set with a registered method; write synset.safetensors, synset.json and grid.png."
+    from dataset_condensation.distill.core import load_distillation_methods, distill, SYNSET_TENSORS
+    load_distillation_methods()
     if args.list or args.method is None:
-        print('distillation methods: ' + (', '.join(DISTILLATION_METHODS.names()) or '(none registered yet)')); return 0
-    entry = DISTILLATION_METHODS.entry(args.method)   # a clear error listing the registered methods
-    return entry['fn'](args)
+        print(table([[n, DISTILLATION_METHODS.entry(n)['doc']] for n in DISTILLATION_METHODS.names()], ['method', 'what'])); return 0
+    DISTILLATION_METHODS.entry(args.method)   # a clear error listing the registered methods
+    if args.dataset is None or args.ipc is None: raise ValueError("dc distill needs --dataset and --ipc (and --method)")
+    out = Path(args.out or f'synset_{args.dataset}_{args.method}_ipc{args.ipc}_s{args.seed}')
+    if (out/SYNSET_TENSORS).exists() and not args.resume:
+        raise FileExistsError(f"--out {out} already holds a synthetic set; pass --resume to continue or finish that run, or choose another --out")
+    dev = get_device(args.device); t0 = time.time()
+    data = load_dataset(args.dataset, root=args.root, device=dev)
+    over = dict(_parse_sets(args.set), seed=args.seed)
+    if args.iterations is not None: over['iterations'] = args.iterations
+    syn = distill(data, args.method, args.ipc, profile=args.profile, ckpt=out/'ckpt.safetensors', resume=args.resume,
+                  progress=args.progress, **over)
+    syn.save(out)
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    ax = syn.show(data); ax.figure.savefig(out/'grid.png', bbox_inches='tight'); plt.close(ax.figure)
+    print(table([[args.method, args.dataset, args.ipc, len(syn), syn.meta.get('iterations'), args.seed, args.profile, f'{time.time() - t0:.0f}s']],
+                ['method', 'dataset', 'ipc', 'images', 'iterations', 'seed', 'profile', 'time']))
+    print(f"wrote {out/SYNSET_TENSORS}, {out/'synset.json'} and {out/'grid.png'}")
+    return 0
 
 def cmd_bench(args) -> int:
     "Run a benchmark table."
     check_choice('bench', args.what, ['baselines', 'pruning', 'distillation'])
-    if args.datasets is None: args.datasets = ['mnist5k', 'animal_mnist'] + (['pneumoniamnist'] if args.what == 'baselines' else [])
+    if args.datasets is None:
+        args.datasets = {'baselines': ['mnist5k', 'animal_mnist', 'pneumoniamnist'], 'pruning': ['mnist5k', 'animal_mnist'],
+                         'distillation': ['mnist5k', 'digits']}[args.what]
+    if args.what == 'distillation' and args.ipcs == [1, 10, 50]: args.ipcs = [1, 10]
     if args.what == 'baselines':
         rows = baseline_table(args.datasets, tuple(args.ipcs), args.n_seeds, args.subset_epochs, args.full_epochs,
                               arch_options=dict(width=args.width or 32), device=get_device(args.device), progress=args.progress,
@@ -169,9 +180,17 @@ def cmd_bench(args) -> int:
             print(format_pruning_table(res[name])); print()
         if args.out: save_json(res, Path(args.out)/'pruning_benchmark.json')
         return 0
-    raise SystemExit("dc bench distillation: no distillation methods are registered yet")
+    from dataset_condensation.distill.bench import distillation_benchmark, format_distillation_table, BENCH_DISTILL
+    res = {}
+    for name in args.datasets:
+        res[name] = distillation_benchmark(name, tuple(args.methods or BENCH_DISTILL), tuple(args.ipcs), args.n_seeds,
+                                           eval_epochs=args.eval_epochs, width=args.width or 32, profile=args.profile,
+                                           out=args.out, device=get_device(args.device), log=lambda m: print(m, file=sys.stderr))
+        print(format_distillation_table(res[name])); print()
+    if args.out: save_json(res, Path(args.out)/'distillation_benchmark.json')
+    return 0
 
-# %% ../nbs/30_cli.ipynb #3fd2b108
+# %% ../nbs/30_cli.ipynb #3c4234c6
 def _common(p):
     p.add_argument('--device', default='auto', help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     p.add_argument('--seed', type=int, default=0, help='random seed')
@@ -189,10 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument('--coreset', help='folder with coreset.json'); g.add_argument('--synset', help='folder with synset.safetensors')
     p.add_argument('--root', help='data directory for datasets that need files')
-    p.add_argument('--arch', default='ConvNet', help='evaluation architecture (default ConvNet)')
+    p.add_argument('--arch', default=None, help='evaluation architecture (default ConvNet, or the one stored with a synthetic set)')
     p.add_argument('--width', type=int, default=None, help='ConvNet width (default: the architecture default, 128)')
     p.add_argument('--n-models', type=int, default=3, help='models trained from scratch (seeds seed..seed+n-1)')
-    p.add_argument('--recipe', default='dc', choices=list(RECIPES), help='training recipe (default dc: 300 epochs, no augmentation)')
+    p.add_argument('--recipe', default=None, choices=list(RECIPES), help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the set)")
     p.add_argument('--epochs', type=int, default=None, help="override the recipe's epochs")
     p.add_argument('--report', default='final', choices=['final', 'best'], help="'final' epoch (default) or 'best' over epochs (optimistic, labelled)")
     p.add_argument('--out', help='folder for metrics.json (default: the input folder)')
@@ -215,7 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument('--set', action='append', metavar='KEY=VALUE', help='method option, e.g. --set epochs=10 (repeatable)')
         else:
             p.add_argument('--ipc', type=int, help='synthetic images per class')
-            p.add_argument('--iterations', type=int, help='distillation iterations'); p.add_argument('--resume', action='store_true')
+            p.add_argument('--iterations', type=int, help="distillation iterations (default: the preset's)")
+            p.add_argument('--resume', action='store_true', help='continue (or extend) the run whose checkpoint is in --out')
+            p.add_argument('--profile', default='cpu', choices=['cpu', 'paper'], help="preset: 'cpu' (default; ConvNet width 32, fewer iterations) or 'paper' (official defaults)")
+            p.add_argument('--set', action='append', metavar='KEY=VALUE', help='config field, e.g. --set lr_img=0.1 (repeatable)')
         _common(p); p.set_defaults(fn=fn)
     p = sub.add_parser('bench', help='benchmark tables', description='Run a benchmark: baselines, pruning or distillation.')
     p.add_argument('what', help="'baselines', 'pruning' or 'distillation'")
@@ -225,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--width', type=int, default=None, help='ConvNet width (default 32, the CPU profile)')
     p.add_argument('--keeps', nargs='+', type=float, default=[0.1, 0.3, 0.5, 0.7], help='pruning: keep ratios')
     p.add_argument('--iterations', type=int, default=300, help='pruning: SGD steps of every retraining')
+    p.add_argument('--methods', nargs='+', default=None, help='distillation: methods (default: all of the benchmark)')
+    p.add_argument('--eval-epochs', type=int, default=300, help='distillation: epochs of every evaluation (DSA recipe)')
+    p.add_argument('--profile', default='cpu', choices=['cpu', 'paper'], help='distillation: preset profile')
     p.add_argument('--out', help='folder for the JSON results')
     _common(p); p.set_defaults(fn=cmd_bench)
     return P
@@ -234,5 +259,5 @@ def main(argv: list[str]|None=None) -> int:
     args = build_parser().parse_args(argv)
     if args.progress and not sys.stderr.isatty(): args.progress = None
     try: return args.fn(args)
-    except (ValueError, FileNotFoundError, ImportError, IndexError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ImportError, IndexError) as e:
         print(f"dc {args.command}: error: {e}", file=sys.stderr); return 2
