@@ -307,7 +307,7 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
         if ckpt is not None and ((it + 1) % ckpt_every == 0 or it + 1 == iterations): save(it + 1); last_good = it + 1
     return hist
 
-# %% ../../nbs/20_distillation.ipynb #f2aa43ac
+# %% ../../nbs/20_distillation.ipynb #c7560e09
 CPU_PROFILE = dict(width=32, eval_recipe='dsa', eval_epochs=300)   # the CPU profile's shared settings
 
 @dataclass
@@ -319,7 +319,7 @@ class DistillConfig:
     init: str = 'real' # 'real' or 'noise'
     arch: str = 'ConvNet' # network used while distilling
     width: int = 128 # ConvNet width (paper profile 128; CPU profile 32)
-    depth: int|None = None # ConvNet depth (None: the dataset's default, 3 for 28-32 px)
+    depth: int|None = None # ConvNet depth (None: the architecture's default, 3; set 4 for 64 px as DM/MTT do on Tiny-ImageNet)
     eval_every: int = 0 # evaluate every this many iterations during distillation (0: only at the end, by the caller)
     eval_models: int = 1 # models per periodic evaluation
     eval_recipe: str = 'dsa' # recipe of the evaluation the set is made for (stored in its metadata)
