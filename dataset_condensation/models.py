@@ -266,8 +266,8 @@ def get_network(name: str, # one of `NETWORKS`, e.g. 'ConvNet', 'ConvNetD4', 'Re
             raise ValueError(f"option {k!r} is not accepted by model={name!r}; its options are: {', '.join(accepted) or '(none)'}")
     kwargs = dict(spec, **options, channel=channel, num_classes=num_classes, im_size=_pair(im_size))
     if seed is None: return cls(**kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+    with torch.random.fork_rng(devices=[]):   # only the CPU generator is forked, so seed only that one (CUDA's stays untouched)
+        torch.default_generator.manual_seed(int(seed))
         return cls(**kwargs)
 
 # %% ../nbs/02_models.ipynb #9045e9e3

@@ -244,8 +244,8 @@ def load_checkpoint(path: str|Path) -> tuple[dict, dict, dict]:
         opts[name] = {'state': st, 'param_groups': groups}
     return state, opts, head['info']
 
-# %% ../../nbs/20_distillation.ipynb #814169cb
-_RESUMABLE = ('iterations', 'eval_every', 'eval_models', 'ckpt_every')   # settings a resumed run may change
+# %% ../../nbs/20_distillation.ipynb #c0c067f9
+_RESUMABLE = ('iterations', 'eval_every', 'eval_models', 'eval_recipe', 'eval_epochs', 'ckpt_every')   # settings a resumed run may change
 
 def _config_diff(a: dict, b: dict) -> list[str]:
     "Keys whose values differ between two configurations, ignoring those a resume may change."
