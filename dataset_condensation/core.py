@@ -12,8 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'require', 'set_seed', 'make_generator',
-           'get_device', 'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'progress',
-           'library_version', 'provenance']
+           'get_device', 'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'JSONCache',
+           'progress', 'library_version', 'provenance']
 
 # %% ../nbs/00_core.ipynb #7310a83b
 def check_choice(name: str, # the argument's name, as the user typed it
@@ -156,6 +156,26 @@ def load_json(path: str|Path) -> Any:
     if not path.exists(): raise FileNotFoundError(f"{path} does not exist")
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON (corrupted or truncated?): {e}") from e
+
+# %% ../nbs/00_core.ipynb #2db2aa25
+class JSONCache:
+    "Finished results by key, kept in a JSON file (or only in memory when `path` is None)."
+    def __init__(self, path: str|Path|None=None): # the JSON file (created on the first new entry)
+        self.path = None if path is None else Path(path)
+        self.done = load_json(self.path) if self.path is not None and self.path.exists() else {}
+    def get(self, key: str, # the entry's key
+            fn: Callable[[], Any], # computes the value (JSON-serialisable) when it is not stored
+            valid: Callable[[Any], bool]|None=None, # a stored value failing this is computed again
+           ) -> Any:
+        "The stored value of `key`, or `fn()` stored now."
+        if key in self.done and valid is not None and not valid(self.done[key]): del self.done[key]
+        if key not in self.done:
+            val = fn()
+            if self.path is not None:   # merge with what other processes may have written meanwhile
+                cur = load_json(self.path) if self.path.exists() else {}
+                cur[key] = val; save_json(cur, self.path); self.done.update(cur)
+            self.done[key] = val
+        return self.done[key]
 
 # %% ../nbs/00_core.ipynb #e4a5a8a5
 def progress(iterable: Iterable, # what to iterate over

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_choice, check_range, provenance, save_json, load_json, get_device
+from .core import check_choice, check_range, provenance, save_json, load_json, get_device, JSONCache
 from .data import ImageData, sample_per_class
 from .models import get_network
 from .augment import make_augment
@@ -162,13 +162,8 @@ def baseline_table(datasets=('mnist5k', 'animal_mnist', 'pneumoniamnist'), # dat
     "Full-data and random-subset accuracies (final epoch, mean ± std over seeds) per dataset."
     from dataset_condensation.data import load_dataset
     arch_options = dict(width=32) if arch_options is None else arch_options
-    done = load_json(cache) if cache is not None and Path(cache).exists() else {}
-    def run(key, fn):
-        key = f"{key}|{arch}|{sorted(arch_options.items())}|{subset_epochs}|{full_epochs}"
-        if key not in done:
-            done[key] = fn()
-            if cache is not None: save_json(done, cache)
-        return done[key]
+    done = JSONCache(cache)
+    def run(key, fn): return done.get(f"{key}|{arch}|{sorted(arch_options.items())}|{subset_epochs}|{full_epochs}", fn)
     rows = []
     for name in datasets:
         tr, te = load_dataset(name, root=root, device=device), load_dataset(name, 'test', root=root, device=device)

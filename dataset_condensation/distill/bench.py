@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from ..core import (DISTILLATION_METHODS, check_choice, check_range, provenance, save_json, load_json,
-                                       get_device)
+                                       get_device, JSONCache)
 from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
 from .core import (SyntheticSet, distill, evaluate_synthetic, load_distillation_methods,
@@ -56,21 +56,13 @@ def distillation_benchmark(dataset: str, # an offline dataset
     for k in ipcs: check_ipc(k, train)
     overrides = BENCH_OVERRIDES if overrides is None else overrides
     out = None if out is None else Path(out)/dataset
-    cache_f = None if out is None else out/'cells.json'
-    done = load_json(cache_f) if cache_f is not None and cache_f.exists() else {}
+    done = JSONCache(None if out is None else out/'cells.json')
     tag = f"{profile}|w{width}|e{eval_epochs}|n{n_seeds}"
     def get(key, fn, config=None):
-        key = f'{tag}|{key}'
-        if key in done and config is not None and done[key].get('config') != config:
-            log(f"{dataset}: the cached cell {key} was made with another configuration; running it again")
-            del done[key]
-        if key not in done:
-            val = fn()
-            if cache_f is not None:   # merge with what other processes may have written meanwhile
-                cur = load_json(cache_f) if cache_f.exists() else {}
-                cur[key] = val; save_json(cur, cache_f); done.update(cur)
-            done[key] = val
-        return done[key]
+        def valid(v):
+            if config is None or v.get('config') == config: return True
+            log(f"{dataset}: the cached cell {tag}|{key} was made with another configuration; running it again"); return False
+        return done.get(f'{tag}|{key}', fn, valid)
     rec = dict(recipe='dsa', epochs=eval_epochs, width=width)
     rows, synsets = {}, {}
     for k in ipcs:

@@ -8,7 +8,7 @@ import math, time
 import numpy as np
 import torch
 from pathlib import Path
-from ..core import PRUNING_METHODS, check_choice, provenance, save_json, load_json
+from ..core import PRUNING_METHODS, check_choice, provenance, save_json, load_json, JSONCache
 from ..data import ImageData, load_dataset
 from ..evaluate import evaluate_subset
 from .core import record_dynamics, select, load_pruning_methods
@@ -73,13 +73,8 @@ def pruning_benchmark(dataset: str, # an offline dataset name
     train, test = load_dataset(dataset, device=device), load_dataset(dataset, 'test', device=device)
     proto = dict(iterations=iterations, batch_size=batch_size, schedule='cosine', width=width, score_epochs=score_epochs)
     tag = f"{dataset}|{iterations}|{batch_size}|{width}|{score_epochs}"
-    done = load_json(cache) if cache is not None and Path(cache).exists() else {}
-    def get(key, fn):
-        key = f'{tag}|{key}'
-        if key not in done:
-            done[key] = fn()
-            if cache is not None: save_json(done, cache)
-        return done[key]
+    done = JSONCache(cache)
+    def get(key, fn): return done.get(f'{tag}|{key}', fn)
     scored = {}
     def scores_of(s):
         if s not in scored: scored[s] = score_all(train, s, methods, score_epochs, width)
