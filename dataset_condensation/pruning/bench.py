@@ -70,6 +70,7 @@ def pruning_benchmark(dataset: str, # an offline dataset name
                       cache: str|Path|None=None, # JSON file of finished runs, written as they finish (resume)
                      ) -> dict:
     "Accuracy after pruning for every method and keep ratio on one dataset (final epoch, per seed)."
+    load_pruning_methods()   # a fresh process (e.g. `dc bench pruning`) has not imported the method modules yet
     train, test = load_dataset(dataset, device=device), load_dataset(dataset, 'test', device=device)
     proto = dict(iterations=iterations, batch_size=batch_size, schedule='cosine', width=width, score_epochs=score_epochs)
     tag = f"{dataset}|{iterations}|{batch_size}|{width}|{score_epochs}"
