@@ -244,7 +244,7 @@ def load_checkpoint(path: str|Path) -> tuple[dict, dict, dict]:
         opts[name] = {'state': st, 'param_groups': groups}
     return state, opts, head['info']
 
-# %% ../../nbs/20_distillation.ipynb #c0c067f9
+# %% ../../nbs/20_distillation.ipynb #af73a8f6
 _RESUMABLE = ('iterations', 'eval_every', 'eval_models', 'eval_recipe', 'eval_epochs', 'ckpt_every')   # settings a resumed run may change
 
 def _config_diff(a: dict, b: dict) -> list[str]:
@@ -294,8 +294,9 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
     bar = _progress(range(start, iterations), desc=desc, total=iterations - start, enable=progress)
     for it in bar:
         t0 = time.perf_counter()
-        loss = float(step(it, iteration_generator(seed, it, dev)))   # one host sync per iteration
-        bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+        loss = torch.as_tensor(step(it, iteration_generator(seed, it, dev)), device=dev).detach().float()
+        vals = torch.stack([loss, *(torch.isfinite(v).all().float() for v in state.values())]).tolist()   # one host sync per iteration
+        loss, bad = vals[0], [k for k, ok in zip(state, vals[1:]) if not ok]
         if not math.isfinite(loss) or bad:
             kept = f"the last good checkpoint (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written"
             raise FloatingPointError(f"iteration {it}: the loss is {loss}" + (f" and {bad} hold NaN/Inf" if bad else '')
