@@ -149,7 +149,7 @@ def cmd_distill(args) -> int:
     syn = distill(data, args.method, args.ipc, profile=args.profile, ckpt=out/'ckpt.safetensors', resume=args.resume,
                   progress=args.progress, **over)
     syn.save(out)
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # no backend switch: a headless process gets Agg by itself
     ax = syn.show(data); ax.figure.savefig(out/'grid.png', bbox_inches='tight'); plt.close(ax.figure)
     print(table([[args.method, args.dataset, args.ipc, len(syn), syn.meta.get('iterations'), args.seed, args.profile, f'{time.time() - t0:.0f}s']],
                 ['method', 'dataset', 'ipc', 'images', 'iterations', 'seed', 'profile', 'time']))

@@ -16,7 +16,6 @@ from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
 from .core import (SyntheticSet, distill, evaluate_synthetic, load_distillation_methods,
                                                check_ipc, method_config, CPU_PROFILE)
-from .core import _jsonable
 
 # %% auto #0
 __all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'distillation_benchmark', 'format_distillation_table',
@@ -76,7 +75,7 @@ def distillation_benchmark(dataset: str, # an offline dataset
             if (m, k) in (BENCH_SKIP if skip is None else skip): continue
             ov = dict(overrides.get(m, {}), **overrides.get((m, k), {}))
             folder = None if out is None else out/f'{m}_ipc{k}'
-            want = _jsonable(asdict(method_config(m, dataset, k, profile, **ov)))
+            want = method_config(m, dataset, k, profile, **ov).as_dict()
             def run():
                 t0 = time.perf_counter()
                 syn = SyntheticSet.load(folder) if folder is not None and (folder/'synset.safetensors').exists() else None

@@ -308,7 +308,7 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
         if ckpt is not None and ((it + 1) % ckpt_every == 0 or it + 1 == iterations): save(it + 1); last_good = it + 1
     return hist
 
-# %% ../../nbs/20_distillation.ipynb #c7560e09
+# %% ../../nbs/20_distillation.ipynb #c22677be
 CPU_PROFILE = dict(width=32, eval_recipe='dsa', eval_epochs=300)   # the CPU profile's shared settings
 
 @dataclass
@@ -339,6 +339,10 @@ class DistillConfig:
         check_choice('profile', profile, ['paper', 'cpu'])
         return cls(ipc=ipc, profile=profile, **(CPU_PROFILE if profile == 'cpu' else {}))
 
+    def as_dict(self) -> dict:
+        "The configuration as plain JSON values (what checkpoints and set metadata store)."
+        return _jsonable(asdict(self))
+
     def replace(self, **overrides) -> DistillConfig:
         "A copy with some fields changed (unknown names are an error)."
         names = [f.name for f in fields(self)]
@@ -346,7 +350,7 @@ class DistillConfig:
         if bad: raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
         return replace(self, **overrides)
 
-# %% ../../nbs/20_distillation.ipynb #59f4c2c2
+# %% ../../nbs/20_distillation.ipynb #274d1f3f
 def synset_meta(data: ImageData, # the real training set
                 cfg: DistillConfig, # the run's configuration
                 method: str, # the method name
@@ -358,7 +362,7 @@ def synset_meta(data: ImageData, # the real training set
                 mean=None if data.mean is None else list(map(float, data.mean)),
                 std=None if data.std is None else list(map(float, data.std)),
                 arch=cfg.arch, arch_options=cfg.arch_options(), recipe=cfg.eval_recipe, eval_epochs=cfg.eval_epochs,
-                config=_jsonable(asdict(cfg)), **more)
+                config=cfg.as_dict(), **more)
 
 def evaluate_synthetic(syn: SyntheticSet, # the distilled set
                        test: ImageData, # the test set
@@ -381,7 +385,7 @@ def evaluate_synthetic(syn: SyntheticSet, # the distilled set
                            soft_labels=syn.soft_labels if use_soft_labels else None, n_models=n_models,
                            recipe=recipe, extra=extra, **kwargs)
 
-# %% ../../nbs/20_distillation.ipynb #26ea08d3
+# %% ../../nbs/20_distillation.ipynb #36aa8c9a
 DISTILLATION_MODULES = ('performance', 'gradient', 'distribution')
 
 def register_distillation(name: str, # method name, as users type it
@@ -396,10 +400,7 @@ def register_distillation(name: str, # method name, as users type it
 def load_distillation_methods() -> list[str]:
     "Import every distillation-method module (registering its methods); return the registered names."
     import importlib
-    for m in DISTILLATION_MODULES:
-        try: importlib.import_module(f'dataset_condensation.distill.{m}')
-        except ModuleNotFoundError as e:
-            if e.name != f'dataset_condensation.distill.{m}': raise
+    for m in DISTILLATION_MODULES: importlib.import_module(f'dataset_condensation.distill.{m}')
     return DISTILLATION_METHODS.names()
 
 def method_config(method: str, # a registered method
