@@ -386,7 +386,7 @@ def evaluate_synthetic(syn: SyntheticSet, # the distilled set
                            recipe=recipe, extra=extra, **kwargs)
 
 # %% ../../nbs/20_distillation.ipynb #36aa8c9a
-DISTILLATION_MODULES = ('performance', 'gradient', 'distribution')
+DISTILLATION_MODULES = ('performance', 'gradient', 'distribution', 'trajectory', 'ftd', 'seqmatch', 'dwa', 'infer')
 
 def register_distillation(name: str, # method name, as users type it
                           config: type, # its configuration dataclass (a DistillConfig subclass)

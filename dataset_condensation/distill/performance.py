@@ -23,8 +23,8 @@ from .core import (CPU_PROFILE, DistillConfig, SyntheticSet, check_ipc, init_syn
                                                register_distillation)
 
 # %% auto #0
-__all__ = ['KRR_KERNELS', 'dd_steps_for', 'dd_step_batches', 'raw_step_size', 'unrolled_loss', 'dd_train', 'DDConfig',
-           'distill_dd', 'dd_native_evaluate', 'centered_one_hot', 'krr_predict', 'krr_loss', 'fc_ntk',
+__all__ = ['KRR_KERNELS', 'dd_steps_for', 'dd_step_batches', 'raw_step_size', 'unroll_gd', 'unrolled_loss', 'dd_train',
+           'DDConfig', 'distill_dd', 'dd_native_evaluate', 'centered_one_hot', 'krr_predict', 'krr_loss', 'fc_ntk',
            'conv_rf_kernel', 'random_convnets', 'KRRConfig', 'krr_kernel', 'class_balanced_batch', 'krr_accuracy',
            'distill_krr']
 
@@ -66,30 +66,53 @@ def _gd_step(model, names, theta, buffers, x, y, lr, create_graph):
 class _CheckpointedUnroll(torch.autograd.Function):
     "θ_T of the unroll, keeping θ_0..θ_T only; the backward recomputes one step at a time (reverse mode)."
     @staticmethod
-    def forward(ctx, model, names, buffers, ys, raw, xs, *theta0):
+    def forward(ctx, model, names, buffers, ys, lrs, xs, *theta0):
         thetas = [tuple(p.detach() for p in theta0)]
         with torch.enable_grad():
-            for t in range(len(raw)):
+            for t in range(len(lrs)):
                 th = tuple(p.detach().requires_grad_() for p in thetas[-1])
                 y = ys[t % len(xs)] if ys.ndim == 2 else ys
-                thetas.append(tuple(p.detach() for p in _gd_step(model, names, th, buffers, xs[t % len(xs)], y, F.softplus(raw[t].detach()), False)))
+                thetas.append(tuple(p.detach() for p in _gd_step(model, names, th, buffers, xs[t % len(xs)], y, lrs[t].detach(), False)))
         ctx.model, ctx.names, ctx.buffers, ctx.thetas = model, names, buffers, thetas
-        ctx.save_for_backward(ys, raw, xs)
+        ctx.save_for_backward(ys, lrs, xs)
         return thetas[-1]
 
     @staticmethod
     def backward(ctx, *dtheta):
-        ys, raw, xs = ctx.saved_tensors
-        graw, gxs = torch.zeros_like(raw), torch.zeros_like(xs)
-        for t in reversed(range(len(raw))):
+        ys, lrs, xs = ctx.saved_tensors
+        glr, gxs = torch.zeros_like(lrs), torch.zeros_like(xs)
+        for t in reversed(range(len(lrs))):
             with torch.enable_grad():
                 th = tuple(p.detach().requires_grad_() for p in ctx.thetas[t])
-                r, x = raw[t].detach().requires_grad_(), xs[t % len(xs)].detach().requires_grad_()
+                r, x = lrs[t].detach().requires_grad_(), xs[t % len(xs)].detach().requires_grad_()
                 y = ys[t % len(xs)] if ys.ndim == 2 else ys
-                new = _gd_step(ctx.model, ctx.names, th, ctx.buffers, x, y, F.softplus(r), True)
+                new = _gd_step(ctx.model, ctx.names, th, ctx.buffers, x, y, r, True)
                 g = torch.autograd.grad(new, (*th, x, r), dtheta, allow_unused=True, materialize_grads=True)
-            dtheta = g[:len(th)]; gxs[t % len(xs)] += g[-2]; graw[t] += g[-1]
-        return (None, None, None, None, graw, gxs, *dtheta)
+            dtheta = g[:len(th)]; gxs[t % len(xs)] += g[-2]; glr[t] += g[-1]
+        return (None, None, None, None, glr, gxs, *dtheta)
+
+def unroll_gd(model: nn.Module, # the architecture (its own parameters are not used)
+              params: dict[str, Tensor], # θ0: initial parameters, name -> tensor
+              x_steps: Tensor, # images per step [S, B, C, H, W] (step t uses x_steps[t mod S])
+              y_steps: Tensor, # their labels: [B] (the same every step) or [S, B]
+              lrs: Tensor, # step sizes [T] (differentiable)
+              buffers: dict[str, Tensor]|None=None, # the model's buffers (None: none)
+              checkpoint: bool=False, # recompute the steps in the backward: memory O(T·|θ|) plus one step's graph
+             ) -> tuple[Tensor, ...]:
+    "θ_T after T differentiable GD steps θ ← θ − lr_t ∇θ CE(f(x_t; θ), y_t), in train mode; a tuple in `params` order."
+    if x_steps.ndim < 3 or lrs.ndim != 1 or len(lrs) < 1:
+        raise ValueError(f"expected x_steps [S, B, ...] and lrs [T] with T >= 1; got {tuple(x_steps.shape)} and {tuple(lrs.shape)}")
+    names, buffers, was = list(params), dict(buffers or {}), model.training
+    model.train()
+    if checkpoint:
+        theta = _CheckpointedUnroll.apply(model, names, buffers, y_steps, lrs, x_steps, *params.values())
+    else:
+        theta = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in params.values())
+        for t in range(len(lrs)):
+            y = y_steps[t % len(x_steps)] if y_steps.ndim == 2 else y_steps
+            theta = _gd_step(model, names, theta, buffers, x_steps[t % len(x_steps)], y, lrs[t], True)
+    model.train(was)
+    return theta
 
 # %% ../../nbs/21_performance_matching.ipynb #d040d60d
 def unrolled_loss(model: nn.Module, # the architecture (its own parameters are not used)
@@ -104,19 +127,11 @@ def unrolled_loss(model: nn.Module, # the architecture (its own parameters are n
                   return_params: bool=False, # also return θ_T
                  ) -> Tensor|tuple[Tensor, dict]:
     "DD's objective: the loss of the real batch after T unrolled GD steps on the synthetic batches (differentiable)."
-    if x_steps.ndim < 3 or raw_lrs.ndim != 1 or len(raw_lrs) < 1:
-        raise ValueError(f"expected x_steps [S, B, ...] and raw_lrs [T] with T >= 1; got {tuple(x_steps.shape)} and {tuple(raw_lrs.shape)}")
-    names, buffers, was = list(params), dict(buffers or {}), model.training
-    model.train()
-    if checkpoint:
-        theta = _CheckpointedUnroll.apply(model, names, buffers, y_steps, raw_lrs, x_steps, *params.values())
-    else:
-        theta = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in params.values())
-        for t in range(len(raw_lrs)):
-            y = y_steps[t % len(x_steps)] if y_steps.ndim == 2 else y_steps
-            theta = _gd_step(model, names, theta, buffers, x_steps[t % len(x_steps)], y, F.softplus(raw_lrs[t]), True)
+    if raw_lrs.ndim != 1: raise ValueError(f"expected raw_lrs [T]; got {tuple(raw_lrs.shape)}")
+    names, was = list(params), model.training
+    theta = unroll_gd(model, params, x_steps, y_steps, F.softplus(raw_lrs), buffers, checkpoint)
     model.eval()
-    loss = F.cross_entropy(functional_call(model, (dict(zip(names, theta)), buffers), (x_real,)), y_real)
+    loss = F.cross_entropy(functional_call(model, (dict(zip(names, theta)), dict(buffers or {})), (x_real,)), y_real)
     model.train(was)
     return (loss, dict(zip(names, theta))) if return_params else loss
 
