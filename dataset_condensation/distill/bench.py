@@ -84,8 +84,8 @@ def provide_buffer(cfg, # a method's configuration
                    train: ImageData, root: Path, # the training set; the folder of expert buffers
                    log=print) -> dict:
     "Trajectory methods without a buffer: train (or reuse) the one the configuration describes in `root`; the overrides with it."
-    from dataset_condensation.distill.trajectory import MTTConfig, experts_for
-    if not isinstance(cfg, MTTConfig) or cfg.buffer is not None: return ov
+    from dataset_condensation.distill.trajectory import experts_for
+    if not hasattr(cfg, 'expert_train_epochs') or cfg.buffer is not None: return ov   # duck-typed: MTTConfig and its subclasses
     t0 = time.perf_counter(); folder = experts_for(train, cfg, root)
     if time.perf_counter() - t0 > 1: log(f"{train.name}: expert buffer {folder.name} trained in {time.perf_counter() - t0:.0f}s")
     return dict(ov, buffer=str(folder))
@@ -96,11 +96,11 @@ def provide_teachers(cfg, # a method's configuration
                      log=print) -> dict:
     "Soft-label methods: train (or reuse) the teachers the configuration describes, saved in `root`, and pass their paths."
     import hashlib, json
-    from dataset_condensation.distill.dwa import SRe2LConfig, train_teacher, save_teacher
-    from dataset_condensation.distill.infer import INFERConfig, parse_teacher_spec
+    from dataset_condensation.distill.dwa import train_teacher, save_teacher
+    from dataset_condensation.distill.infer import parse_teacher_spec
     from dataset_condensation.train import evaluate as evaluate_model
-    if not isinstance(cfg, (SRe2LConfig, INFERConfig)) or cfg.teacher is not None: return ov
-    infer = isinstance(cfg, INFERConfig)
+    if not hasattr(cfg, 'teacher_epochs') or cfg.teacher is not None: return ov   # duck-typed: SRe2L/DWA and INFER configs
+    infer = isinstance(cfg.teacher_arch, (tuple, list))                        # INFER: several teacher specs
     specs = ([parse_teacher_spec(t) for t in cfg.teacher_arch] if infer else
              [(cfg.teacher_arch, dict(width=cfg.teacher_width) if cfg.teacher_width and cfg.teacher_arch.startswith('ConvNet') else {})])
     paths = []
