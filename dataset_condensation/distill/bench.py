@@ -78,7 +78,7 @@ def bench_evaluations(method: str, # the method that made `syn`
         rows[f'{method} (no EMA)'] = ev(SyntheticSet(syn.extra['images_raw'], syn.labels, syn.soft_labels, syn.lr, syn.meta))
     return rows
 
-# %% ../../nbs/29_distillation_benchmark.ipynb #bad5716f
+# %% ../../nbs/29_distillation_benchmark.ipynb #b1217377
 def provide_buffer(cfg, # a method's configuration
                    ov: dict, # the overrides it was made with
                    train: ImageData, root: Path, # the training set; the folder of expert buffers
