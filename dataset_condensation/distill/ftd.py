@@ -4,7 +4,6 @@
 
 # %% ../../nbs/25_ftd.ipynb #c0872b21
 from __future__ import annotations
-import math
 from dataclasses import dataclass
 from typing import Callable
 import torch

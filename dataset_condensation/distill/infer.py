@@ -15,11 +15,10 @@ from ..core import check_choice, check_range, make_generator
 from ..data import ImageData
 from ..models import NETWORKS
 from ..augment import dsa_strategy_for, DSA_STRATEGY
-from ..evaluate import get_recipe
 from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
                                                iteration_seed, distill_loop, synset_meta, register_distillation)
 from .dwa import (train_teacher, load_teacher, check_teacher, BNStatsRecorder, recover_augment,
-                                              relabel_set, student_tensors, label_storage_bytes, _valid_range, _data_key, _family,
+                                              relabel_set, student_tensors, label_storage_bytes, _data_key, _family,
                                               _TEACHER_CACHE)
 
 # %% auto #0

@@ -22,7 +22,7 @@ from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
 from ..train import evaluate as evaluate_model
 from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, iteration_generator, distill_loop, synset_meta,
+                                               iteration_seed, distill_loop, synset_meta,
                                                evaluate_synthetic, register_distillation)
 from .performance import unroll_gd
 
