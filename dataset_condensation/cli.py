@@ -35,7 +35,7 @@ def cmd_datasets(args) -> int:
     print(table(rows, ['name', 'size', 'image', 'classes', 'offline', 'source']))
     return 0
 
-# %% ../nbs/30_cli.ipynb #333af5c0
+# %% ../nbs/30_cli.ipynb #7bae2593
 def cmd_eval(args) -> int:
     "Evaluate a coreset or a synthetic set; write metrics.json."
     if (args.coreset is None) == (args.synset is None): raise SystemExit("dc eval: give exactly one of --coreset DIR or --synset DIR")
@@ -61,7 +61,14 @@ def cmd_eval(args) -> int:
         except (ValueError, FileNotFoundError) as e: raise type(e)(f"--synset {src}: {e}") from e
         try: syn.check(te)
         except ValueError as e: raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
-        res = evaluate_synthetic(syn, te, recipe=args.recipe, extra=dict(source=str(src)), **kw)
+        if syn.meta.get('method') == 'seqmatch' and not args.joint:               # the paper's sequential evaluation
+            if args.report != 'final': raise ValueError(f"--report {args.report}: SeqMatch's sequential evaluation reports the final epoch only")
+            from dataset_condensation.distill.seqmatch import evaluate_seqmatch
+            own = dict(epochs=args.epochs, width=args.width, arch=args.arch, recipe=args.recipe)
+            res = evaluate_seqmatch(syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None})
+            res.extra['source'] = str(src)
+        else:   # soft-label sets go to their own students (evaluate_synthetic hands them to dwa.evaluate_soft)
+            res = evaluate_synthetic(syn, te, recipe=args.recipe, use_soft_labels=args.labels == 'soft', extra=dict(source=str(src)), **kw)
     out = Path(args.out) if args.out else src
     res.save(out/'metrics.json')
     print(table([[args.dataset, res.kind, res.n_train, res.arch, res.epochs, res.report, str(res)]],
@@ -217,7 +224,7 @@ def cmd_bench(args) -> int:
     if args.out: save_json(res, Path(args.out)/'distillation_benchmark.json')
     return 0
 
-# %% ../nbs/30_cli.ipynb #3826ff4f
+# %% ../nbs/30_cli.ipynb #f28bfced
 def _common(p):
     p.add_argument('--device', default='auto', help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     p.add_argument('--seed', type=int, default=0, help='random seed')
@@ -241,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--recipe', default=None, choices=list(RECIPES), help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the set)")
     p.add_argument('--epochs', type=int, default=None, help="override the recipe's epochs")
     p.add_argument('--report', default='final', choices=['final', 'best'], help="'final' epoch (default) or 'best' over epochs (optimistic, labelled)")
+    p.add_argument('--labels', default='soft', choices=['soft', 'hard'], help="soft-label sets (sre2l, dwa, infer): their soft labels (default) or hard labels")
+    p.add_argument('--joint', action='store_true', help='seqmatch sets: train on the whole set at once instead of sequentially')
     p.add_argument('--out', help='folder for metrics.json (default: the input folder)')
     _common(p); p.set_defaults(fn=cmd_eval)
     p = sub.add_parser('demo', help='the quick end-to-end tour', description='Baseline, random subsets, a table and figures on an offline dataset.')

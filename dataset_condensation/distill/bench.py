@@ -42,13 +42,15 @@ def _comparable(config: dict) -> dict:
     if out.get('teacher'): out['teacher'] = [Path(p).name for p in ([out['teacher']] if isinstance(out['teacher'], str) else out['teacher'])]
     return out
 
-# %% ../../nbs/29_distillation_benchmark.ipynb #b5b1cb62
+# %% ../../nbs/29_distillation_benchmark.ipynb #719f5dce
 def _soft_random(syn, train, test, n_seeds, kw):
     "Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by its teachers and trained its way (one model per subset seed)."
-    from dataset_condensation.distill.dwa import relabel_set, evaluate_soft, load_teacher
-    paths = syn.meta['config']['teacher']
-    teachers = [load_teacher(p, train) for p in ([paths] if isinstance(paths, str) else paths)]
+    from dataset_condensation.distill.dwa import relabel_set, evaluate_soft, load_teacher, online_teachers
     m = syn.meta
+    if m['label_mode'] == 'online': teachers = online_teachers(syn, train.device)   # the set carries them
+    else:
+        paths = m['config']['teacher']
+        teachers = [load_teacher(p, train) for p in ([paths] if isinstance(paths, str) else paths)]
     return [evaluate_soft(relabel_set(train.subset(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=s)), None, teachers, mode=m['label_mode'],
                                       epochs=kw['epochs'], seed=s, temperature=m['temperature'], mixup=m['mixup']),
                           test, n_models=1, seed=s, labels='soft', **kw).accs[0] for s in range(n_seeds)]
@@ -65,7 +67,7 @@ def bench_evaluations(method: str, # the method that made `syn`
     if method == 'seqmatch':
         from dataset_condensation.distill.seqmatch import evaluate_seqmatch
         return {method: evaluate_seqmatch(syn.to(test.x.device), test, n_models=n_seeds, seed=0, **rec).accs, f'{method} (joint eval)': ev(syn)}
-    if syn.soft_labels is not None or 'crop_logits' in syn.extra:
+    if syn.meta.get('label_mode') is not None:                                  # soft-label sets (static, per-crop or online labels)
         from dataset_condensation.distill.dwa import evaluate_soft
         kw = dict(epochs=rec['epochs'], width=rec['width'], recipe=rec['recipe'])
         rows = {method: evaluate_soft(syn, test, n_seeds, 0, labels='soft', **kw).accs,

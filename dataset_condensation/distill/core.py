@@ -350,7 +350,7 @@ class DistillConfig:
         if bad: raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
         return replace(self, **overrides)
 
-# %% ../../nbs/20_distillation.ipynb #274d1f3f
+# %% ../../nbs/20_distillation.ipynb #3de21e73
 def synset_meta(data: ImageData, # the real training set
                 cfg: DistillConfig, # the run's configuration
                 method: str, # the method name
@@ -375,6 +375,7 @@ def evaluate_synthetic(syn: SyntheticSet, # the distilled set
     "Evaluate a synthetic set under the shared protocol (final epoch, mean ± std over seeds)."
     from dataset_condensation.evaluate import evaluate_synset
     syn.check(test)
+    if syn.meta.get('label_mode') is not None: return _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs)
     recipe = recipe or syn.meta.get('recipe') or 'dsa'
     if syn.meta.get('eval_epochs') and 'epochs' not in kwargs: kwargs['epochs'] = syn.meta['eval_epochs']
     for k, v in (syn.meta.get('arch_options') or {}).items(): kwargs.setdefault(k, v)
@@ -385,7 +386,18 @@ def evaluate_synthetic(syn: SyntheticSet, # the distilled set
                            soft_labels=syn.soft_labels if use_soft_labels else None, n_models=n_models,
                            recipe=recipe, extra=extra, **kwargs)
 
-# %% ../../nbs/20_distillation.ipynb #36aa8c9a
+def _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs):
+    "A soft-label set (SRe2L, DWA, INFER) through `dwa.evaluate_soft`, with the options it has."
+    from dataset_condensation.distill.dwa import evaluate_soft
+    kw = dict(kwargs); extra = kw.pop('extra', None) or {}; kw.pop('progress', None)
+    if kw.pop('report', 'final') != 'final':
+        raise ValueError(f"report: the students of a soft-label set ({syn.meta.get('method')}) report the final epoch only")
+    bad = sorted(set(kw) - {'seed', 'epochs', 'width', 'arch', 'temperature', 'mixup'})
+    if bad: raise ValueError(f"option(s) {bad} are not available for a soft-label set; expected some of seed, epochs, width, arch, temperature, mixup")
+    r = evaluate_soft(syn, test, n_models, labels='soft' if use_soft_labels else 'hard', recipe=recipe, **kw)
+    r.extra.update(extra); return r
+
+# %% ../../nbs/20_distillation.ipynb #a636f51c
 DISTILLATION_MODULES = ('performance', 'gradient', 'distribution', 'trajectory', 'ftd', 'seqmatch', 'dwa', 'infer')
 
 def register_distillation(name: str, # method name, as users type it
