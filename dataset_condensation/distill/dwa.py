@@ -349,7 +349,7 @@ def online_teachers(syn: SyntheticSet, # a set relabelled with mode='online'
         out.append(net.to(device or syn.images.device).eval().requires_grad_(False))
     return out
 
-# %% ../../nbs/27_sre2l_dwa.ipynb #8de126f1
+# %% ../../nbs/27_sre2l_dwa.ipynb #ee411f80
 def _mix_targets(soft: Tensor, j: Tensor, lam: float, T: float) -> Tensor:
     "Logits whose softmax at temperature T is lam * p + (1 - lam) * p[j]."
     p = F.softmax(soft.float() / T, -1)
@@ -408,8 +408,12 @@ def student_tensors(syn: SyntheticSet) -> tuple[Tensor, Tensor, Tensor|None]:
     exp = (base[None] + groups[:, :, None]).flatten(0, 2)                        # [M * ipc_init * C, ...]
     y_exp = torch.arange(C, device=syn.labels.device).repeat(groups.shape[0] * n_init)
     x = torch.cat([syn.images, exp.to(syn.images.dtype)]); y = torch.cat([syn.labels, y_exp])
-    soft = None if syn.soft_labels is None else torch.cat([syn.soft_labels, syn.extra['ufc_soft_labels'].to(syn.soft_labels.dtype)])
-    return x, y, soft
+    if syn.soft_labels is None: return x, y, None
+    if 'ufc_soft_labels' in syn.extra: soft_exp = syn.extra['ufc_soft_labels'].to(syn.soft_labels.dtype)
+    elif syn.meta.get('ufc_labels') == 'inherit':                                # x_i + u_j keeps x_i's label (no extra label bytes)
+        soft_exp = syn.soft_labels.view(C, n_init, -1).transpose(0, 1)[None].expand(groups.shape[0], -1, -1, -1).flatten(0, 2)
+    else: raise ValueError("syn has compensators but no labels for them (extra['ufc_soft_labels'] or meta ufc_labels='inherit')")
+    return x, y, torch.cat([syn.soft_labels, soft_exp])
 
 def evaluate_soft(syn: SyntheticSet, # a soft-labelled set (from sre2l / dwa / infer or `relabel_set`)
                   test: ImageData, # the test set
@@ -457,7 +461,7 @@ def evaluate_soft(syn: SyntheticSet, # a soft-labelled set (from sre2l / dwa / i
     r = dict(asdict(rec), temperature=T, mixup=mix, augment='per_crop' if crops is not None else rec.augment)
     return EvalResult(accs, 'final', rec.epochs, arch, opts, seeds, r, test.name, test.split, len(x), 'synset', extra)
 
-# %% ../../nbs/27_sre2l_dwa.ipynb #d0b66da4
+# %% ../../nbs/27_sre2l_dwa.ipynb #639076ea
 def label_storage_bytes(syn: SyntheticSet) -> int:
     "Bytes of everything label-like the set stores: static soft labels, per-crop boxes + logits, the teachers of online labels."
     nb = lambda t: 0 if t is None else t.numel() * t.element_size()
@@ -473,9 +477,11 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
                 temperature: float=20., # KD temperature stored with the set
                 mixup: float=0., # mixup alpha stored with the set
                 meta: dict|None=None, # metadata to add (dataset, arch, recipe, ... for tensors)
+                ufc_labels: str='own', # INFER sets, static mode: 'own' (a label per expanded image) or 'inherit' (x_i + u_j keeps x_i's)
                ) -> SyntheticSet:
     "Soft-label any image set with the teacher(s): a SyntheticSet with static, per-crop or online labels."
-    check_choice('mode', mode, ['static', 'per_crop', 'online'])
+    check_choice('mode', mode, ['static', 'per_crop', 'online']); check_choice('ufc_labels', ufc_labels, ['own', 'inherit'])
+    if ufc_labels == 'inherit' and mode != 'static': raise ValueError(f"ufc_labels='inherit' needs mode='static'; got mode={mode!r}")
     teachers = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
     if isinstance(syn_or_images, SyntheticSet): base = syn_or_images
     elif isinstance(syn_or_images, ImageData):
@@ -487,7 +493,7 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
     else:
         if labels is None: raise ValueError("labels must be given with a tensor of images")
         base = SyntheticSet(syn_or_images, labels)
-    m = {k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor')}   # labels of an earlier relabelling
+    m = {k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor', 'ufc_labels')}   # of an earlier relabelling
     m.update(meta or {})
     images = base.images
     extra = {k: v for k, v in base.extra.items()
@@ -497,7 +503,8 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
         packed, m['online_teachers'] = pack_teachers(teachers); extra.update(packed)
     else:
         soft = soft_labels_static(teachers, images)
-        if 'ufc' in base.extra:
+        if 'ufc' in base.extra and ufc_labels == 'inherit': m['ufc_labels'] = 'inherit'
+        elif 'ufc' in base.extra:
             x_all = student_tensors(SyntheticSet(images, base.labels, None, meta=m, extra=extra))[0]
             extra['ufc_soft_labels'] = soft_labels_static(teachers, x_all[len(images):])
     if mode == 'per_crop':

@@ -115,7 +115,7 @@ class INFERConfig(DistillConfig):
             return cls(ipc=ipc, profile='paper', iterations=2000, r_bn=0.01, batch=1000, teacher_arch=INFER_IMAGENET_TEACHERS, student_epochs=300)
         return cls(ipc=ipc, profile='paper', iterations=1000, r_bn=1., batch=100, student_epochs=400)
 
-# %% ../../nbs/28_infer.ipynb #9593dd64
+# %% ../../nbs/28_infer.ipynb #6298f616
 def compression_ratio(syn: SyntheticSet, # a distilled set
                       n_train: int, # number of images of the full training set
                      ) -> float:
