@@ -350,7 +350,7 @@ class DistillConfig:
         if bad: raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
         return replace(self, **overrides)
 
-# %% ../../nbs/20_distillation.ipynb #3de21e73
+# %% ../../nbs/20_distillation.ipynb #93d03762
 def synset_meta(data: ImageData, # the real training set
                 cfg: DistillConfig, # the run's configuration
                 method: str, # the method name
@@ -388,12 +388,14 @@ def evaluate_synthetic(syn: SyntheticSet, # the distilled set
 
 def _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs):
     "A soft-label set (SRe2L, DWA, INFER) through `dwa.evaluate_soft`, with the options it has."
+    import inspect
     from dataset_condensation.distill.dwa import evaluate_soft
     kw = dict(kwargs); extra = kw.pop('extra', None) or {}; kw.pop('progress', None)
     if kw.pop('report', 'final') != 'final':
         raise ValueError(f"report: the students of a soft-label set ({syn.meta.get('method')}) report the final epoch only")
-    bad = sorted(set(kw) - {'seed', 'epochs', 'width', 'arch', 'temperature', 'mixup'})
-    if bad: raise ValueError(f"option(s) {bad} are not available for a soft-label set; expected some of seed, epochs, width, arch, temperature, mixup")
+    ok = [k for k in inspect.signature(evaluate_soft).parameters if k not in ('syn', 'test', 'n_models', 'labels', 'recipe')]
+    bad = sorted(set(kw) - set(ok))
+    if bad: raise ValueError(f"option(s) {bad} are not available for a soft-label set; expected some of {ok}")
     r = evaluate_soft(syn, test, n_models, labels='soft' if use_soft_labels else 'hard', recipe=recipe, **kw)
     r.extra.update(extra); return r
 

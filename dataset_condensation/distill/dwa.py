@@ -462,11 +462,14 @@ def evaluate_soft(syn: SyntheticSet, # a soft-labelled set (from sre2l / dwa / i
     return EvalResult(accs, 'final', rec.epochs, arch, opts, seeds, r, test.name, test.split, len(x), 'synset', extra)
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #639076ea
+def _is_label_key(k: str) -> bool:
+    "Whether `extra[k]` is label storage: per-crop boxes + logits, compensator labels, the teachers of online labels."
+    return k in ('crop_boxes', 'crop_logits', 'ufc_soft_labels') or k.startswith('online_teacher.')
+
 def label_storage_bytes(syn: SyntheticSet) -> int:
     "Bytes of everything label-like the set stores: static soft labels, per-crop boxes + logits, the teachers of online labels."
     nb = lambda t: 0 if t is None else t.numel() * t.element_size()
-    return nb(syn.soft_labels) + sum(nb(v) for k, v in syn.extra.items()
-                                     if k in ('crop_boxes', 'crop_logits', 'ufc_soft_labels') or k.startswith('online_teacher.'))
+    return nb(syn.soft_labels) + sum(nb(v) for k, v in syn.extra.items() if _is_label_key(k))
 
 def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, H, W]
                 labels: Tensor|None, # hard labels [N] (only for a tensor of images)
@@ -483,6 +486,10 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
     check_choice('mode', mode, ['static', 'per_crop', 'online']); check_choice('ufc_labels', ufc_labels, ['own', 'inherit'])
     if ufc_labels == 'inherit' and mode != 'static': raise ValueError(f"ufc_labels='inherit' needs mode='static'; got mode={mode!r}")
     teachers = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
+    if mode == 'per_crop':
+        if len(teachers) != 1: raise ValueError(f"mode='per_crop' relabels with one teacher; got {len(teachers)}")
+        if isinstance(syn_or_images, SyntheticSet) and 'ufc' in syn_or_images.extra:
+            raise ValueError("mode='per_crop' is not supported for INFER sets (static labels only)")
     if isinstance(syn_or_images, SyntheticSet): base = syn_or_images
     elif isinstance(syn_or_images, ImageData):
         d = syn_or_images
@@ -496,8 +503,7 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
     m = {k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor', 'ufc_labels')}   # of an earlier relabelling
     m.update(meta or {})
     images = base.images
-    extra = {k: v for k, v in base.extra.items()
-             if k not in ('crop_boxes', 'crop_logits', 'ufc_soft_labels') and not k.startswith('online_teacher.')}
+    extra = {k: v for k, v in base.extra.items() if not _is_label_key(k)}
     if mode == 'online':
         soft = None                                                              # labelled during training
         packed, m['online_teachers'] = pack_teachers(teachers); extra.update(packed)
@@ -508,8 +514,6 @@ def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, 
             x_all = student_tensors(SyntheticSet(images, base.labels, None, meta=m, extra=extra))[0]
             extra['ufc_soft_labels'] = soft_labels_static(teachers, x_all[len(images):])
     if mode == 'per_crop':
-        if len(teachers) != 1: raise ValueError(f"mode='per_crop' relabels with one teacher; got {len(teachers)}")
-        if 'ufc' in base.extra: raise ValueError("mode='per_crop' is not supported for INFER sets (static labels only)")
         E = int(epochs or m.get('eval_epochs') or 300)
         flip = dsa_strategy_for(m.get('dataset', '')) == DSA_STRATEGY
         pc = soft_labels_per_crop(teachers[0], images, E, seed, flip=flip)

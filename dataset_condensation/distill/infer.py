@@ -175,6 +175,6 @@ def distill_infer(data: ImageData, # the real training set
     meta = synset_meta(data, cfg, 'infer', teacher=infos, budget=bud, n_teachers=M, history=summary, expand='ufc')
     if cfg.student_epochs: meta['eval_epochs'] = cfg.student_epochs
     syn = SyntheticSet(natural, labels, meta=meta, extra=dict(ufc=ufc.detach().clone()))
-    if cfg.label_mode == 'dynamic':                                              # INFER+Dyn
-        return relabel_set(syn, None, teachers, 'online', temperature=cfg.temperature, mixup=cfg.mixup, meta=dict(epoch_divisor=M + 1))
-    return relabel_set(syn, None, teachers, 'static', temperature=cfg.temperature, mixup=cfg.mixup)
+    dyn = cfg.label_mode == 'dynamic'                                            # INFER+Dyn: online ensemble labels, epochs / (M + 1)
+    return relabel_set(syn, None, teachers, 'online' if dyn else 'static', temperature=cfg.temperature, mixup=cfg.mixup,
+                       meta=dict(epoch_divisor=M + 1) if dyn else None)
