@@ -29,7 +29,10 @@ setuptools.setup(
                  'License :: ' + lic[1]]
                 + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    # the data the repository carries (data/, see data/README.md) goes into the wheel as <lib>/bundled_data
+    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']) + [cfg['lib_name'] + '.bundled_data'],
+    package_dir={cfg['lib_name'] + '.bundled_data': 'data'},
+    package_data={cfg['lib_name'] + '.bundled_data': ['*.npz', 'README.md']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'medmnist': ['medmnist']},

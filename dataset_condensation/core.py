@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #3a3deb8d
 from __future__ import annotations
-import os, sys, json, random, tempfile, importlib, platform
+import os, sys, json, math, random, tempfile, importlib, inspect, platform
 from pathlib import Path
 from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'require', 'set_seed', 'make_generator',
-           'get_device', 'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'JSONCache',
+__all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'option_type', 'option_range',
+           'check_option', 'parse_option', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device',
+           'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
            'progress', 'library_version', 'provenance']
 
 # %% ../nbs/00_core.ipynb #7310a83b
@@ -47,6 +48,138 @@ def check_range(name: str, # the argument's name
         raise ValueError(f"{name}={value!r} is out of range; expected a value in {interval}")
     return value
 
+# %% ../nbs/00_core.ipynb #ce26ad16
+_TYPE_WORDS = {'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a string', 'tuple': 'a list',
+               'list': 'a list', 'dict': 'a JSON object'}
+
+def option_type(annotation=None, # a type or its text ('int | None', as `from __future__ import annotations` keeps it); None: none
+                default=None, # the default value, whose type stands in for a missing annotation
+               ) -> tuple[tuple[str, ...], bool]:
+    "The plain types an option accepts, e.g. ('int',) (empty: not checkable), and whether it accepts None."
+    empty = inspect.Parameter.empty
+    if annotation is None or annotation is empty:
+        if default is None or default is empty: return (), True
+        t = type(default).__name__
+        return ((t,) if t in _TYPE_WORDS else ()), False
+    text = annotation if isinstance(annotation, str) else getattr(annotation, '__name__', None) or str(annotation)
+    text = text.replace('typing.', '').replace('Optional[', '').replace(']', '')
+    parts = [p.strip() for p in text.split('|')]
+    none = any(p in ('None', 'NoneType') for p in parts)
+    parts = tuple(p for p in parts if p not in ('None', 'NoneType'))
+    return (parts if parts and all(p in _TYPE_WORDS for p in parts) else ()), none
+
+# %% ../nbs/00_core.ipynb #753d6c52
+_COUNTS = frozenset("""iterations width depth ipc epochs runs n_models n_experts n_nets n_stages rf_models syn_steps expert_epochs
+    max_start_epoch expert_train_epochs expert_batch batch batch_size batch_real batch_syn batch_train bn_batch target_batch
+    ckpt_every eval_models eval_epochs distill_epochs distill_steps teacher_epochs student_epochs prepare_epochs
+    stage_expert_epochs stage_n_experts images_per_step inner_loop outer_loop kernel_depth K lr_decay_every proxy_epochs
+    proxy_width teacher_width T window strata ord n_seeds full_epochs subset_epochs""".split())
+_UNIT = frozenset('momentum momentum_img beta beta1 ema_decay decay'.split())   # [0, 1)
+_NON_NEGATIVE = frozenset('weight_decay r_bn r_var first_bn_weight mixup rho alpha reg b_std gamma min_lr'.split())
+
+def option_range(name: str, # the option's name
+                 kind: str='float', # 'int' or 'float': the value's type
+                ) -> tuple|None:
+    "(low, high, low_open, high_open) for `check_range`, from the option's name; None: any finite number."
+    if name in _COUNTS: return (1, None, False, False)
+    if name in _UNIT: return (0, 1, False, True)
+    if name in _NON_NEGATIVE: return (0, None, False, False)
+    if kind == 'float' and (name == 'lr' or name.startswith('lr_') or name.endswith('_lr') or name in ('temperature', 'w_std')):
+        return (0, None, True, False)
+    if kind == 'int': return (0, None, False, False)
+    return None
+
+# %% ../nbs/00_core.ipynb #e566869e
+_BAD = object()
+
+def _coerce(v, types):
+    "`v` as one of `types` (ints widen to floats, integral floats narrow to ints, lists become tuples), or _BAD."
+    if isinstance(v, bool): return v if 'bool' in types else _BAD
+    if isinstance(v, (int, np.integer)): return int(v) if 'int' in types else float(v) if 'float' in types else _BAD
+    if isinstance(v, (float, np.floating)):
+        if 'float' in types: return float(v)
+        return int(v) if 'int' in types and math.isfinite(v) and float(v).is_integer() else _BAD
+    if isinstance(v, (str, os.PathLike)): return v if 'str' in types else _BAD
+    if isinstance(v, (list, tuple)):
+        if 'tuple' in types: return tuple(tuple(x) if isinstance(x, list) else x for x in v)
+        return list(v) if 'list' in types else _BAD
+    if isinstance(v, dict) and 'dict' in types: return v
+    return _BAD
+
+def _expected(types, none=False) -> str:
+    words = list(dict.fromkeys(_TYPE_WORDS[t] for t in types)) + (['null'] if none else [])
+    return ' or '.join(words)
+
+def check_option(name: str, # the option's name (selects its range)
+                 value: Any, # the value given
+                 annotation=None, # its type annotation (see `option_type`)
+                 default=None, # its default (types an option without annotation)
+                 owner: str='', # what the option belongs to, for the message (e.g. 'DMConfig')
+                 label: str|None=None, # how the user wrote the name (default `name`), e.g. '--set lr_img'
+                ) -> Any:
+    "`value` converted to the option's type and checked against its range; a one-line `ValueError` otherwise."
+    label = label or name
+    types, none = option_type(annotation, default)
+    where = f" (an option of {owner})" if owner else ''
+    if value is None:
+        if none or not types: return None
+        raise ValueError(f"{label}=None is not accepted{where}; expected {_expected(types)}")
+    if not types: return value
+    v = _coerce(value, types)
+    if v is _BAD: raise ValueError(f"{label}={value!r} must be {_expected(types, none)}{where}")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        r = option_range(name, 'int' if isinstance(v, int) else 'float')
+        check_range(label, v, *(r or (None, None)))
+    return v
+
+# %% ../nbs/00_core.ipynb #c44b484f
+def parse_option(name: str, # the option's name
+                 text: str, # the text given on the command line
+                 annotation=None, default=None, owner: str='', label: str|None=None, # as in `check_option`
+                ) -> Any:
+    "The value of a `--set KEY=VALUE` text, typed and checked like `check_option`."
+    types, none = option_type(annotation, default)
+    t = text.strip()
+    if t.lower() in ('none', 'null'): value = None
+    elif types and set(types) <= {'str'}: value = text
+    else:
+        try: value = json.loads(t)
+        except json.JSONDecodeError: value = {'true': True, 'false': False}.get(t.lower(), text)
+        if 'str' in types and not isinstance(value, str) and _coerce(value, types) is _BAD: value = text
+    return check_option(name, value, annotation, default, owner, label or name)
+
+# %% ../nbs/00_core.ipynb #263ecb5e
+def check_indices(indices, # positions into a dataset (list, array or tensor of integers), or a boolean mask over it
+                  n: int, # the dataset's size
+                  name: str='indices', # the argument's name, for errors
+                  mask: bool=True, # accept a boolean mask of length n (converted to the positions it marks)
+                 ) -> torch.Tensor:
+    "Indices as a 1-D int64 CPU tensor: integers, unique, in [0, n), at least one; a clear `ValueError` otherwise."
+    if isinstance(indices, torch.Tensor): t = indices.detach().cpu()
+    else:
+        try: a = np.asarray(indices)
+        except (ValueError, TypeError) as e: raise ValueError(f"{name} must be a flat list of integers ({e})") from None
+        if a.dtype.kind not in 'biuf': raise ValueError(f"{name} must be a list of integers; got {str(indices)[:60]}")
+        t = torch.from_numpy(a.copy())
+    if t.numel() == 0: raise ValueError(f"{name} is empty; a subset needs at least one sample")
+    if t.dtype == torch.bool:
+        if not mask: raise ValueError(f"{name} holds boolean values; expected integer positions (a boolean mask is not accepted here)")
+        if t.ndim != 1 or len(t) != n:
+            raise ValueError(f"{name} is a boolean mask of shape {list(t.shape)}; a mask needs one entry per sample ({n})")
+        t = t.nonzero().flatten()
+    elif t.is_floating_point() or t.is_complex():
+        raise ValueError(f"{name} must be integers; got {t.dtype} values such as {t.flatten()[:3].tolist()}")
+    if t.ndim != 1: raise ValueError(f"{name} must be a flat list of positions; got shape {list(t.shape)}")
+    if len(t) == 0: raise ValueError(f"{name} marks no sample; a subset needs at least one")
+    t = t.long()
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= n: raise ValueError(f"{name} must lie in [0, {n}); found {lo if lo < 0 else hi}")
+    u, c = torch.unique(t, return_counts=True)
+    if len(u) != len(t):
+        k = int(c.argmax())
+        raise ValueError(f"{name} contain duplicates ({int(u[k])} appears {int(c[k])} times); a subset holds each sample once")
+    return t
+
 # %% ../nbs/00_core.ipynb #4c9ce939
 def require(module: str, # the module to import, e.g. 'torchvision'
             install: str|None=None, # the pip command that installs it (default: `pip install <module>`)
@@ -73,15 +206,24 @@ def make_generator(seed: int, # the seed
 # %% ../nbs/00_core.ipynb #42eca009
 def get_device(device: str|torch.device|None=None, # 'auto' or None (CUDA when available, else MPS, else CPU), or an explicit device
               ) -> torch.device:
-    "Resolve a device argument; fail clearly if the requested device is not available."
+    "Resolve a device argument; fail clearly if it is not a device name or the device is not available here."
     if isinstance(device, torch.device): return device
-    if device in (None, 'auto'):
+    if device is None or device == 'auto':
         if torch.cuda.is_available(): return torch.device('cuda')
         if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
         return torch.device('cpu')
-    dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'")
+    bad = f"device={device!r} is not valid; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    if not isinstance(device, str): raise ValueError(bad)
+    try: dev = torch.device(device)
+    except (RuntimeError, ValueError): raise ValueError(bad) from None
+    if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(bad)
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
+        raise ValueError(f"device={device!r} was requested but MPS is not available here; use device='cpu' or 'auto'")
     return dev
 
 # %% ../nbs/00_core.ipynb #22572596
@@ -157,6 +299,23 @@ def load_json(path: str|Path) -> Any:
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON (corrupted or truncated?): {e}") from e
 
+# %% ../nbs/00_core.ipynb #36861ec6
+def clean_stale_tmp(folder: str|Path, # the folder to clean (nothing happens if it does not exist)
+                    older_than: float=0., # only files not modified for this many seconds
+                    prefix: str='', # only the temporary files of final names starting with this (e.g. 'ckpt.safetensors.')
+                   ) -> list[Path]:
+    "Delete the temporary files an interrupted `atomic_write` left in `folder`; return them."
+    import time
+    folder, now, gone = Path(folder), time.time(), []
+    if not folder.is_dir(): return gone
+    for p in folder.glob(f'.{prefix}*.tmp'):
+        try:
+            if p.is_file() and now - p.stat().st_mtime >= older_than:
+                p.unlink()
+                gone.append(p)
+        except FileNotFoundError: pass   # another process finished (or cleaned) it meanwhile
+    return gone
+
 # %% ../nbs/00_core.ipynb #2db2aa25
 class JSONCache:
     "Finished results by key, kept in a JSON file (or only in memory when `path` is None)."
@@ -196,6 +355,6 @@ def library_version() -> str:
     return __version__
 
 def provenance(**fields) -> dict:
-    "A record of how a result was made: the given fields plus library, torch and Python versions and the budget."
+    "A record of how a result was made: the given fields plus versions, the budget and torch's CPU thread count."
     return dict(fields, library_version=library_version(), torch_version=torch.__version__,
-                python_version=platform.python_version(), budget=budget())
+                python_version=platform.python_version(), budget=budget(), torch_threads=torch.get_num_threads())

@@ -14,7 +14,8 @@ from .core import Registry, check_choice, check_range, require, get_device
 
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'ImageData',
-           'class_indices', 'sample_per_class', 'stratified_split', 'default_root', 'load_dataset', 'image_grid', 'ZCA']
+           'class_indices', 'sample_per_class', 'stratified_split', 'bundled_data_dirs', 'default_root', 'load_dataset',
+           'image_grid', 'ZCA']
 
 # %% ../nbs/01_data.ipynb #476fb084
 @dataclass
@@ -168,13 +169,21 @@ def _load_animal(split, root=None, download=False):
     return x, y, list(ANIMAL_CLASSES)
 
 # %% ../nbs/01_data.ipynb #540f7c2d
+def bundled_data_dirs() -> list[Path]:
+    "Folders of the data the library carries: `bundled_data/` inside an installed wheel, `data/` beside the package in a clone."
+    import dataset_condensation
+    pkg = Path(dataset_condensation.__file__).resolve().parent
+    return [pkg/'bundled_data', pkg.parent/'data']
+
 def default_root(name: str|None=None, # a file name to look for (e.g. 'pneumoniamnist.npz')
                 ) -> Path:
-    "The data directory used when `root` is not given: $DC_DATA, a `shared/data` folder above the working directory holding `name`, or ~/.dataset_condensation/data."
-    if os.environ.get('DC_DATA'): return Path(os.environ['DC_DATA'])
+    "The data directory used when `root` is not given: the carried data holding `name`, then $DC_DATA, then ~/.dataset_condensation/data."
     if name is not None:
-        for p in [Path.cwd(), *Path.cwd().parents]:
-            if (p/'shared'/'data'/name).exists(): return p/'shared'/'data'
+        for d in bundled_data_dirs():
+            if (d/name).is_file():
+                return d
+    if os.environ.get('DC_DATA'):
+        return Path(os.environ['DC_DATA'])
     return Path.home()/'.dataset_condensation'/'data'
 
 # %% ../nbs/01_data.ipynb #07bade33

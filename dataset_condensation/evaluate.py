@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_choice, check_range, provenance, save_json, load_json, get_device, JSONCache
+from .core import check_choice, check_range, check_indices, provenance, save_json, JSONCache
 from .data import ImageData, sample_per_class
 from .models import get_network
 from .augment import make_augment
@@ -36,7 +36,7 @@ class Recipe:
     name: str = 'custom'
 
 RECIPES = {
-    'dc': Recipe(300, name='dc'),            # DC: 300 epochs, no augmentation (REFERENCES §1.6)
+    'dc': Recipe(300, name='dc'),            # DC: 300 epochs, no augmentation (90_references.ipynb#evaluation-protocols)
     'dsa': Recipe(1000, augment='dsa', name='dsa'),  # DSA / DM / MTT-family evaluation: 1000 epochs with DSA
     'full': Recipe(20, batch_size=64, name='full'),  # full-data baseline of the CPU profile (batch 64: more steps in 20 epochs)
 }
@@ -131,7 +131,8 @@ def evaluate_subset(train: ImageData, # the full training set
                     **kwargs, # see `evaluate_tensors`
                    ) -> EvalResult:
     "Evaluate a subset of real training data under the protocol."
-    sub = train.subset(indices)
+    if not isinstance(train, ImageData): raise ValueError(f"train must be an ImageData (see data.load_dataset); got {type(train).__name__}")
+    sub = train.subset(check_indices(indices, len(train), 'indices', mask=True).to(train.y.device))
     extra = dict(kwargs.pop('extra', None) or {}, n_total=len(train))
     return evaluate_tensors(sub.x, sub.y, test, kind=kwargs.pop('kind', 'subset'), extra=extra, **kwargs)
 

@@ -2,10 +2,10 @@
 """Build README.md from nbs/index.ipynb without Quarto (nbdev_readme needs it).
 
 Markdown cells are copied as they are; code cells become ```python blocks (cells marked `#| hide`
-are left out, `#|` directive lines are dropped); text outputs become plain blocks; image outputs are
+are left out, cells marked `#| echo: false` show only their outputs, `#|` directive lines are dropped); text outputs become plain blocks; image outputs are
 written to readme_files/ and linked. `--check` regenerates in memory and fails if README.md or the
 images differ (CI runs it)."""
-import argparse, base64, json, sys
+import argparse, base64, json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,12 +16,14 @@ def render(nb: dict) -> tuple[str, dict]:
     parts, images = [], {}
     for i, cell in enumerate(nb['cells']):
         src = ''.join(cell['source'])
-        if cell['cell_type'] == 'markdown': parts.append(src.strip()); continue
+        if cell['cell_type'] == 'markdown':   # links to notebooks are relative to nbs/, the README's to the root
+            parts.append(re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|/|#|nbs/)([^)\s]+\.ipynb)', r'](nbs/\1', src.strip())); continue
         if cell['cell_type'] != 'code': continue
         lines = src.splitlines()
         if any(l.strip().replace(' ', '') in ('#|hide', '#|include:false') for l in lines): continue
+        echo = not any(l.strip().replace(' ', '') == '#|echo:false' for l in lines)
         code = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
-        if code: parts.append(f"```python\n{code}\n```")
+        if code and echo: parts.append(f"```python\n{code}\n```")
         for o in cell.get('outputs', []):
             if o['output_type'] == 'stream' and o.get('name') == 'stdout': parts.append('    ' + ''.join(o['text']).rstrip().replace('\n', '\n    '))
             elif o['output_type'] in ('execute_result', 'display_data'):

@@ -172,7 +172,7 @@ def distillation_benchmark(dataset: str, # an offline dataset
             want = method_config(m, dataset, k, profile, **ov)
             def run():
                 t0 = time.perf_counter()
-                syn = SyntheticSet.load(folder) if folder is not None and (folder/'synset.safetensors').exists() else None
+                syn = SyntheticSet.load(folder) if folder is not None and (folder/'synset.json').exists() else None   # the manifest is written last
                 loaded = syn is not None
                 if syn is not None and not _same_config(syn.meta.get('config', {}), want):
                     raise ValueError(f"{folder} holds a set made with another configuration than {m} with overrides {ov}; "
@@ -230,7 +230,7 @@ def plot_synsets(res: dict, # a `distillation_benchmark` result with a folder
                  max_per_class: int=5, # images per class shown
                 ):
     "One grid of synthetic images per method (rows: classes)."
-    folder = Path(res['folder']); ms = [m for m in res['methods'] if (folder/f'{m}_ipc{ipc}'/'synset.safetensors').exists()]
+    folder = Path(res['folder']); ms = [m for m in res['methods'] if (folder/f'{m}_ipc{ipc}'/'synset.json').exists()]
     if not ms: raise ValueError(f"no synthetic sets for ipc={ipc} under {folder}")
     fig, axs = plt.subplots(1, len(ms), figsize=(1.9 * len(ms), 3.4), dpi=80, squeeze=False)
     for ax, m in zip(axs[0], ms):
@@ -245,7 +245,7 @@ def label_robust_score(acc_real_hard: float, # full real data, hard labels (frac
                        acc_rdm_any: float, # a random real subset of the same size trained the same way
                        w: float=0.5, # weight of IOR against HLR
                       ) -> dict:
-    "DD-Ranking's label-robust score: HLR, IOR, α and LRS (REFERENCES §4.2)."
+    "DD-Ranking's label-robust score: HLR, IOR, α and LRS (90_references.ipynb#dd-ranking)."
     for name, v in (('acc_real_hard', acc_real_hard), ('acc_syn_hard', acc_syn_hard), ('acc_syn_any', acc_syn_any), ('acc_rdm_any', acc_rdm_any)):
         check_range(name, v, 0, 1)
     check_range('w', w, 0, 1)

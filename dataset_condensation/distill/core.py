@@ -11,15 +11,15 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import (DISTILLATION_METHODS, check_choice, check_range, atomic_write, save_json,
-                                       load_json, provenance, make_generator, get_device, progress as _progress)
+from ..core import (DISTILLATION_METHODS, check_choice, check_range, check_option, atomic_write, save_json,
+                                       load_json, provenance, make_generator, get_device, clean_stale_tmp, progress as _progress)
 from ..data import ImageData, class_indices, image_grid
 
 # %% auto #0
 __all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'CPU_PROFILE', 'DISTILLATION_MODULES', 'check_ipc', 'init_synthetic',
-           'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'load_checkpoint',
-           'distill_loop', 'DistillConfig', 'synset_meta', 'evaluate_synthetic', 'register_distillation',
-           'load_distillation_methods', 'method_config', 'distill']
+           'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'checkpoint_info',
+           'load_checkpoint', 'distill_loop', 'DistillConfig', 'synset_meta', 'evaluate_synthetic',
+           'register_distillation', 'load_distillation_methods', 'method_config', 'distill']
 
 # %% ../../nbs/20_distillation.ipynb #b68a3c9b
 def check_ipc(ipc: int, # images per class requested
@@ -106,10 +106,19 @@ class SyntheticSet:
 # %% ../../nbs/20_distillation.ipynb #d8f15acc
 SYNSET_TENSORS, SYNSET_JSON = 'synset.safetensors', 'synset.json'
 
+def _sha256(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
 def _save_synset(self: SyntheticSet, folder) -> Path:
-    "Write `synset.safetensors` + `synset.json` into `folder` (each atomically); returns the folder."
+    "Write `synset.safetensors`, then `synset.json` (its manifest: shapes and checksum), each atomically; returns the folder."
     from safetensors.torch import save_file
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} is a file, not a folder for a synthetic set")
+    folder.mkdir(parents=True, exist_ok=True)
     t = {'images': self.images.float(), 'labels': self.labels}
     if self.soft_labels is not None: t['soft_labels'] = self.soft_labels
     t.update({f'extra.{k}': v for k, v in self.extra.items()})
@@ -117,23 +126,33 @@ def _save_synset(self: SyntheticSet, folder) -> Path:
     atomic_write(folder/SYNSET_TENSORS, lambda p: save_file(t, str(p)))
     shapes = {k: list(v.shape) for k, v in t.items()}
     save_json(provenance(**{**self.meta, 'lr': self.lr, 'n_images': len(self), 'ipc': self.meta.get('ipc', self.ipc),
-                            'tensors': shapes}), folder/SYNSET_JSON)
+                            'tensors': shapes, 'tensors_sha256': _sha256(folder/SYNSET_TENSORS)}), folder/SYNSET_JSON)
     return folder
 
 def _load_synset(cls, folder) -> SyntheticSet:
-    "Read a folder written by `save`, checking the files against each other."
+    "Read a folder written by `save`: both files required, checked against each other."
     from safetensors.torch import load_file
-    folder = Path(folder); f = folder/SYNSET_TENSORS
+    folder = Path(folder)
+    f, j = folder/SYNSET_TENSORS, folder/SYNSET_JSON
+    if not folder.exists(): raise FileNotFoundError(f"{folder} does not exist")
+    if not folder.is_dir(): raise ValueError(f"{folder} is not a folder; expected a folder written by SyntheticSet.save")
     if not f.exists(): raise FileNotFoundError(f"{folder} holds no {SYNSET_TENSORS}; expected a folder written by SyntheticSet.save")
+    if not j.exists():
+        raise FileNotFoundError(f"{folder} holds {SYNSET_TENSORS} but no {SYNSET_JSON}: the set is incomplete (its write was "
+                                "interrupted?); make it again, or resume its run")
+    meta = load_json(j)
+    if not isinstance(meta, dict): raise ValueError(f"{j} must hold a JSON object; found {type(meta).__name__}")
     try: t = load_file(str(f))
     except Exception as e: raise ValueError(f"{f} is not a readable safetensors file (corrupted or truncated?): {e}") from e
-    meta = load_json(folder/SYNSET_JSON) if (folder/SYNSET_JSON).exists() else {}
     for k in ('images', 'labels'):
         if k not in t: raise ValueError(f"{f} has no {k!r} tensor (found {sorted(t)})")
-    for k, shape in meta.get('tensors', {}).items():
+    for k, shape in (meta.get('tensors') or {}).items():
         if k not in t or list(t[k].shape) != shape:
-            raise ValueError(f"{f} does not match {folder/SYNSET_JSON}: tensor {k!r} should have shape {shape}, found "
+            raise ValueError(f"{f} does not match {j}: tensor {k!r} should have shape {shape}, found "
                              f"{list(t[k].shape) if k in t else 'nothing'}")
+    want = meta.pop('tensors_sha256', None)
+    if want is not None and _sha256(f) != want:
+        raise ValueError(f"{f} does not match {j} (checksum differs): the folder mixes two writes; make the set again")
     if t['labels'].dtype not in (torch.int64, torch.int32): raise ValueError(f"{f}: labels must be integers; got {t['labels'].dtype}")
     lr = meta.pop('lr', None)
     for k in ('tensors', 'n_images'): meta.pop(k, None)
@@ -218,6 +237,19 @@ def save_checkpoint(path: str|Path, # the checkpoint file
     head = dict(format=CKPT_FORMAT, info=_jsonable(info), param_groups=_jsonable(groups), scalars=_jsonable(scalars))
     return atomic_write(path, lambda p: save_file(t, str(p), metadata={'checkpoint': json.dumps(head)}))
 
+def checkpoint_info(path: str|Path) -> dict:
+    "The `info` of a checkpoint (iteration, history, config) from its header, without reading its tensors."
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework='pt') as f: head = json.loads((f.metadata() or {})['checkpoint'])
+    except Exception as e:
+        raise ValueError(f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
+                         "Delete it to start again, or restore a copy.") from e
+    if head.get('format') != CKPT_FORMAT: raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
+    return head['info']
+
 def load_checkpoint(path: str|Path) -> tuple[dict, dict, dict]:
     "Read a checkpoint: (state tensors, optimiser state dicts, info); a clear error if it is damaged."
     from safetensors import safe_open
@@ -264,8 +296,9 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
                  evaluate: Callable[[int], dict]|None=None, # evaluate(it) -> dict of figures, stored in the history
                  progress: bool|None=None, # progress bar (None: in a terminal)
                  desc: str='distill', # progress-bar label
+                 max_abs: float=1e4, # a learned tensor with a value beyond ±max_abs has diverged: stop as for NaN
                 ) -> dict:
-    "Run `step` for `iterations` iterations with checkpoints, resume and a NaN guard; returns the history."
+    "Run `step` for `iterations` iterations with checkpoints, resume and a NaN/divergence guard; returns the history."
     check_range('iterations', iterations, 1); check_range('ckpt_every', ckpt_every, 1); check_range('eval_every', eval_every, 0)
     optimizers, config = dict(optimizers or {}), _jsonable(config or {})
     if not state: raise ValueError("state must hold at least one learned tensor")
@@ -273,6 +306,7 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
     hist, start, last_good = dict(loss=[], eval=[], seconds=0.), 0, None
     if ckpt is not None:
         ckpt = Path(ckpt)
+        clean_stale_tmp(ckpt.parent, prefix=ckpt.name + '.')   # what a kill during a checkpoint write left behind
         if ckpt.exists() and not resume:
             raise FileExistsError(f"ckpt={str(ckpt)!r} already exists; pass resume=True to continue that run, or choose another path")
         if ckpt.exists():
@@ -280,6 +314,9 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
             if _config_diff(info.get('config', {}), config):
                 raise ValueError(f"ckpt={str(ckpt)!r} was written with another configuration (differs in "
                                  f"{_config_diff(info.get('config', {}), config)}); use a new path or the same settings")
+            if int(info['iteration']) > iterations:
+                raise ValueError(f"ckpt={str(ckpt)!r} has done {info['iteration']} iterations, more than iterations={iterations}; "
+                                 f"a run can be continued or extended, never shortened: pass iterations >= {info['iteration']}")
             if set(st) != set(state) or any(st[k].shape != state[k].shape for k in state):
                 raise ValueError(f"ckpt={str(ckpt)!r} holds tensors {({k: list(v.shape) for k, v in st.items()})}, "
                                  f"expected {({k: list(v.shape) for k, v in state.items()})}")
@@ -295,12 +332,16 @@ def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place b
     for it in bar:
         t0 = time.perf_counter()
         loss = torch.as_tensor(step(it, iteration_generator(seed, it, dev)), device=dev).detach().float()
-        vals = torch.stack([loss, *(torch.isfinite(v).all().float() for v in state.values())]).tolist()   # one host sync per iteration
-        loss, bad = vals[0], [k for k, ok in zip(state, vals[1:]) if not ok]
-        if not math.isfinite(loss) or bad:
+        vals = torch.stack([loss, *(torch.isfinite(v).all().float() for v in state.values()),
+                            *(v.detach().abs().amax().float() for v in state.values())]).tolist()   # one host sync per iteration
+        n = len(state)
+        loss, bad = vals[0], [k for k, ok in zip(state, vals[1:1 + n]) if not ok]
+        big = {k: m for k, m, ok in zip(state, vals[1 + n:], vals[1:1 + n]) if ok and m > max_abs}
+        if not math.isfinite(loss) or bad or big:
             kept = f"the last good checkpoint (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written"
-            raise FloatingPointError(f"iteration {it}: the loss is {loss}" + (f" and {bad} hold NaN/Inf" if bad else '')
-                                     + f"; stopped ({kept}). Lower the learning rate(s) or check the data.")
+            what = f" and {bad} hold NaN/Inf" if bad else ''
+            what += ''.join(f"; {k} diverged (values up to {m:.3g}, beyond ±{max_abs:g})" for k, m in big.items())
+            raise FloatingPointError(f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or check the data.")
         hist['loss'].append(loss); hist['seconds'] += time.perf_counter() - t0
         if hasattr(bar, 'set_postfix'): bar.set_postfix(loss=f'{loss:.4g}')
         if eval_every and evaluate is not None and ((it + 1) % eval_every == 0 or it + 1 == iterations):
@@ -349,6 +390,19 @@ class DistillConfig:
         bad = [k for k in overrides if k not in names]
         if bad: raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
         return replace(self, **overrides)
+
+    def check(self) -> DistillConfig:
+        "Raise a one-line `ValueError` naming the first field with a wrong type, a value out of range or an unknown name."
+        from dataset_condensation.models import NETWORKS
+        from dataset_condensation.evaluate import RECIPES
+        owner = type(self).__name__
+        for f in fields(self): check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
+        check_choice('profile', self.profile, ['paper', 'cpu', 'custom'])
+        check_choice('init', self.init, ['real', 'noise'])
+        check_choice('eval_recipe', self.eval_recipe, list(RECIPES))
+        check_choice('arch', self.arch, NETWORKS)
+        if isinstance(getattr(self, 'teacher_arch', None), str): check_choice('teacher_arch', self.teacher_arch, NETWORKS)
+        return self
 
 # %% ../../nbs/20_distillation.ipynb #93d03762
 def synset_meta(data: ImageData, # the real training set
@@ -439,8 +493,10 @@ def distill(data: ImageData, # the real training set (on the device to distil on
             **overrides, # fields of the method's config (iterations=, lr_img=, seed=, ...)
            ) -> SyntheticSet:
     "Distil `data` into `ipc` images per class with `method`."
+    if not isinstance(data, ImageData): raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
     if method not in DISTILLATION_METHODS: load_distillation_methods()
     entry = DISTILLATION_METHODS.entry(method)
     check_ipc(ipc, data)
-    cfg = method_config(method, data.name, ipc, profile, **overrides)
+    check_choice('profile', profile, ['paper', 'cpu'])
+    cfg = method_config(method, data.name, ipc, profile, **overrides).check()
     return entry['fn'](data, cfg, ckpt=ckpt, resume=resume, progress=progress, test=test)

@@ -558,9 +558,11 @@ class SRe2LConfig(DistillConfig):
     def _paper(cls, dataset: str, ipc: int) -> dict:
         f = _family(dataset)
         d = dict(ipc=ipc, profile='paper', eval_recipe='dsa')
-        if f == 'cifar': return dict(d, iterations=1000, lr=0.25, r_bn=0.01, jitter=4, student_epochs=400, label_mode='online')   # §3.9 CIFAR; §1.6 400 epochs, online KD
+        # CIFAR: 90_references.ipynb#sre2l; 400 epochs of online KD: 90_references.ipynb#evaluation-protocols
+        if f == 'cifar': return dict(d, iterations=1000, lr=0.25, r_bn=0.01, jitter=4, student_epochs=400, label_mode='online')
         if f == 'tiny': return dict(d, iterations=4000, lr=0.1, r_bn=1., jitter=4, student_epochs=300)
-        return dict(d, iterations=4000, lr=0.25, r_bn=0.01, jitter=32, crop=True, student_epochs=300)   # §3.9 ImageNet
+        # ImageNet: 90_references.ipynb#sre2l
+        return dict(d, iterations=4000, lr=0.25, r_bn=0.01, jitter=32, crop=True, student_epochs=300)
 
     @classmethod
     def _cpu(cls, dataset: str, ipc: int) -> dict:
@@ -580,7 +582,7 @@ class DWAConfig(SRe2LConfig):
     K: int = 12 # normalised ascent steps
     rho: float = 15e-3 # total perturbation size
     r_var: float = 11. # weight of the variance terms
-    reset_perturbation_per_batch: bool = False # official: accumulate over the class-batches of one ipc_id (pitfall 34)
+    reset_perturbation_per_batch: bool = False # official: accumulates over an ipc_id (90_references.ipynb#pitfall-34)
     label_mode: str = 'static'
     temperature: float = 30.
     mixup: float = 0.8

@@ -67,7 +67,7 @@ def gsam_expert_step(model: nn.Module, # the expert, in train mode
 
 # %% ../../nbs/25_ftd.ipynb #a56169c7
 # (syn_steps N, expert_epochs M, max_start_epoch, batch_syn, lr_img, lr_lr, lr_teacher, alpha, ema_decay, zca):
-# FTD Table 7 (REFERENCES §3.7); rho = 0.01 everywhere (paper §4.1); ZCA on CIFAR (paper §4.1)
+# FTD Table 7 (90_references.ipynb#ftd); rho = 0.01 everywhere (paper §4.1); ZCA on CIFAR (paper §4.1)
 FTD_PRESETS = {
     ('cifar10', 1): (50, 2, 2, None, 100, 1e-7, 0.01, 0.3, 0.9999, True),
     ('cifar10', 10): (30, 2, 20, None, 100, 1e-5, 0.001, 0.3, 0.9995, True),

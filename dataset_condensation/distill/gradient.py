@@ -122,7 +122,7 @@ CPU_ITERATIONS_IPC1, CPU_UPDATES, CPU_BATCH_REAL, CPU_INNER_LOOP = 200, 150, 32,
 
 @dataclass
 class DCConfig(DistillConfig):
-    "DC (gradient matching) settings; the defaults are the official ones (REFERENCES §3.3)."
+    "DC (gradient matching) settings; the defaults are the official ones (90_references.ipynb#dc)."
     init: str = 'noise' # DC starts from Gaussian noise
     eval_recipe: str = 'dc' # DC's evaluation: 300 epochs without augmentation
     outer_loop: int|None = None # matches (and image updates) per network (None: `get_loops(ipc)`)
@@ -156,7 +156,7 @@ class DCConfig(DistillConfig):
 
 @dataclass
 class DSAConfig(DCConfig):
-    "DSA settings: DC with real-image initialisation and siamese augmentation (REFERENCES §3.4)."
+    "DSA settings: DC with real-image initialisation and siamese augmentation (90_references.ipynb#dsa)."
     init: str = 'real' # DSA starts from real images
     dsa: bool = True # siamese DSA in the matching, DSA in the inner loop
     eval_recipe: str = 'dsa' # DSA's evaluation: 1000 epochs with DSA

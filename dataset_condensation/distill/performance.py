@@ -123,7 +123,7 @@ def unrolled_loss(model: nn.Module, # the architecture (its own parameters are n
                   x_real: Tensor, # the real batch of the outer loss [N, C, H, W]
                   y_real: Tensor, # its labels [N]
                   buffers: dict[str, Tensor]|None=None, # the model's buffers (None: none)
-                  checkpoint: bool=False, # recompute the steps in the backward (memory O(T·|θ|), pitfall 33)
+                  checkpoint: bool=False, # recompute the steps in the backward (90_references.ipynb#pitfall-33)
                   return_params: bool=False, # also return θ_T
                  ) -> Tensor|tuple[Tensor, dict]:
     "DD's objective: the loss of the real batch after T unrolled GD steps on the synthetic batches (differentiable)."

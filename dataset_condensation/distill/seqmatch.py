@@ -39,7 +39,7 @@ def seqmatch_split(ipc: int, # images per class of the whole set
     return [q + (k < r) for k in range(n_stages)]
 
 # %% ../../nbs/26_seqmatch.ipynb #2abcd5cd
-# run.sh (REFERENCES §3.8): the only published SeqMatch-MTT setting
+# run.sh (90_references.ipynb#seqmatch): the only published SeqMatch-MTT setting
 SEQMATCH_PRESETS = {
     ('cifar10', 50): dict(n_stages=3, ipcs=(17, 17, 16), intervals=((0, 20), (0, 20), (0, 10)), syn_steps=30, expert_epochs=2,
                           lr_img=100., lr_lr=1e-5, lr_teacher=0.01, syn_lr_init=(0.001, 0.01, 0.01), stage_lr_teacher=0.01,
@@ -82,13 +82,14 @@ class SeqMatchConfig(MTTConfig):
         if (d, ipc) in SEQMATCH_PRESETS:
             p = SEQMATCH_PRESETS[d, ipc]
             return cls(**common, **p, max_start_epoch=p['intervals'][0][1] - p['expert_epochs'], iterations=5000,
-                       notes='seqmatch-mtt/run.sh (REFERENCES §3.8)')
+                       notes='seqmatch-mtt/run.sh (90_references.ipynb#seqmatch)')
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
         m = dict(zip(MTT_FIELDS, row)); K = 3 if ipc >= 50 else 2
         lr1, m['lr_teacher'] = m['lr_teacher'], 0.01   # MTT's lr_teacher initialises syn_lr; its buffers are trained at 0.01 (buffer.py)
         return cls(**common, **m, n_stages=K, intervals=((0, m['max_start_epoch'] + m['expert_epochs']),) + ((0, 20),) * (K - 1),
                    syn_lr_init=(lr1,) + (0.01,) * (K - 1), stage_expert_epochs=20,
-                   iterations=5000, notes=f"MTT row{' (' + note + ')' if note else ''}; K and intervals unverified (REFERENCES §3.8)")
+                   iterations=5000, notes=f"MTT row{' (' + note + ')' if note else ''}; K and intervals unverified "
+                         "(90_references.ipynb#seqmatch)")
 
 # %% ../../nbs/26_seqmatch.ipynb #e425841b
 def stage_plan(cfg: SeqMatchConfig, # the configuration
@@ -97,8 +98,8 @@ def stage_plan(cfg: SeqMatchConfig, # the configuration
               ) -> list[dict]:
     "The checked plan: one dict per stage (stage, ipc, interval, start_range, syn_lr_init, batch_syn, buffer_epochs, ...)."
     if cfg.ipc == 1:
-        raise ValueError("ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, REFERENCES §3.8); "
-                         "use method 'mtt', or ipc >= 2")
+        raise ValueError("ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, "
+                         "90_references.ipynb#seqmatch); use method 'mtt', or ipc >= 2")
     K, M = int(check_range('n_stages', cfg.n_stages, 1)), cfg.expert_epochs
     ipcs = list(cfg.ipcs) if cfg.ipcs is not None else seqmatch_split(cfg.ipc, K)
     if len(ipcs) != K or sum(ipcs) != cfg.ipc or min(ipcs) < 1:

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from ..core import (Registry, check_choice, check_range, save_json, load_json, atomic_write,
-                                       library_version, progress as _progress)
+from ..core import (Registry, check_choice, check_range, check_option, save_json, load_json, atomic_write,
+                                       provenance, clean_stale_tmp, progress as _progress)
 from ..data import ImageData
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
@@ -28,9 +28,11 @@ from .performance import unroll_gd
 
 # %% auto #0
 __all__ = ['EXPERT_STEPS', 'BUFFER_META', 'EXPERT_SHARD', 'MEMORY_MODES', 'MTT_PRESETS', 'MTT_FIELDS', 'param_layout',
-           'flat_params', 'unflatten', 'sgd_expert_step', 'buffer_spec', 'train_expert', 'train_experts',
-           'ExpertBuffer', 'trajectory_loss', 'student_chunks', 'match_trajectory', 'preset_row', 'mtt_cpu_settings',
-           'MTTConfig', 'run_trajectory_matching', 'expert_settings', 'experts_for', 'load_buffer_for', 'distill_mtt']
+           'flat_params', 'unflatten', 'sgd_expert_step', 'expert_step_options', 'check_step_options', 'buffer_spec',
+           'train_expert', 'buffer_conflict', 'train_experts', 'check_buffer_meta', 'read_buffer_meta', 'ExpertBuffer',
+           'full_arch_options', 'trajectory_loss', 'student_chunks', 'match_trajectory', 'preset_row',
+           'mtt_cpu_settings', 'MTTConfig', 'run_trajectory_matching', 'expert_settings', 'experts_for',
+           'load_buffer_for', 'buffer_defaults', 'distill_mtt']
 
 # %% ../../nbs/24_trajectory_matching.ipynb #cf2e09e1
 def param_layout(model: nn.Module, # any network
@@ -68,8 +70,25 @@ def sgd_expert_step(model: nn.Module, # the expert, in train mode
     return loss.detach()
 
 def _expert_step(name: str):
-    if name not in EXPERT_STEPS and name == 'gsam': import dataset_condensation.distill.ftd  # registers 'gsam'
+    if name not in EXPERT_STEPS: import dataset_condensation.distill.ftd  # registers 'gsam': the error then lists every step
     return EXPERT_STEPS.get(name)
+
+def expert_step_options(step: str, # a registered expert step
+                       ) -> dict:
+    "The options of an expert step: {name: (annotation, default)} from its signature."
+    import inspect
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {k: (p.annotation, p.default) for k, p in inspect.signature(_expert_step(step)).parameters.items()
+            if p.kind in kinds and k not in ('model', 'opt', 'loss_fn')}
+
+def check_step_options(step: str, # a registered expert step
+                       options: dict|None, # its options
+                      ) -> dict:
+    "The options of an expert step checked against its signature (names, types, ranges); a one-line error otherwise."
+    ok = expert_step_options(step)
+    bad = sorted(set(options or {}) - set(ok))
+    if bad: raise ValueError(f"the {step!r} expert step takes " + (f"the options {', '.join(ok)}" if ok else "no options") + f"; got {bad}")
+    return {k: check_option(k, v, *ok[k], owner=f"the {step!r} expert step") for k, v in (options or {}).items()}
 
 # %% ../../nbs/24_trajectory_matching.ipynb #4a71aa95
 def buffer_spec(data: ImageData, # the real training set
@@ -90,7 +109,7 @@ def buffer_spec(data: ImageData, # the real training set
     "Every setting that shapes an expert buffer (its identity: `buffer.json` minus the counts)."
     check_range('epochs', epochs, 1); check_range('lr', lr, 0, low_open=True); check_range('batch_size', batch_size, 1)
     check_choice('augment', augment, ['dsa', 'none']); check_choice('dtype', dtype, ['float16', 'float32'])
-    _expert_step(step)
+    check_step_options(step, step_options)
     net = get_network(arch, data.channels, data.n_classes, data.im_size, seed=0, **(arch_options or {}))
     if has_batchnorm(net):
         raise ValueError(f"arch={arch!r} has BatchNorm layers; trajectory matching unrolls the student functionally "
@@ -136,6 +155,16 @@ def train_expert(data: ImageData, # the real training set (on the training devic
 def _spec_diff(a: dict, b: dict) -> list[str]:
     return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b)) if k != 'library_version' and a.get(k) != b.get(k)]
 
+def buffer_conflict(out: str|Path, # a buffer folder (it may not exist)
+                    spec: dict, # from `buffer_spec`
+                   ) -> list[str]:
+    "How the buffer in `out` differs from `spec` ('key: old vs new' lines); empty when there is none or it matches."
+    meta_path = Path(out)/BUFFER_META
+    if not meta_path.exists(): return []
+    old = load_json(meta_path)
+    if not isinstance(old, dict): raise ValueError(f"{meta_path} is not the metadata of an expert buffer (not a JSON object)")
+    return _spec_diff({k: old.get(k) for k in spec}, spec)
+
 def train_experts(data: ImageData, # the real training set (on the training device)
                   out: str|Path, # the buffer folder
                   n_experts: int=100, # experts in the buffer (buffer.py: 100)
@@ -150,16 +179,15 @@ def train_experts(data: ImageData, # the real training set (on the training devi
     if (prepare_fn is None) != (spec['prepare'] is None):
         raise ValueError("pass prepare_fn=<callable> together with prepare=<tag>, a string that identifies it (it is part of the buffer's identity)")
     out = Path(out); meta_path = out/BUFFER_META
-    if meta_path.exists():
-        old = load_json(meta_path)
-        diff = _spec_diff({k: old.get(k) for k in spec}, spec)
-        if diff: raise ValueError(f"{out} holds a buffer made with other settings ({'; '.join(diff)}); choose another folder")
-        records = old.get('experts', {})
-    else: records = {}
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file, not a folder for an expert buffer")
+    diff = buffer_conflict(out, spec)
+    if diff: raise ValueError(f"{out} holds a buffer made with other settings ({'; '.join(diff)}); choose another folder")
+    records = load_json(meta_path).get('experts', {}) if meta_path.exists() else {}
+    clean_stale_tmp(out, older_than=600)
     def write_meta():   # merged with records another process may have written into the same folder meanwhile
         if meta_path.exists(): records.update({k: v for k, v in load_json(meta_path).get('experts', {}).items() if k not in records})
-        save_json(dict(spec, experts=records, library_version=library_version()), meta_path)
-    write_meta()
+        save_json(provenance(**spec, experts=records), meta_path)
+    if meta_path.exists(): write_meta()   # a new buffer's metadata is written with its first expert
     for k in _progress(range(n_experts), desc='experts', enable=progress):
         path = out/EXPERT_SHARD.format(k)
         if path.exists() and str(k) in records: continue
@@ -170,6 +198,33 @@ def train_experts(data: ImageData, # the real training set (on the training devi
     return ExpertBuffer.load(out, n_experts=n_experts)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #305173cb
+_BUFFER_FIELDS = ('dataset', 'n_classes', 'image_shape', 'epochs', 'arch', 'arch_options', 'step', 'step_options', 'dtype',
+                  'n_params', 'layout')
+
+def check_buffer_meta(meta, # the content of a buffer.json
+                      path='buffer.json', # where it came from, for errors
+                     ) -> dict:
+    "`meta` if it is the metadata of an expert buffer (all fields, consistent sizes); a one-line error otherwise."
+    if not isinstance(meta, dict): raise ValueError(f"{path} is not the metadata of an expert buffer (not a JSON object)")
+    missing = [k for k in _BUFFER_FIELDS if k not in meta]
+    if missing: raise ValueError(f"{path} is not the metadata of an expert buffer (no {missing}); damaged, or not written by train_experts")
+    if not isinstance(meta['epochs'], int) or meta['epochs'] < 1: raise ValueError(f"{path}: epochs={meta['epochs']!r} must be a positive integer")
+    try: n = sum(math.prod(s) for _, s in meta['layout'])
+    except (TypeError, ValueError): raise ValueError(f"{path}: its layout is not a list of [name, shape] pairs") from None
+    if n != meta['n_params']: raise ValueError(f"{path}: n_params={meta['n_params']!r} but its layout holds {n:,} parameters (damaged?)")
+    if not isinstance(meta.get('experts') or {}, dict): raise ValueError(f"{path}: experts must be a JSON object")
+    return meta
+
+def read_buffer_meta(folder: str|Path, # a folder written by `train_experts`
+                    ) -> dict:
+    "The checked `buffer.json` of a buffer folder (without reading its trajectories)."
+    folder = Path(folder)
+    if not folder.exists(): raise FileNotFoundError(f"buffer={str(folder)!r} does not exist; make one with train_experts or `dc experts`")
+    if not folder.is_dir(): raise ValueError(f"buffer={str(folder)!r} is a file, not a buffer folder")
+    if not (folder/BUFFER_META).exists():
+        raise FileNotFoundError(f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or `dc experts`")
+    return check_buffer_meta(load_json(folder/BUFFER_META), folder/BUFFER_META)
+
 class ExpertBuffer:
     "Expert trajectories in memory: `trajectories` [experts, snapshots, P] and the buffer's settings `meta`."
     def __init__(self, trajectories: Tensor, meta: dict, folder: Path|None=None):
@@ -183,10 +238,8 @@ class ExpertBuffer:
             ) -> ExpertBuffer:
         "Read the buffer in `folder` once."
         folder = Path(folder)
-        if not (folder/BUFFER_META).exists():
-            raise FileNotFoundError(f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or `dc experts`")
-        meta = load_json(folder/BUFFER_META)
-        have = sorted(int(k) for k in meta.get('experts', {}) if (folder/EXPERT_SHARD.format(int(k))).exists())
+        meta = read_buffer_meta(folder)
+        have = sorted(int(k) for k in meta.get('experts') or {} if str(k).isdigit() and (folder/EXPERT_SHARD.format(int(k))).exists())
         if n_experts is not None:
             missing = [k for k in range(n_experts) if k not in have]
             if missing: raise ValueError(f"buffer {folder} has no expert(s) {missing[:5]}; it holds {len(have)}")
@@ -195,7 +248,10 @@ class ExpertBuffer:
         last = meta['epochs'] if max_epoch is None else int(check_range('max_epoch', max_epoch, 0, meta['epochs']))
         trajs = []
         for k in have:
-            with safe_open(str(folder/EXPERT_SHARD.format(k)), 'pt') as f: t = f.get_slice('trajectory')[:last + 1]
+            try:
+                with safe_open(str(folder/EXPERT_SHARD.format(k)), 'pt') as f: t = f.get_slice('trajectory')[:last + 1]
+            except Exception as e:
+                raise ValueError(f"{folder/EXPERT_SHARD.format(k)} is not a readable expert trajectory (corrupted or truncated?): {e}") from e
             if tuple(t.shape) != (last + 1, meta['n_params']):
                 raise ValueError(f"{folder/EXPERT_SHARD.format(k)} holds a trajectory of shape {tuple(t.shape)}; expected ({last + 1}, {meta['n_params']})")
             trajs.append(t)
@@ -213,6 +269,19 @@ class ExpertBuffer:
                 f"{self.meta['arch']} {self.meta['arch_options']}, {self.meta['dataset']}, step={self.meta['step']})")
 
 # %% ../../nbs/24_trajectory_matching.ipynb #a450d47f
+def full_arch_options(arch: str, # a network name (`models.NETWORKS`)
+                      options: dict|None=None, # options given to `get_network`
+                     ) -> dict:
+    "Every option the network is built with: its class defaults, then its registered preset, then `options`."
+    import inspect
+    from dataset_condensation import models
+    spec = dict(getattr(models, '_NETWORK_SPECS', {}).get(arch, {}))
+    cls = spec.pop('cls', None)
+    if cls is None: return dict(options or {})
+    d = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+         if k not in ('self', 'channel', 'num_classes', 'im_size') and p.default is not p.empty}
+    return dict(d, **spec, **(options or {}))
+
 def _check_buffer(self: ExpertBuffer, data: ImageData|None=None, # the student's training set
                   arch: str|None=None, arch_options: dict|None=None, # the student's architecture and options
                   max_start_epoch: int|None=None, expert_epochs: int|None=None, # the start range and target offset
@@ -223,7 +292,7 @@ def _check_buffer(self: ExpertBuffer, data: ImageData|None=None, # the student's
         for k, want in (('dataset', data.name), ('n_classes', data.n_classes), ('image_shape', list(data.image_shape))):
             if m[k] != want: raise ValueError(f"{name} was trained on {k}={m[k]!r} but the data has {k}={want!r}")
     if arch is not None:
-        if m['arch'] != arch or (arch_options is not None and m['arch_options'] != dict(arch_options)):
+        if m['arch'] != arch or (arch_options is not None and full_arch_options(arch, m['arch_options']) != full_arch_options(arch, arch_options)):
             raise ValueError(f"{name} holds {m['arch']} {m['arch_options']} experts but the student is {arch} {dict(arch_options or {})}")
         if data is not None:
             net = get_network(arch, data.channels, data.n_classes, data.im_size, seed=0, **(arch_options or {}))
@@ -297,7 +366,7 @@ def match_trajectory(net: nn.Module, # the student architecture (its own paramet
     return trajectory_loss(torch.cat([p.reshape(-1) for p in theta]), start, target)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #1c1beeb0
-# (syn_steps N, expert_epochs M, max_start_epoch, lr_img, lr_lr, lr_teacher, batch_syn, zca): DC-Bench methods/tm/readme.md (REFERENCES §3.6)
+# (syn_steps N, expert_epochs M, max_start_epoch, lr_img, lr_lr, lr_teacher, batch_syn, zca): DC-Bench methods/tm/readme.md (90_references.ipynb#mtt)
 MTT_PRESETS = {
     ('cifar10', 1): (50, 2, 2, 100, 1e-7, 0.01, None, True),
     ('cifar10', 10): (30, 2, 20, 100, 1e-5, 0.001, None, True),
@@ -474,6 +543,30 @@ def load_buffer_for(data: ImageData, cfg: MTTConfig) -> ExpertBuffer:
     buf.check(data, cfg.arch, cfg.arch_options(), cfg.max_start_epoch, cfg.expert_epochs)
     buf.trajectories = buf.trajectories[:, :cfg.max_start_epoch + cfg.expert_epochs]
     return buf
+
+def buffer_defaults(buffer: str|Path, # an expert buffer folder
+                    cfg: MTTConfig, # the run's configuration so far (preset and the user's overrides)
+                    given=(), # names of the fields the user set: kept as they are (`check` refuses a mismatch)
+                   ) -> tuple[dict, list[str]]:
+    "Overrides that fit `cfg` to the buffer (the student's network, the expert recipe, a reachable start range) and notes on them."
+    m = read_buffer_meta(buffer)
+    over, notes = {}, []
+    def put(k, v, why=''):
+        if k in given or not hasattr(cfg, k) or getattr(cfg, k) == v: return
+        over[k] = v
+        if why: notes.append(f"{k}={v!r} {why} (the preset has {getattr(cfg, k)!r})")
+    put('arch', m['arch'], "from the buffer")
+    if str(m['arch']).startswith('ConvNet'):
+        put('width', full_arch_options(m['arch'], m['arch_options'])['width'], "from the buffer")
+        put('depth', m['arch_options'].get('depth'), "from the buffer")
+    for k, v in (('expert_lr', m.get('lr')), ('expert_train_epochs', m['epochs']), ('expert_batch', m.get('batch_size'))):
+        if v is not None: put(k, v)
+    if m['step'] == 'gsam':
+        for k, v in m['step_options'].items(): put(k, v, "from the buffer's GSAM experts")
+    M, T = over.get('expert_epochs', cfg.expert_epochs), over.get('max_start_epoch', cfg.max_start_epoch)
+    if 'max_start_epoch' not in given and T - 1 + M > m['epochs'] and m['epochs'] - M + 1 >= 1:
+        put('max_start_epoch', m['epochs'] - M + 1, f"to fit the buffer's {m['epochs']} epochs with expert_epochs={M}")
+    return over, notes
 
 @register_distillation('mtt', MTTConfig, doc='Matching training trajectories (Cazenavette et al., CVPR 2022): needs buffer=<expert folder>')
 def distill_mtt(data: ImageData, # the real training set (on the device to distil on)

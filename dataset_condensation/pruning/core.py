@@ -4,20 +4,21 @@
 
 # %% ../../nbs/10_pruning.ipynb #7f83d788
 from __future__ import annotations
-import math
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import (PRUNING_METHODS, check_choice, check_range, save_json, load_json,
-                                       atomic_write, provenance)
+from ..core import (PRUNING_METHODS, check_choice, check_range, check_option, check_indices, save_json,
+                                       load_json, atomic_write, provenance)
 from ..data import ImageData, class_indices
 from ..train import Callback
 
 # %% auto #0
 __all__ = ['RULES', 'PRUNING_MODULES', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select', 'Coreset',
-           'register_pruning', 'random_scores', 'load_pruning_methods', 'prune', 'TrainingDynamics', 'record_dynamics']
+           'register_pruning', 'random_scores', 'load_pruning_methods', 'pruning_options', 'check_pruning_options',
+           'prune', 'TrainingDynamics', 'record_dynamics']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
 def n_keep(keep: float|int, # fraction kept in (0, 1] (a float), or a count in [1, n] (an int)
@@ -125,6 +126,10 @@ def select(scores, # one score per sample, in dataset order
     return torch.sort(idx).values
 
 # %% ../../nbs/10_pruning.ipynb #eb9a8ecc
+def _sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
 @dataclass
 class Coreset:
     "Indices kept from a dataset, with the scores, method, configuration and seed that chose them."
@@ -134,38 +139,54 @@ class Coreset:
     config: dict = field(default_factory=dict) # method and rule configuration
     seed: int = 0
     dataset: str = ''
-    n_total: int = 0 # size of the dataset the indices point into
+    n_total: int|None = None # size of the dataset the indices point into (None: len(scores), else max index + 1)
     keep: float|int|None = None # the keep argument
 
     def __post_init__(self):
-        self.indices = torch.as_tensor(self.indices, dtype=torch.long).cpu()
-        if not self.n_total: self.n_total = len(self.scores) if self.scores is not None else int(self.indices.max()) + 1
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= self.n_total):
-            raise ValueError(f"indices must lie in [0, {self.n_total})")
-        if len(torch.unique(self.indices)) != len(self.indices): raise ValueError("indices contain duplicates")
+        if self.n_total is None:
+            self.n_total = len(self.scores) if self.scores is not None else int(check_indices(self.indices, 2**62, mask=False).max()) + 1
+        self.n_total = check_option('n_total', self.n_total, 'int')
+        check_range('n_total', self.n_total, 1)
+        self.indices = check_indices(self.indices, self.n_total, 'indices', mask=False)
         if self.scores is not None: self.scores = check_scores(self.scores, self.n_total).float()
     def __len__(self): return len(self.indices)
     def __repr__(self): return f"Coreset({self.method!r}, {len(self)}/{self.n_total} of {self.dataset!r}, keep={self.keep}, seed={self.seed})"
 
     def save(self, folder) -> Path:
-        "Write `coreset.json` and `scores.npy` into `folder` (atomically)."
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        if self.scores is not None: atomic_write(folder/'scores.npy', lambda p: np.save(open(p, 'wb'), self.scores.numpy()))
+        "Write `scores.npy`, then `coreset.json` (the manifest, with the scores' checksum), each atomically."
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} is a file, not a folder for a coreset")
+        folder.mkdir(parents=True, exist_ok=True)
+        more = {}
+        if self.scores is not None:
+            atomic_write(folder/'scores.npy', lambda p: np.save(open(p, 'wb'), self.scores.numpy()))
+            more['scores_sha256'] = _sha256(folder/'scores.npy')
         save_json(provenance(method=self.method, dataset=self.dataset, keep=self.keep, seed=self.seed, n_total=self.n_total,
-                             n_kept=len(self), config=self.config, indices=self.indices.tolist()), folder/'coreset.json')
+                             n_kept=len(self), config=self.config, indices=self.indices.tolist(), **more), folder/'coreset.json')
         return folder
 
     @classmethod
     def load(cls, folder) -> Coreset:
-        "Read a coreset folder written by `save`, validating indices and scores."
-        folder = Path(folder); d = load_json(folder/'coreset.json')
+        "Read a coreset folder written by `save`, validating the JSON, the indices and the scores."
+        folder = Path(folder)
+        f = folder/'coreset.json'
+        if not folder.exists(): raise FileNotFoundError(f"{folder} does not exist")
+        if not folder.is_dir(): raise ValueError(f"{folder} is not a folder; expected one written by Coreset.save")
+        d = load_json(f)
+        if not isinstance(d, dict): raise ValueError(f"{f} must hold a JSON object; found {type(d).__name__}")
         for k in ('indices', 'method', 'n_total'):
-            if k not in d: raise ValueError(f"{folder/'coreset.json'} has no {k!r} field")
+            if k not in d: raise ValueError(f"{f} has no {k!r} field")
+        n = check_option('n_total', d['n_total'], 'int', label=f"{f}: n_total")
+        check_range(f"{f}: n_total", n, 1)
+        idx = check_indices(d['indices'], n, f"{f}: indices", mask=False)
         scores = None
         if (folder/'scores.npy').exists():
             try: scores = torch.from_numpy(np.load(folder/'scores.npy', allow_pickle=False))
             except Exception as e: raise ValueError(f"{folder/'scores.npy'} is not a readable .npy file (corrupted or truncated?): {e}") from e
-        return cls(d['indices'], scores, d['method'], d.get('config', {}), d.get('seed', 0), d.get('dataset', ''), d['n_total'], d.get('keep'))
+            if d.get('scores_sha256') not in (None, _sha256(folder/'scores.npy')):
+                raise ValueError(f"{folder/'scores.npy'} does not match {f} (checksum differs): the folder mixes two writes")
+        elif d.get('scores_sha256') is not None: raise FileNotFoundError(f"{f} names scores but {folder/'scores.npy'} is missing")
+        return cls(idx, scores, str(d['method']), d.get('config') or {}, d.get('seed', 0), d.get('dataset', ''), n, d.get('keep'))
 
 # %% ../../nbs/10_pruning.ipynb #c02c7bd6
 def register_pruning(name: str, # method name, as users type it
@@ -191,6 +212,39 @@ def load_pruning_methods() -> list[str]:
     for m in PRUNING_MODULES: importlib.import_module(f'dataset_condensation.pruning.{m}')
     return PRUNING_METHODS.names()
 
+_NOT_OPTIONS = ('data', 'seed', 'record', 'progress', 'model', 'x', 'y', 'callbacks', 'soft_labels', 'self', 'channel',
+                'num_classes', 'im_size')
+
+def _params(fn) -> dict:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {k: (p.annotation, p.default) for k, p in inspect.signature(fn).parameters.items() if p.kind in kinds and k not in _NOT_OPTIONS}
+
+def pruning_options(method: str, # a registered pruning method
+                   ) -> tuple[dict, dict]:
+    "The scorer's own options and those it passes on to its training runs, each {name: (annotation, default)}."
+    from dataset_condensation.train import fit
+    from dataset_condensation import models
+    if method not in PRUNING_METHODS: load_pruning_methods()
+    fn = PRUNING_METHODS.entry(method)['fn']
+    own = _params(fn)
+    if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()): return own, {}
+    passed = {}
+    for f in [record_dynamics, fit] + [s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()]:
+        for k, v in _params(f).items(): passed.setdefault(k, v)
+    return own, {k: v for k, v in passed.items() if k not in own}
+
+def check_pruning_options(method: str, # a registered pruning method
+                          config: dict, # the options given
+                         ) -> dict:
+    "`config` checked against the method's options (names, types, ranges); a one-line `ValueError` otherwise."
+    own, passed = pruning_options(method)
+    name = PRUNING_METHODS.entry(method)['name']
+    bad = [k for k in config if k not in own and k not in passed]
+    if bad:
+        raise ValueError(f"unknown option(s) {bad} for pruning method {name!r}; its options: {', '.join(own) or '(none)'}"
+                         + (f"; options of its training runs: {', '.join(passed)}" if passed else ''))
+    return {k: check_option(k, v, *(own.get(k) or passed[k]), owner=f"pruning method {name!r}") for k, v in config.items()}
+
 # %% ../../nbs/10_pruning.ipynb #d4a14096
 def prune(data: ImageData, # the training set
           method: str, # a registered pruning method (see `PRUNING_METHODS.names()`)
@@ -202,10 +256,13 @@ def prune(data: ImageData, # the training set
           **config, # the method's configuration (see its notebook)
          ) -> Coreset:
     "Score `data` with `method` and select a coreset."
+    if not isinstance(data, ImageData): raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
     if method not in PRUNING_METHODS: load_pruning_methods()
     entry = PRUNING_METHODS.entry(method)
-    n = n_keep(keep, len(data))   # check keep before any (possibly long) scoring run
+    n_keep(keep, len(data))   # check keep, the seed and the options before any (possibly long) scoring run
     rule = entry['rule'] if rule is None else check_choice('rule', rule, RULES)
+    check_option('seed', seed, 'int')
+    check_pruning_options(method, config)
     if scores is None: scores = entry['fn'](data, seed=seed, **config)
     scores = check_scores(scores, len(data))
     so = dict(select_options or {}); so.setdefault('direction', entry['direction'])

@@ -123,7 +123,7 @@ def eva(data: ImageData, # the training set
     if dynamics is None:
         check_range('runs', runs, 1)
         opts = _train_options(train_options); E = int(opts['epochs'])
-        for name, win in (('early', early), ('late', late)):   # fail before training, not after it (pitfall 14)
+        for name, win in (('early', early), ('late', late)):   # fail before training (90_references.ipynb#pitfall-14)
             a, b = _check_window(win, name)
             if a < 0 or b > E: raise ValueError(f"{name}={tuple(win)!r} reaches outside the training run: epochs={E} gives epochs 0..{E - 1}; "
                                                 "train longer or move the window")

@@ -49,10 +49,10 @@ def is_unforgettable(correct: Tensor|list, # bool [presentations, N], or a list 
 
 # %% ../../nbs/11_forgetting.ipynb #4f3e9a65
 PRESETS = {
-    # Toneva et al., `run_cifar.py` defaults; 5 seeds summed (README) -- REFERENCES §2.1
+    # Toneva et al., `run_cifar.py` defaults; 5 seeds summed (README) -- 90_references.ipynb#forgetting
     'paper': dict(arch='ResNet18', epochs=200, batch_size=128, optimizer='sgd', lr=0.1, momentum=0.9, nesterov=True,
                   weight_decay=5e-4, schedule='multistep', milestones=(60, 120, 160), gamma=0.2, augment='standard', runs=5),
-    # our CPU profile (DESIGN §8): ConvNet-3 width 32, 20 epochs, cosine, 3 seeds summed
+    # our CPU profile (90_references.ipynb#profiles): ConvNet-3 width 32, 20 epochs, cosine, 3 seeds summed
     'cpu': dict(arch='ConvNet', width=32, epochs=20, batch_size=64, optimizer='sgd', lr=0.01, weight_decay=5e-4,
                 schedule='cosine', augment='standard', runs=3),
 }

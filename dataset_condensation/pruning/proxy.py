@@ -28,7 +28,7 @@ def _check_probs(probs: Tensor, name: str='probs', min_classes: int=1) -> Tensor
     if len(p) and (bool((p < -1e-6).any()) or bool((p > 1 + 1e-6).any()) or
                    float((p.sum(1) - 1).abs().max()) > 1e-2):
         raise ValueError(f"{name} must hold probabilities (entries in [0, 1], rows summing to 1): "
-                         f"pass softmax(logits), not logits (REFERENCES pitfall 18)")
+                         f"pass softmax(logits), not logits (90_references.ipynb#pitfall-18)")
     return p
 
 # %% ../../nbs/12_proxy.ipynb #3d04e4ca
@@ -123,7 +123,7 @@ def spearman(a: Tensor, # scores [N]
 
 # %% ../../nbs/12_proxy.ipynb #b9bf461b
 PROXY_PRESETS = {
-    'paper_cifar10': dict(   # svp/cifar/coreset.py + README (REFERENCES §1.6, §2.2): reference only
+    'paper_cifar10': dict(   # svp/cifar/coreset.py + README (90_references.ipynb#svp): reference only
         proxy_arch='preact20', target_arch='preact164', proxy_epochs=(1, 45, 4), proxy_lrs=(0.01, 0.1, 0.01),
         target_epochs=(1, 90, 45, 45), target_lrs=(0.01, 0.1, 0.01, 0.001), batch_size=128, optimizer='sgd',
         momentum=0.9, weight_decay=5e-4, augment='crop+flip', subset=10_000, criterion='least_confidence',
