@@ -180,9 +180,31 @@ def parse_sets(items, # the `--set` texts
     return out
 
 # %% ../nbs/30_cli.ipynb #eddd6454
+def _prune_synset(args) -> int:
+    "`dc prune --synset DIR --ipc M`: a smaller synthetic set chosen by `--rule` (default yoco), with its provenance."
+    from dataset_condensation.distill.anysize import prune_synset_dir, prune_synset_options, PRUNE_RULES
+    for k in ('dataset', 'method', 'keep'):
+        if getattr(args, k) is not None:
+            raise ValueError(f"--{k} does not apply with --synset (the set records its dataset; give --ipc and --rule)")
+    if args.ipc is None:
+        raise ValueError("--ipc is required with --synset: the images per class to keep")
+    rule = check_choice('rule', args.rule or 'yoco', PRUNE_RULES)
+    opts = parse_sets(args.set, prune_synset_options(), f"prune_synset (rule {rule!r})", own=('seed', 'rule', 'ipc'))
+    src = Path(args.synset)
+    out = check_out(args.out or src.parent/f'{src.name}_ipc{args.ipc}_{rule}', 'synset.json', 'a synthetic set', args.force)
+    t0 = time.time()
+    small, out = prune_synset_dir(src, args.ipc, rule, out, seed=args.seed, device=get_device(args.device), **opts)
+    par = small.meta['pruned']['parent']
+    print(table([[par.get('method'), small.meta.get('dataset'), par.get('ipc'), args.ipc, len(small), rule, args.seed,
+                  f'{time.time() - t0:.0f}s']], ['parent', 'dataset', 'from ipc', 'to ipc', 'images', 'rule', 'seed', 'time']))
+    print(f"wrote {out/'synset.safetensors'} and {out/'synset.json'}")
+    return 0
+
 def cmd_prune(args) -> int:
     "Select a coreset with a registered pruning method; write coreset.json and scores.npy."
     from dataset_condensation.pruning.core import load_pruning_methods, prune, pruning_options, RULES, n_keep
+    if args.synset is not None:
+        return _prune_synset(args)
     load_pruning_methods()
     if args.list or args.method is None:
         print(table([[n, PRUNING_METHODS.entry(n)['direction'], PRUNING_METHODS.entry(n)['rule'], PRUNING_METHODS.entry(n)['doc']]
@@ -458,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument('--keep', type=parse_keep, help='fraction kept in (0, 1] (e.g. 0.3) or a count (e.g. 300)')
             p.add_argument('--rule', help='selection rule (default: the method\'s): top, bottom, random, class_balanced, stratified, offset')
             p.add_argument('--set', action='append', metavar='KEY=VALUE', help='method option, e.g. --set epochs=10 (repeatable)')
+            p.add_argument('--synset', help='a saved synthetic set (folder) to prune instead of a dataset: --ipc images per class '
+                                            'by --rule yoco (default), random, first, el2n or forgetting')
+            p.add_argument('--ipc', type=pos, help='with --synset: images per class to keep')
             _force(p, 'a coreset')
         else:
             p.add_argument('--ipc', type=pos, help='synthetic images per class')

@@ -139,3 +139,17 @@ def test_pruning_methods_all_registered():
     from dataset_condensation.pruning.core import load_pruning_methods
     names = load_pruning_methods()
     for m in ('random', 'forgetting', 'svp', 'el2n', 'grand', 'tdds', 'eva'): assert m in names
+
+def test_prune_synset_cli(tmp_path, capsys):   # issue 19: a condensed set pruned to a smaller IPC, with its provenance
+    from dataset_condensation.data import load_dataset
+    from dataset_condensation.distill.core import SyntheticSet, distill
+    syn = distill(load_dataset('digits'), 'dm', 3, profile='cpu', iterations=2, progress=False)
+    syn.save(tmp_path/'set')
+    assert main(['prune', '--synset', str(tmp_path/'set'), '--ipc', '1', '--out', str(tmp_path/'small'), '--no-progress']) == 0
+    small = SyntheticSet.load(tmp_path/'small')
+    assert len(small) == 10 and small.counts().tolist() == [1] * 10
+    assert small.meta['pruned']['rule'] == 'yoco' and small.meta['pruned']['parent']['method'] == 'dm'
+    kept = small.meta['pruned']['kept']
+    assert all(small.labels[i] == syn.labels[k] for i, k in enumerate(kept))
+    assert main(['prune', '--synset', str(tmp_path/'set'), '--ipc', '4', '--out', str(tmp_path/'x')]) == 2
+    assert not (tmp_path/'x').exists()

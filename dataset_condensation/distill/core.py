@@ -454,7 +454,7 @@ def _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs):
     r.extra.update(extra); return r
 
 # %% ../../nbs/20_distillation.ipynb #a636f51c
-DISTILLATION_MODULES = ('performance', 'gradient', 'distribution', 'trajectory', 'ftd', 'seqmatch', 'dwa', 'infer')
+DISTILLATION_MODULES = ('performance', 'gradient', 'distribution', 'trajectory', 'ftd', 'seqmatch', 'dwa', 'infer', 'anysize')
 
 def register_distillation(name: str, # method name, as users type it
                           config: type, # its configuration dataclass (a DistillConfig subclass)
