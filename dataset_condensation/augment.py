@@ -23,43 +23,62 @@ __all__ = ['DSA_STRATEGY', 'DSA_STRATEGY_NOFLIP', 'DSA_GROUPS', 'NOFLIP_DATASETS
 @dataclass
 class DSAParams:
     """Strengths of the DSA ops; the defaults are the official `ParamDiffAug` values (VICO-UoE/DatasetCondensation `utils.py`)."""
-    brightness: float=1.0 # brightness shift b ~ U(-1/2, 1/2) * brightness
-    saturation: float=2.0 # saturation factor s ~ U(0, 1) * saturation
-    contrast: float=0.5 # contrast factor c ~ U(0, 1) + contrast
-    crop: float=0.125 # largest shift: floor(crop*H + 0.5) rows, floor(crop*W + 0.5) columns
-    cutout: float=0.5 # cutout side: floor(cutout*H + 0.5) rows, floor(cutout*W + 0.5) columns
-    flip: float=0.5 # probability of a horizontal flip
-    scale: float=1.2 # scale factors s_x, s_y ~ U(1/scale, scale)
-    rotate: float=15.0 # rotation angle ~ U(-rotate, rotate), in degrees (the official value)
+
+    brightness: float = 1.0  # brightness shift b ~ U(-1/2, 1/2) * brightness
+    saturation: float = 2.0  # saturation factor s ~ U(0, 1) * saturation
+    contrast: float = 0.5  # contrast factor c ~ U(0, 1) + contrast
+    crop: float = 0.125  # largest shift: floor(crop*H + 0.5) rows, floor(crop*W + 0.5) columns
+    cutout: float = 0.5  # cutout side: floor(cutout*H + 0.5) rows, floor(cutout*W + 0.5) columns
+    flip: float = 0.5  # probability of a horizontal flip
+    scale: float = 1.2  # scale factors s_x, s_y ~ U(1/scale, scale)
+    rotate: float = 15.0  # rotation angle ~ U(-rotate, rotate), in degrees (the official value)
+
     def __post_init__(self):
-        for k in ('brightness', 'saturation', 'contrast', 'rotate'): check_range(f'DSAParams.{k}', getattr(self, k), 0)
-        for k in ('crop', 'cutout', 'flip'): check_range(f'DSAParams.{k}', getattr(self, k), 0, 1)
+        for k in ('brightness', 'saturation', 'contrast', 'rotate'):
+            check_range(f'DSAParams.{k}', getattr(self, k), 0)
+        for k in ('crop', 'cutout', 'flip'):
+            check_range(f'DSAParams.{k}', getattr(self, k), 0, 1)
         check_range('DSAParams.scale', self.scale, 1)
 
 # %% ../nbs/03_augment.ipynb #ef4d55f6
 DSA_STRATEGY = 'color_crop_cutout_flip_scale_rotate'
 DSA_STRATEGY_NOFLIP = 'color_crop_cutout_scale_rotate'
-DSA_GROUPS = {'color': ('brightness', 'saturation', 'contrast'), 'crop': ('crop',), 'cutout': ('cutout',),
-              'flip': ('flip',), 'scale': ('scale',), 'rotate': ('rotate',)}
+DSA_GROUPS = {
+    'color': ('brightness', 'saturation', 'contrast'),
+    'crop': ('crop',),
+    'cutout': ('cutout',),
+    'flip': ('flip',),
+    'scale': ('scale',),
+    'rotate': ('rotate',),
+}
 NOFLIP_DATASETS = ('mnist', 'mnist5k', 'digits', 'svhn', 'pneumoniamnist', 'chestmnist')
 
-def dsa_strategy_for(dataset: str, # dataset name, e.g. 'cifar10' or 'mnist5k'
-                    ) -> str:
+
+def dsa_strategy_for(
+    dataset: str,  # dataset name, e.g. 'cifar10' or 'mnist5k'
+) -> str:
     "The DSA strategy for `dataset`: no flip for digits, house numbers and chest X-rays, all six groups otherwise."
     return DSA_STRATEGY_NOFLIP if str(dataset).lower() in NOFLIP_DATASETS else DSA_STRATEGY
 
 # %% ../nbs/03_augment.ipynb #0c17c2a3
-def parse_strategy(strategy: str, # op groups joined by '_', or 'none' / ''
-                  ) -> list[str]:
+def parse_strategy(
+    strategy: str,  # op groups joined by '_', or 'none' / ''
+) -> list[str]:
     "The op groups of a strategy string ('none' and '' give []); unknown ops raise a `ValueError` naming `strategy`."
-    if strategy is None: return []
-    if not isinstance(strategy, str): raise ValueError(f"strategy={strategy!r} must be a string such as {DSA_STRATEGY!r} or 'none'")
+    if strategy is None:
+        return []
+    if not isinstance(strategy, str):
+        raise ValueError(f"strategy={strategy!r} must be a string such as {DSA_STRATEGY!r} or 'none'")
     s = strategy.strip().lower()
-    if s in ('', 'none'): return []
+    if s in ('', 'none'):
+        return []
     groups = s.split('_')
     bad = [g for g in groups if g not in DSA_GROUPS]
-    if bad: raise ValueError(f"strategy={strategy!r} has unknown op(s) {', '.join(map(repr, bad))}; expected op names joined by '_' "
-                             f"from: {', '.join(map(repr, DSA_GROUPS))} (or 'none')")
+    if bad:
+        raise ValueError(
+            f"strategy={strategy!r} has unknown op(s) {', '.join(map(repr, bad))}; expected op names joined by '_' "
+            f"from: {', '.join(map(repr, DSA_GROUPS))} (or 'none')"
+        )
     return groups
 
 # %% ../nbs/03_augment.ipynb #b647309a
@@ -68,43 +87,52 @@ def _check_images(x):
         got = f"a {x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a float tensor of shape [B, C, H, W]; got {got}")
 
+
 def _param(v, x: Tensor, dtype=None) -> Tensor:
     "A parameter as a 1-D tensor of 1 or B values, on `x`'s device."
     t = torch.as_tensor(v, device=x.device).to(dtype or x.dtype).reshape(-1)
     if t.numel() not in (1, x.shape[0]):
-        raise ValueError(f"a DSA parameter has {t.numel()} values; expected 1 (shared by the batch) or {x.shape[0]} (one per image)")
+        raise ValueError(
+            f"a DSA parameter has {t.numel()} values; expected 1 (shared by the batch) or {x.shape[0]} (one per image)"
+        )
     return t
 
 # %% ../nbs/03_augment.ipynb #9775ad0b
-def dsa_brightness(x: Tensor, # images [B, C, H, W]
-                   b, # shift(s): a number, or 1 or B values
-                  ) -> Tensor:
+def dsa_brightness(
+    x: Tensor,  # images [B, C, H, W]
+    b,  # shift(s): a number, or 1 or B values
+) -> Tensor:
     "Add `b` to every pixel: $x+b$."
     return x + _param(b, x).view(-1, 1, 1, 1)
 
-def dsa_saturation(x: Tensor, # images [B, C, H, W]
-                   s, # saturation factor(s)
-                  ) -> Tensor:
+
+def dsa_saturation(
+    x: Tensor,  # images [B, C, H, W]
+    s,  # saturation factor(s)
+) -> Tensor:
     r"Scale the deviation from the per-pixel channel mean: $(x-\bar x_{\rm ch})\,s+\bar x_{\rm ch}$."
     m = x.mean(1, keepdim=True)
     return (x - m) * _param(s, x).view(-1, 1, 1, 1) + m
 
-def dsa_contrast(x: Tensor, # images [B, C, H, W]
-                 c, # contrast factor(s)
-                ) -> Tensor:
+
+def dsa_contrast(
+    x: Tensor,  # images [B, C, H, W]
+    c,  # contrast factor(s)
+) -> Tensor:
     r"Scale the deviation from the per-image mean: $(x-\bar x)\,c+\bar x$."
     m = x.mean((1, 2, 3), keepdim=True)
     return (x - m) * _param(c, x).view(-1, 1, 1, 1) + m
 
 # %% ../nbs/03_augment.ipynb #da96532e
-def dsa_crop(x: Tensor, # images [B, C, H, W]
-             dy, # integer row shift(s): positive moves content down
-             dx, # integer column shift(s): positive moves content right
-            ) -> Tensor:
+def dsa_crop(
+    x: Tensor,  # images [B, C, H, W]
+    dy,  # integer row shift(s): positive moves content down
+    dx,  # integer column shift(s): positive moves content right
+) -> Tensor:
     "Translate each image by integer `(dy, dx)` pixels, filling the vacated pixels with zeros."
     B, C, H, W = x.shape
     dy, dx = _param(dy, x, torch.long), _param(dx, x, torch.long)
-    src_h = torch.arange(H, device=x.device) - dy[:, None]   # [n, H]: source row of each output row
+    src_h = torch.arange(H, device=x.device) - dy[:, None]  # [n, H]: source row of each output row
     src_w = torch.arange(W, device=x.device) - dx[:, None]
     out = x.gather(2, src_h.clamp(0, H - 1)[:, None, :, None].expand(B, C, H, W))
     out = out.gather(3, src_w.clamp(0, W - 1)[:, None, None, :].expand(B, C, H, W))
@@ -112,37 +140,41 @@ def dsa_crop(x: Tensor, # images [B, C, H, W]
     return out * keep.to(x.dtype)
 
 # %% ../nbs/03_augment.ipynb #08138546
-def dsa_cutout(x: Tensor, # images [B, C, H, W]
-               cy, # centre row(s)
-               cx, # centre column(s)
-               side_h: int, # height of the square in pixels
-               side_w: int|None=None, # width (default: side_h)
-              ) -> Tensor:
+def dsa_cutout(
+    x: Tensor,  # images [B, C, H, W]
+    cy,  # centre row(s)
+    cx,  # centre column(s)
+    side_h: int,  # height of the square in pixels
+    side_w: int | None = None,  # width (default: side_h)
+) -> Tensor:
     "Zero a `side_h` x `side_w` square centred at `(cy, cx)`, clipped to the image, in every channel."
     B, C, H, W = x.shape
     side_w = side_h if side_w is None else side_w
     cy, cx = _param(cy, x, torch.long), _param(cx, x, torch.long)
-    r = torch.arange(H, device=x.device) - (cy[:, None] - side_h // 2)   # row offset inside the square
+    r = torch.arange(H, device=x.device) - (cy[:, None] - side_h // 2)  # row offset inside the square
     c = torch.arange(W, device=x.device) - (cx[:, None] - side_w // 2)
     inside = ((r >= 0) & (r < side_h))[:, None, :, None] & ((c >= 0) & (c < side_w))[:, None, None, :]
     return x * (~inside).to(x.dtype)
 
 # %% ../nbs/03_augment.ipynb #13d31bee
-def dsa_flip(x: Tensor, # images [B, C, H, W]
-             flip, # bool(s): flip this image?
-            ) -> Tensor:
+def dsa_flip(
+    x: Tensor,  # images [B, C, H, W]
+    flip,  # bool(s): flip this image?
+) -> Tensor:
     "Reverse the width axis of the images for which `flip` is true."
     return torch.where(_param(flip, x, torch.bool).view(-1, 1, 1, 1), x.flip(3), x)
 
 # %% ../nbs/03_augment.ipynb #e003e581
-def dsa_affine(x: Tensor, # images [B, C, H, W]
-               theta: Tensor, # [1 or B, 2, 3] matrices mapping output to input normalised coordinates
-              ) -> Tensor:
+def dsa_affine(
+    x: Tensor,  # images [B, C, H, W]
+    theta: Tensor,  # [1 or B, 2, 3] matrices mapping output to input normalised coordinates
+) -> Tensor:
     "Resample `x` through the affine maps `theta` (bilinear, zero padding, align_corners=False as in the official code)."
     B, C, H, W = x.shape
     theta = theta.to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, [theta.shape[0], C, H, W], align_corners=False).expand(B, -1, -1, -1)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+
 
 def _theta(a, b, c, d) -> Tensor:
     "Stack [[a, b, 0], [c, d, 0]] from 1-D tensors of equal or broadcastable length."
@@ -150,17 +182,21 @@ def _theta(a, b, c, d) -> Tensor:
     z = torch.zeros_like(a)
     return torch.stack([torch.stack([a, b, z], -1), torch.stack([c, d, z], -1)], 1)
 
-def dsa_scale(x: Tensor, # images [B, C, H, W]
-              sx, # width factor(s) of the sampled area (>1 shrinks the content)
-              sy, # height factor(s)
-             ) -> Tensor:
+
+def dsa_scale(
+    x: Tensor,  # images [B, C, H, W]
+    sx,  # width factor(s) of the sampled area (>1 shrinks the content)
+    sy,  # height factor(s)
+) -> Tensor:
     r"Scale the sampling grid by $\mathrm{diag}(s_x, s_y)$."
     sx, sy = _param(sx, x), _param(sy, x)
     return dsa_affine(x, _theta(sx, torch.zeros_like(sx), torch.zeros_like(sy), sy))
 
-def dsa_rotate(x: Tensor, # images [B, C, H, W]
-               degrees, # rotation angle(s) in degrees (positive: anticlockwise on screen)
-              ) -> Tensor:
+
+def dsa_rotate(
+    x: Tensor,  # images [B, C, H, W]
+    degrees,  # rotation angle(s) in degrees (positive: anticlockwise on screen)
+) -> Tensor:
     "Rotate the images about their centre by `degrees`."
     a = _param(degrees, x) * (math.pi / 180)
     return dsa_affine(x, _theta(a.cos(), -a.sin(), a.sin(), a.cos()))
@@ -168,15 +204,17 @@ def dsa_rotate(x: Tensor, # images [B, C, H, W]
 # %% ../nbs/03_augment.ipynb #2b152e11
 DSA_MODES = ('S', 'M')
 
-def dsa_plan(shape, # the batch shape [B, C, H, W]
-             strategy: str=DSA_STRATEGY, # op groups joined by '_'
-             seed: int|None=None, # siamese seed: the choice and parameters derive from it alone
-             generator: torch.Generator|None=None, # source of randomness without a seed (None: global CPU RNG)
-             params: DSAParams|None=None, # op strengths (default: the official values)
-             siamese: bool=True, # with a seed: share the transform between calls (False: per-image draws from the seed)
-             batch_shared: bool=True, # with a seed: one parameter set for every image (False: per-image, per-pair siamese)
-             mode: str='S', # 'S': one group per call; 'M': all groups chained
-            ) -> list[tuple[str, dict]]:
+
+def dsa_plan(
+    shape,  # the batch shape [B, C, H, W]
+    strategy: str = DSA_STRATEGY,  # op groups joined by '_'
+    seed: int | None = None,  # siamese seed: the choice and parameters derive from it alone
+    generator: torch.Generator | None = None,  # source of randomness without a seed (None: global CPU RNG)
+    params: DSAParams | None = None,  # op strengths (default: the official values)
+    siamese: bool = True,  # with a seed: share the transform between calls (False: per-image draws from the seed)
+    batch_shared: bool = True,  # with a seed: one parameter set for every image (False: per-image, per-pair siamese)
+    mode: str = 'S',  # 'S': one group per call; 'M': all groups chained
+) -> list[tuple[str, dict]]:
     "Draw the elementary ops and their random parameters for one DSA call on a batch of `shape`."
     groups = parse_strategy(strategy)
     check_choice('mode', mode, DSA_MODES)
@@ -187,78 +225,110 @@ def dsa_plan(shape, # the batch shape [B, C, H, W]
     n = 1 if (seed is not None and siamese and batch_shared) else B
     u = lambda: torch.rand(n, generator=g, device=dev)
     ri = lambda lo, hi: torch.randint(lo, hi, (n,), generator=g, device=dev)
-    if not groups: return []
-    if mode == 'S': groups = [groups[int(torch.randint(len(groups), (1,), generator=g, device=dev))]]
+    if not groups:
+        return []
+    if mode == 'S':
+        groups = [groups[int(torch.randint(len(groups), (1,), generator=g, device=dev))]]
     plan = []
     for grp in groups:
         if grp == 'color':
-            plan += [('brightness', dict(b=(u() - 0.5) * params.brightness)), ('saturation', dict(s=u() * params.saturation)),
-                     ('contrast', dict(c=u() + params.contrast))]
+            plan += [
+                ('brightness', dict(b=(u() - 0.5) * params.brightness)),
+                ('saturation', dict(s=u() * params.saturation)),
+                ('contrast', dict(c=u() + params.contrast)),
+            ]
         elif grp == 'crop':
             kh, kw = int(params.crop * H + 0.5), int(params.crop * W + 0.5)
             plan.append(('crop', dict(dy=ri(-kh, kh + 1), dx=ri(-kw, kw + 1))))
         elif grp == 'cutout':
             sh, sw = int(params.cutout * H + 0.5), int(params.cutout * W + 0.5)
             plan.append(('cutout', dict(cy=ri(0, H + 1 - sh % 2), cx=ri(0, W + 1 - sw % 2), side_h=sh, side_w=sw)))
-        elif grp == 'flip': plan.append(('flip', dict(flip=u() < params.flip)))
+        elif grp == 'flip':
+            plan.append(('flip', dict(flip=u() < params.flip)))
         elif grp == 'scale':
             r = params.scale
             plan.append(('scale', dict(sx=u() * (r - 1 / r) + 1 / r, sy=u() * (r - 1 / r) + 1 / r)))
-        elif grp == 'rotate': plan.append(('rotate', dict(degrees=(u() - 0.5) * 2 * params.rotate)))
+        elif grp == 'rotate':
+            plan.append(('rotate', dict(degrees=(u() - 0.5) * 2 * params.rotate)))
     return plan
 
 # %% ../nbs/03_augment.ipynb #d1e23cd1
-DSA_OPS = {'brightness': dsa_brightness, 'saturation': dsa_saturation, 'contrast': dsa_contrast, 'crop': dsa_crop,
-           'cutout': dsa_cutout, 'flip': dsa_flip, 'scale': dsa_scale, 'rotate': dsa_rotate}
+DSA_OPS = {
+    'brightness': dsa_brightness,
+    'saturation': dsa_saturation,
+    'contrast': dsa_contrast,
+    'crop': dsa_crop,
+    'cutout': dsa_cutout,
+    'flip': dsa_flip,
+    'scale': dsa_scale,
+    'rotate': dsa_rotate,
+}
 
-def dsa_apply(x: Tensor, # images [B, C, H, W]
-              plan: list[tuple[str, dict]], # from `dsa_plan`
-             ) -> Tensor:
+
+def dsa_apply(
+    x: Tensor,  # images [B, C, H, W]
+    plan: list[tuple[str, dict]],  # from `dsa_plan`
+) -> Tensor:
     "Apply the ops of `plan` to `x` in order."
-    for op, p in plan: x = DSA_OPS[op](x, **p)
+    for op, p in plan:
+        x = DSA_OPS[op](x, **p)
     return x
 
-def dsa(x: Tensor, # images [B, C, H, W], any float dtype and device
-        strategy: str=DSA_STRATEGY, # op groups joined by '_' ('none' or '': no augmentation)
-        seed: int|None=None, # siamese seed: the same seed gives the same transform (then `generator` is ignored)
-        generator: torch.Generator|None=None, # randomness for non-siamese use (None: global CPU RNG)
-        params: DSAParams|None=None, # op strengths (default: official)
-        siamese: bool=True, # with a seed: share the transform between calls
-        batch_shared: bool=True, # with a seed: one parameter set for the whole batch (official) or per image (per-pair)
-        mode: str='S', # 'S': one random group per call (official); 'M': all groups chained
-       ) -> Tensor:
+
+def dsa(
+    x: Tensor,  # images [B, C, H, W], any float dtype and device
+    strategy: str = DSA_STRATEGY,  # op groups joined by '_' ('none' or '': no augmentation)
+    seed: int | None = None,  # siamese seed: the same seed gives the same transform (then `generator` is ignored)
+    generator: torch.Generator | None = None,  # randomness for non-siamese use (None: global CPU RNG)
+    params: DSAParams | None = None,  # op strengths (default: official)
+    siamese: bool = True,  # with a seed: share the transform between calls
+    batch_shared: bool = True,  # with a seed: one parameter set for the whole batch (official) or per image (per-pair)
+    mode: str = 'S',  # 'S': one random group per call (official); 'M': all groups chained
+) -> Tensor:
     "Differentiable Siamese Augmentation of a batch of images."
     _check_images(x)
     plan = dsa_plan(x.shape, strategy, seed, generator, params, siamese, batch_shared, mode)
     return dsa_apply(x, plan) if plan else x
 
 # %% ../nbs/03_augment.ipynb #a3d1fff9
-def augment_batch(x: Tensor, # images [B, C, H, W]
-                  generator: torch.Generator|None=None, # randomness (None: global CPU RNG)
-                  crop: int=4, # zero padding in pixels; 0: no crop
-                  flip: bool=True, # random horizontal flips (False for digits)
-                 ) -> Tensor:
+def augment_batch(
+    x: Tensor,  # images [B, C, H, W]
+    generator: torch.Generator | None = None,  # randomness (None: global CPU RNG)
+    crop: int = 4,  # zero padding in pixels; 0: no crop
+    flip: bool = True,  # random horizontal flips (False for digits)
+) -> Tensor:
     "Per-image random crop with `crop` px zero padding, then a random horizontal flip."
-    _check_images(x); check_range('crop', crop, 0)
+    _check_images(x)
+    check_range('crop', crop, 0)
     B, dev = x.shape[0], (generator.device if generator is not None else torch.device('cpu'))
     if crop > 0:
         d = torch.randint(-int(crop), int(crop) + 1, (2, B), generator=generator, device=dev)
         x = dsa_crop(x, d[0], d[1])
-    if flip: x = dsa_flip(x, torch.rand(B, generator=generator, device=dev) < 0.5)
+    if flip:
+        x = dsa_flip(x, torch.rand(B, generator=generator, device=dev) < 0.5)
     return x
 
 # %% ../nbs/03_augment.ipynb #f900ae8b
 AUGMENTATIONS = ('none', 'dsa', 'standard')
 
-def _dsa_nonsiamese(x, generator=None, strategy=DSA_STRATEGY): return dsa(x, strategy, generator=generator)
-def _standard(x, generator=None, flip=True): return augment_batch(x, generator, flip=flip)
 
-def make_augment(name: str, # 'none', 'dsa' or 'standard'
-                 dataset: str, # dataset name; decides whether flips are allowed
-                ) -> Callable|None:
+def _dsa_nonsiamese(x, generator=None, strategy=DSA_STRATEGY):
+    return dsa(x, strategy, generator=generator)
+
+
+def _standard(x, generator=None, flip=True):
+    return augment_batch(x, generator, flip=flip)
+
+
+def make_augment(
+    name: str,  # 'none', 'dsa' or 'standard'
+    dataset: str,  # dataset name; decides whether flips are allowed
+) -> Callable | None:
     "The training augmentation `f(x, generator) -> x` called `name` for `dataset` (None for 'none')."
     check_choice('augment', name, AUGMENTATIONS)
-    if name == 'none': return None
+    if name == 'none':
+        return None
     strategy = dsa_strategy_for(dataset)
-    if name == 'dsa': return partial(_dsa_nonsiamese, strategy=strategy)
+    if name == 'dsa':
+        return partial(_dsa_nonsiamese, strategy=strategy)
     return partial(_standard, flip=strategy == DSA_STRATEGY)

@@ -4,13 +4,29 @@
 
 # %% ../nbs/30_cli.ipynb #382e6973
 from __future__ import annotations
-import argparse, sys, time, os, math, shutil
+import argparse
+import sys
+import time
+import os
+import math
+import shutil
 from dataclasses import fields
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (PRUNING_METHODS, DISTILLATION_METHODS, get_device, save_json, load_json,
-                                       library_version, check_choice, check_indices, parse_option, clean_stale_tmp, provenance)
+from dataset_condensation.core import (
+    PRUNING_METHODS,
+    DISTILLATION_METHODS,
+    get_device,
+    save_json,
+    load_json,
+    library_version,
+    check_choice,
+    check_indices,
+    parse_option,
+    clean_stale_tmp,
+    provenance,
+)
 from .data import DATASETS, load_dataset
 from .evaluate import evaluate_subset, RECIPES, baseline_table, format_baselines
 
@@ -27,155 +43,235 @@ def table(rows: list[list], head: list[str]) -> str:
     fmt = lambda r: '  '.join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip()
     return '\n'.join([fmt(head), fmt(['-' * x for x in w])] + [fmt(r) for r in cols[1:]])
 
+
 def cmd_datasets(args) -> int:
     "Print the dataset registry."
     rows = []
     for name in DATASETS.names():
         e = DATASETS.entry(name)
         shape = f"{e['channels']}x{e['im_size'][0]}x{e['im_size'][1]}" if e['im_size'] else 'any'
-        rows.append([name, e['size'] or '-', shape, e['n_classes'] or 'any', 'yes' if e['offline'] else 'no', e['source']])
+        rows.append(
+            [name, e['size'] or '-', shape, e['n_classes'] or 'any', 'yes' if e['offline'] else 'no', e['source']]
+        )
     print(table(rows, ['name', 'size', 'image', 'classes', 'offline', 'source']))
     return 0
 
 # %% ../nbs/30_cli.ipynb #83b617f8
-def check_out(out: Path, # the output folder
-              marker: str, # the file whose presence means "holds a finished result", e.g. 'coreset.json'
-              what: str, # what that result is, for the message ('a coreset')
-              force: bool=False, # replace it
-              hint: str='', # other ways out, appended to the message
-             ) -> Path:
+def check_out(
+    out: Path,  # the output folder
+    marker: str,  # the file whose presence means "holds a finished result", e.g. 'coreset.json'
+    what: str,  # what that result is, for the message ('a coreset')
+    force: bool = False,  # replace it
+    hint: str = '',  # other ways out, appended to the message
+) -> Path:
     "Refuse an output folder that is a file, or that holds a finished result unless `force`; return it."
     out = Path(out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
-    if (out/marker).exists() and not force:
-        raise FileExistsError(f"--out {out} already holds {what} ({marker}); {hint}pass --force to replace it, or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    if (out / marker).exists() and not force:
+        raise FileExistsError(
+            f"--out {out} already holds {what} ({marker}); {hint}pass --force to replace it, or choose another --out"
+        )
     return out
+
 
 def _remove(folder: Path, names) -> list[str]:
     "Delete the named files of `folder` that exist; return their names."
-    gone = [n for n in names if (folder/n).is_file()]
-    for n in gone: (folder/n).unlink()
+    gone = [n for n in names if (folder / n).is_file()]
+    for n in gone:
+        (folder / n).unlink()
     return gone
+
 
 def _remove_new_empty(folder: Path):
     "Remove `folder` (made by this command) if it holds no file but stale temporary ones."
-    if not folder.is_dir(): return
+    if not folder.is_dir():
+        return
     files = [p for p in folder.rglob('*') if p.is_file()]
-    if all(p.name.startswith('.') and p.name.endswith('.tmp') for p in files): shutil.rmtree(folder, ignore_errors=True)
+    if all(p.name.startswith('.') and p.name.endswith('.tmp') for p in files):
+        shutil.rmtree(folder, ignore_errors=True)
 
 # %% ../nbs/30_cli.ipynb #7bae2593
 def _read_coreset(src: Path, dataset: str) -> dict:
     "The JSON of a coreset folder, checked as far as it can be without the data."
-    if not src.exists(): raise FileNotFoundError(f"--coreset {src} does not exist")
-    if not src.is_dir(): raise ValueError(f"--coreset {src} is not a folder; expected a folder with coreset.json")
-    c = load_json(src/'coreset.json')
-    if not isinstance(c, dict): raise ValueError(f"--coreset {src}: coreset.json must hold a JSON object; found {type(c).__name__}")
-    if 'indices' not in c: raise ValueError(f"--coreset {src}: coreset.json has no 'indices'")
-    if c.get('dataset', dataset) != dataset: raise ValueError(f"--coreset {src} was selected on {c['dataset']!r}, not --dataset {dataset!r}")
+    if not src.exists():
+        raise FileNotFoundError(f"--coreset {src} does not exist")
+    if not src.is_dir():
+        raise ValueError(f"--coreset {src} is not a folder; expected a folder with coreset.json")
+    c = load_json(src / 'coreset.json')
+    if not isinstance(c, dict):
+        raise ValueError(f"--coreset {src}: coreset.json must hold a JSON object; found {type(c).__name__}")
+    if 'indices' not in c:
+        raise ValueError(f"--coreset {src}: coreset.json has no 'indices'")
+    if c.get('dataset', dataset) != dataset:
+        raise ValueError(f"--coreset {src} was selected on {c['dataset']!r}, not --dataset {dataset!r}")
     return c
+
 
 def cmd_eval(args) -> int:
     "Evaluate a coreset or a synthetic set; write metrics.json."
     check_choice('dataset', args.dataset, DATASETS.names())
     if args.arch is not None:
         from dataset_condensation.models import NETWORKS
+
         check_choice('arch', args.arch, NETWORKS)
     src = Path(args.coreset if args.coreset is not None else args.synset)
-    if args.coreset is not None: c = _read_coreset(src, args.dataset)
+    if args.coreset is not None:
+        c = _read_coreset(src, args.dataset)
     else:
         from dataset_condensation.distill.core import SyntheticSet, evaluate_synthetic
-        try: syn = SyntheticSet.load(src)
-        except (ValueError, OSError) as e: raise type(e)(f"--synset {src}: {e}") from e
-    out = check_out(Path(args.out) if args.out is not None else src, 'metrics.json', 'the metrics of an earlier evaluation', True)
+
+        try:
+            syn = SyntheticSet.load(src)
+        except (ValueError, OSError) as e:
+            raise type(e)(f"--synset {src}: {e}") from e
+    out = check_out(
+        Path(args.out) if args.out is not None else src, 'metrics.json', 'the metrics of an earlier evaluation', True
+    )
     dev = get_device(args.device)
-    tr = load_dataset(args.dataset, root=args.root, device=dev); te = load_dataset(args.dataset, 'test', root=args.root, device=dev)
+    tr = load_dataset(args.dataset, root=args.root, device=dev)
+    te = load_dataset(args.dataset, 'test', root=args.root, device=dev)
     kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
     kw.update({k: getattr(args, k) for k in ('arch', 'epochs', 'width') if getattr(args, k) is not None})
     if args.coreset is not None:
         if c.get('n_total') is not None and c['n_total'] != len(tr):
-            raise ValueError(f"--coreset {src} was selected from n_total={c['n_total']!r} samples but {args.dataset!r} has {len(tr)}")
+            raise ValueError(
+                f"--coreset {src} was selected from n_total={c['n_total']!r} samples but {args.dataset!r} has {len(tr)}"
+            )
         idx = check_indices(c['indices'], len(tr), f"--coreset {src}: indices", mask=False)
         check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
-        res = evaluate_subset(tr, idx, te, recipe=args.recipe or 'dc', extra=dict(source=str(src), method=c.get('method')), **kw)
+        res = evaluate_subset(
+            tr, idx, te, recipe=args.recipe or 'dc', extra=dict(source=str(src), method=c.get('method')), **kw
+        )
     else:
-        try: syn.check(te)
-        except ValueError as e: raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
+        try:
+            syn.check(te)
+        except ValueError as e:
+            raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
         check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
-        if syn.meta.get('method') == 'seqmatch' and not args.joint:               # the paper's sequential evaluation
-            if args.report != 'final': raise ValueError(f"--report {args.report}: SeqMatch's sequential evaluation reports the final epoch only")
+        if syn.meta.get('method') == 'seqmatch' and not args.joint:  # the paper's sequential evaluation
+            if args.report != 'final':
+                raise ValueError(
+                    f"--report {args.report}: SeqMatch's sequential evaluation reports the final epoch only"
+                )
             from dataset_condensation.distill.seqmatch import evaluate_seqmatch
+
             own = dict(epochs=args.epochs, width=args.width, arch=args.arch, recipe=args.recipe)
-            res = evaluate_seqmatch(syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None})
+            res = evaluate_seqmatch(
+                syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None}
+            )
             res.extra['source'] = str(src)
-        else:   # soft-label sets go to their own students (evaluate_synthetic hands them to dwa.evaluate_soft)
-            res = evaluate_synthetic(syn, te, recipe=args.recipe, use_soft_labels=args.labels == 'soft', extra=dict(source=str(src)), **kw)
-    res.save(out/'metrics.json')
-    print(table([[args.dataset, res.kind, res.n_train, res.arch, res.epochs, res.report, str(res)]],
-                ['dataset', 'kind', 'n_train', 'arch', 'epochs', 'report', 'test acc %']))
-    print(f"wrote {out/'metrics.json'}")
+        else:  # soft-label sets go to their own students (evaluate_synthetic hands them to dwa.evaluate_soft)
+            res = evaluate_synthetic(
+                syn, te, recipe=args.recipe, use_soft_labels=args.labels == 'soft', extra=dict(source=str(src)), **kw
+            )
+    res.save(out / 'metrics.json')
+    print(
+        table(
+            [[args.dataset, res.kind, res.n_train, res.arch, res.epochs, res.report, str(res)]],
+            ['dataset', 'kind', 'n_train', 'arch', 'epochs', 'report', 'test acc %'],
+        )
+    )
+    print(f"wrote {out / 'metrics.json'}")
     return 0
 
 # %% ../nbs/30_cli.ipynb #31996643
 def cmd_demo(args) -> int:
     "Run the end-to-end tour: `demo.run_demo` with the command's options."
     from dataset_condensation.demo import run_demo
+
     opts = {k: getattr(args, k) for k in ('full_epochs', 'subset_epochs') if getattr(args, k) is not None}
-    run_demo(dataset=args.dataset, out=args.out, quick=args.quick, width=args.width, n_models=args.n_models, seed=args.seed,
-             device=args.device, progress=args.progress, **opts)
+    run_demo(
+        dataset=args.dataset,
+        out=args.out,
+        quick=args.quick,
+        width=args.width,
+        n_models=args.n_models,
+        seed=args.seed,
+        device=args.device,
+        progress=args.progress,
+        **opts,
+    )
     return 0
 
 # %% ../nbs/30_cli.ipynb #fd34fb0e
 def _int_at_least(low: int):
     "An argparse type: an integer >= low."
+
     def parse(s: str) -> int:
-        try: v = int(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {s!r}") from None
-        if v < low: raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {s!r}")
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {s!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {s!r}")
         return v
+
     return parse
+
 
 def _positive_float(s: str) -> float:
     "An argparse type: a finite number > 0."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a number > 0; got {s!r}") from None
-    if not (math.isfinite(v) and v > 0): raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {s!r}")
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {s!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {s!r}")
     return v
+
 
 def _fraction(s: str) -> float:
     "An argparse type: a fraction in (0, 1]."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1]; got {s!r}") from None
-    if not 0 < v <= 1: raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1]; got {s!r}")
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1]; got {s!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1]; got {s!r}")
     return v
 
-def parse_keep(s: str) -> float|int:
+
+def parse_keep(s: str) -> float | int:
     "--keep: a fraction in (0, 1] when it has a decimal point or exponent (0.3, 1.0), else a count >= 1 (300)."
-    bad = argparse.ArgumentTypeError(f"--keep {s!r}: expected a fraction in (0, 1] such as 0.3, or a count >= 1 such as 300")
-    try: v = float(s) if any(c in s for c in '.eE') else int(s)
-    except ValueError: raise bad from None
-    if (isinstance(v, float) and not 0 < v <= 1) or (isinstance(v, int) and v < 1): raise bad
+    bad = argparse.ArgumentTypeError(
+        f"--keep {s!r}: expected a fraction in (0, 1] such as 0.3, or a count >= 1 such as 300"
+    )
+    try:
+        v = float(s) if any(c in s for c in '.eE') else int(s)
+    except ValueError:
+        raise bad from None
+    if (isinstance(v, float) and not 0 < v <= 1) or (isinstance(v, int) and v < 1):
+        raise bad
     return v
+
 
 def split_sets(items) -> list[tuple[str, str]]:
     "The KEY=VALUE texts of repeated `--set` options as (key, text) pairs; a key given again replaces it, as for any option."
     out = {}
     for it in items or []:
         k, eq, v = it.partition('=')
-        if not eq or not k.strip(): raise ValueError(f"--set {it!r}: expected KEY=VALUE")
+        if not eq or not k.strip():
+            raise ValueError(f"--set {it!r}: expected KEY=VALUE")
         out[k.strip()] = v
     return list(out.items())
 
-def parse_sets(items, # the `--set` texts
-               options: dict, # {name: (annotation, default)} of what may be set
-               owner: str, # what they belong to, for messages (e.g. "method 'dm' (DMConfig)")
-               own: tuple=(), # keys that have a command-line option of their own (refused here, naming it)
-              ) -> dict:
+
+def parse_sets(
+    items,  # the `--set` texts
+    options: dict,  # {name: (annotation, default)} of what may be set
+    owner: str,  # what they belong to, for messages (e.g. "method 'dm' (DMConfig)")
+    own: tuple = (),  # keys that have a command-line option of their own (refused here, naming it)
+) -> dict:
     "`--set KEY=VALUE` options parsed to their types and checked (`core.parse_option`); a one-line error naming the key."
     out = {}
     for k, text in split_sets(items):
-        if k in own: raise ValueError(f"--set {k}={text}: {k} is not set with --set; use --{k}")
+        if k in own:
+            raise ValueError(f"--set {k}={text}: {k} is not set with --set; use --{k}")
         if k not in options:
-            raise ValueError(f"--set {k}={text}: unknown key {k!r} for {owner}; expected one of: {', '.join(sorted(options)) or '(none)'}")
+            raise ValueError(
+                f"--set {k}={text}: unknown key {k!r} for {owner}; expected one of: {', '.join(sorted(options)) or '(none)'}"
+            )
         out[k] = parse_option(k, text, *options[k], owner=owner, label=f"--set {k}")
     return out
 
@@ -183,6 +279,7 @@ def parse_sets(items, # the `--set` texts
 def _prune_synset(args) -> int:
     "`dc prune --synset DIR --ipc M`: a smaller synthetic set chosen by `--rule` (default yoco), with its provenance."
     from dataset_condensation.distill.anysize import prune_synset_dir, prune_synset_options, PRUNE_RULES
+
     for k in ('dataset', 'method', 'keep'):
         if getattr(args, k) is not None:
             raise ValueError(f"--{k} does not apply with --synset (the set records its dataset; give --ipc and --rule)")
@@ -191,190 +288,387 @@ def _prune_synset(args) -> int:
     rule = check_choice('rule', args.rule or 'yoco', PRUNE_RULES)
     opts = parse_sets(args.set, prune_synset_options(), f"prune_synset (rule {rule!r})", own=('seed', 'rule', 'ipc'))
     src = Path(args.synset)
-    out = check_out(args.out or src.parent/f'{src.name}_ipc{args.ipc}_{rule}', 'synset.json', 'a synthetic set', args.force)
+    out = check_out(
+        args.out or src.parent / f'{src.name}_ipc{args.ipc}_{rule}', 'synset.json', 'a synthetic set', args.force
+    )
     t0 = time.time()
     small, out = prune_synset_dir(src, args.ipc, rule, out, seed=args.seed, device=get_device(args.device), **opts)
     par = small.meta['pruned']['parent']
-    print(table([[par.get('method'), small.meta.get('dataset'), par.get('ipc'), args.ipc, len(small), rule, args.seed,
-                  f'{time.time() - t0:.0f}s']], ['parent', 'dataset', 'from ipc', 'to ipc', 'images', 'rule', 'seed', 'time']))
-    print(f"wrote {out/'synset.safetensors'} and {out/'synset.json'}")
+    print(
+        table(
+            [
+                [
+                    par.get('method'),
+                    small.meta.get('dataset'),
+                    par.get('ipc'),
+                    args.ipc,
+                    len(small),
+                    rule,
+                    args.seed,
+                    f'{time.time() - t0:.0f}s',
+                ]
+            ],
+            ['parent', 'dataset', 'from ipc', 'to ipc', 'images', 'rule', 'seed', 'time'],
+        )
+    )
+    print(f"wrote {out / 'synset.safetensors'} and {out / 'synset.json'}")
     return 0
+
 
 def cmd_prune(args) -> int:
     "Select a coreset with a registered pruning method; write coreset.json and scores.npy."
     from dataset_condensation.pruning.core import load_pruning_methods, prune, pruning_options, RULES, n_keep
+
     if args.synset is not None:
         return _prune_synset(args)
     load_pruning_methods()
     if args.list or args.method is None:
-        print(table([[n, PRUNING_METHODS.entry(n)['direction'], PRUNING_METHODS.entry(n)['rule'], PRUNING_METHODS.entry(n)['doc']]
-                     for n in PRUNING_METHODS.names()], ['method', 'keeps', 'rule', 'what'])); return 0
+        print(
+            table(
+                [
+                    [
+                        n,
+                        PRUNING_METHODS.entry(n)['direction'],
+                        PRUNING_METHODS.entry(n)['rule'],
+                        PRUNING_METHODS.entry(n)['doc'],
+                    ]
+                    for n in PRUNING_METHODS.names()
+                ],
+                ['method', 'keeps', 'rule', 'what'],
+            )
+        )
+        return 0
     name = PRUNING_METHODS.entry(args.method)['name']
-    if args.dataset is None: raise ValueError("--dataset is required (see dc datasets)")
-    if args.keep is None: raise ValueError("--keep is required: a fraction in (0, 1] such as 0.3, or a count such as 300")
+    if args.dataset is None:
+        raise ValueError("--dataset is required (see dc datasets)")
+    if args.keep is None:
+        raise ValueError("--keep is required: a fraction in (0, 1] such as 0.3, or a count such as 300")
     check_choice('dataset', args.dataset, DATASETS.names())
-    if args.rule is not None: check_choice('rule', args.rule, RULES)
+    if args.rule is not None:
+        check_choice('rule', args.rule, RULES)
     own, passed = pruning_options(name)
     opts = parse_sets(args.set, {**passed, **own}, f"pruning method {name!r}", own=('seed', 'rule', 'keep'))
     out = check_out(args.out, 'coreset.json', 'a coreset', args.force)
-    dev = get_device(args.device); t0 = time.time()
+    dev = get_device(args.device)
+    t0 = time.time()
     data = load_dataset(args.dataset, root=args.root, device=dev)
     n_keep(args.keep, len(data))
     c = prune(data, name, args.keep, rule=args.rule, seed=args.seed, **opts)
     clean_stale_tmp(out)
-    stale = _remove(out, ['metrics.json'])   # metrics of the coreset this one replaces
+    stale = _remove(out, ['metrics.json'])  # metrics of the coreset this one replaces
     c.save(out)
-    print(table([[c.method, c.dataset, c.keep, len(c), c.n_total, c.config.get('rule'), c.seed, f'{time.time() - t0:.0f}s']],
-                ['method', 'dataset', 'keep', 'kept', 'of', 'rule', 'seed', 'time']))
-    print(f"wrote {out/'coreset.json'} and {out/'scores.npy'}" + (" (removed the metrics.json of the coreset it replaced)" if stale else ''))
+    print(
+        table(
+            [
+                [
+                    c.method,
+                    c.dataset,
+                    c.keep,
+                    len(c),
+                    c.n_total,
+                    c.config.get('rule'),
+                    c.seed,
+                    f'{time.time() - t0:.0f}s',
+                ]
+            ],
+            ['method', 'dataset', 'keep', 'kept', 'of', 'rule', 'seed', 'time'],
+        )
+    )
+    print(
+        f"wrote {out / 'coreset.json'} and {out / 'scores.npy'}"
+        + (" (removed the metrics.json of the coreset it replaced)" if stale else '')
+    )
     return 0
 
 # %% ../nbs/30_cli.ipynb #30aab258
-SET_FILES = ('synset.safetensors', 'synset.json', 'grid.png', 'metrics.json', 'ckpt.safetensors')   # what --force replaces
+SET_FILES = (
+    'synset.safetensors',
+    'synset.json',
+    'grid.png',
+    'metrics.json',
+    'ckpt.safetensors',
+)  # what --force replaces
+
 
 def _check_resume(args, out: Path, cfg):
     "Refuse what would lose or relabel work in --out: the rules of --resume and --force."
     from dataset_condensation.distill.core import checkpoint_info, SYNSET_TENSORS, SYNSET_JSON
-    ck = out/'ckpt.safetensors'
-    has_set = (out/SYNSET_JSON).exists() or (out/SYNSET_TENSORS).exists()
-    if args.force: return
+
+    ck = out / 'ckpt.safetensors'
+    has_set = (out / SYNSET_JSON).exists() or (out / SYNSET_TENSORS).exists()
+    if args.force:
+        return
     if not args.resume:
         if has_set:
-            raise FileExistsError(f"--out {out} already holds a synthetic set; pass --resume to continue or extend its run, --force to "
-                                  "replace it, or choose another --out")
+            raise FileExistsError(
+                f"--out {out} already holds a synthetic set; pass --resume to continue or extend its run, --force to "
+                "replace it, or choose another --out"
+            )
         if ck.exists():
-            raise FileExistsError(f"--out {out} holds an unfinished run (a checkpoint at iteration {checkpoint_info(ck)['iteration']}); "
-                                  "pass --resume to continue it, --force to start again, or choose another --out")
+            raise FileExistsError(
+                f"--out {out} holds an unfinished run (a checkpoint at iteration {checkpoint_info(ck)['iteration']}); "
+                "pass --resume to continue it, --force to start again, or choose another --out"
+            )
         return
     if has_set and not ck.exists():
-        raise FileExistsError(f"--resume: {out} holds a finished set but no checkpoint ({ck.name} is gone), so there is nothing to "
-                              "continue; pass --force to distil again and replace it, or choose another --out")
-    if (out/SYNSET_JSON).exists():
-        meta = load_json(out/SYNSET_JSON)
+        raise FileExistsError(
+            f"--resume: {out} holds a finished set but no checkpoint ({ck.name} is gone), so there is nothing to "
+            "continue; pass --force to distil again and replace it, or choose another --out"
+        )
+    if (out / SYNSET_JSON).exists():
+        meta = load_json(out / SYNSET_JSON)
         for k, want in (('method', args.method), ('dataset', args.dataset), ('ipc', args.ipc)):
             if isinstance(meta, dict) and k in meta and meta[k] != want:
-                raise ValueError(f"--resume: the set in {out} has {k}={meta[k]!r}, not {want!r}; resume it with its own settings, "
-                                 "or choose another --out")
+                raise ValueError(
+                    f"--resume: the set in {out} has {k}={meta[k]!r}, not {want!r}; resume it with its own settings, "
+                    "or choose another --out"
+                )
     if ck.exists():
         done = int(checkpoint_info(ck)['iteration'])
         if done > cfg.iterations:
-            raise ValueError(f"--iterations {cfg.iterations}{'' if args.iterations is not None else ' (the preset)'} is fewer than the "
-                             f"{done} iterations the run in {out} has done; a run is continued or extended, never shortened: pass "
-                             f"--iterations {done} or more")
+            raise ValueError(
+                f"--iterations {cfg.iterations}{'' if args.iterations is not None else ' (the preset)'} is fewer than the "
+                f"{done} iterations the run in {out} has done; a run is continued or extended, never shortened: pass "
+                f"--iterations {done} or more"
+            )
+
 
 def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     "The teacher fields of `cfg` taken from saved teacher files; a field the user set that differs is refused."
     from dataset_condensation.distill.dwa import teacher_info
+
     infos = [teacher_info(p) for p in paths]
     for p, i in zip(paths, infos):
-        if not isinstance(i, dict) or 'arch' not in i: raise ValueError(f"teacher={str(p)!r} is not a teacher file written by save_teacher")
-        if i.get('dataset') != dataset: raise ValueError(f"--teacher {p} was trained on {i.get('dataset')!r}, not --dataset {dataset!r}")
-    if isinstance(cfg.teacher_arch, str):   # SRe2L, DWA: one teacher, its architecture and ConvNet width
+        if not isinstance(i, dict) or 'arch' not in i:
+            raise ValueError(f"teacher={str(p)!r} is not a teacher file written by save_teacher")
+        if i.get('dataset') != dataset:
+            raise ValueError(f"--teacher {p} was trained on {i.get('dataset')!r}, not --dataset {dataset!r}")
+    if isinstance(cfg.teacher_arch, str):  # SRe2L, DWA: one teacher, its architecture and ConvNet width
         i, over = infos[0], {}
         for k, v in (('teacher_arch', i['arch']), ('teacher_width', i['arch_options'].get('width'))):
             if k in given and given[k] != v:
-                raise ValueError(f"--set {k}={given[k]!r} but the teacher file {paths[0]} holds {k}={v!r}; leave {k} out (it is taken "
-                                 "from the file), or pass another --teacher")
-            if hasattr(cfg, k): over[k] = v
+                raise ValueError(
+                    f"--set {k}={given[k]!r} but the teacher file {paths[0]} holds {k}={v!r}; leave {k} out (it is taken "
+                    "from the file), or pass another --teacher"
+                )
+            if hasattr(cfg, k):
+                over[k] = v
         return over
-    specs = tuple(f"{i['arch']}:" + ','.join(f'{k}={v}' for k, v in i['arch_options'].items()) for i in infos)   # INFER: M teachers
+    specs = tuple(
+        f"{i['arch']}:" + ','.join(f'{k}={v}' for k, v in i['arch_options'].items()) for i in infos
+    )  # INFER: M teachers
     if 'teacher_arch' in given and tuple(given['teacher_arch']) != specs:
-        raise ValueError(f"--set teacher_arch={list(given['teacher_arch'])} but the --teacher files hold {list(specs)}; leave teacher_arch out")
+        raise ValueError(
+            f"--set teacher_arch={list(given['teacher_arch'])} but the --teacher files hold {list(specs)}; leave teacher_arch out"
+        )
     return dict(teacher_arch=specs)
+
 
 def cmd_distill(args) -> int:
     "Distil a synthetic set with a registered method; write synset.safetensors, synset.json and grid.png."
-    from dataset_condensation.distill.core import load_distillation_methods, distill, method_config, check_ipc, SYNSET_TENSORS
+    from dataset_condensation.distill.core import (
+        load_distillation_methods,
+        distill,
+        method_config,
+        check_ipc,
+        SYNSET_TENSORS,
+    )
+
     load_distillation_methods()
     if args.list or args.method is None:
-        print(table([[n, DISTILLATION_METHODS.entry(n)['doc']] for n in DISTILLATION_METHODS.names()], ['method', 'what'])); return 0
-    entry = DISTILLATION_METHODS.entry(args.method)   # a clear error listing the registered methods
+        print(
+            table([[n, DISTILLATION_METHODS.entry(n)['doc']] for n in DISTILLATION_METHODS.names()], ['method', 'what'])
+        )
+        return 0
+    entry = DISTILLATION_METHODS.entry(args.method)  # a clear error listing the registered methods
     name, cls = entry['name'], entry['config']
-    if args.dataset is None: raise ValueError("--dataset is required (see dc datasets)")
-    if args.ipc is None: raise ValueError("--ipc is required: the number of synthetic images per class")
+    if args.dataset is None:
+        raise ValueError("--dataset is required (see dc datasets)")
+    if args.ipc is None:
+        raise ValueError("--ipc is required: the number of synthetic images per class")
     check_choice('dataset', args.dataset, DATASETS.names())
     fl = {f.name: (f.type, f.default) for f in fields(cls)}
-    given = parse_sets(args.set, fl, f"method {name!r} ({cls.__name__})", own=('ipc', 'profile', 'seed', 'iterations', 'buffer', 'teacher'))
+    given = parse_sets(
+        args.set,
+        fl,
+        f"method {name!r} ({cls.__name__})",
+        own=('ipc', 'profile', 'seed', 'iterations', 'buffer', 'teacher'),
+    )
     over = dict(given, seed=args.seed)
-    if args.iterations is not None: over['iterations'] = args.iterations
-    for opt, field, which in (('--buffer', 'buffer', 'mtt, ftd and seqmatch'), ('--teacher', 'teacher', 'sre2l, dwa and infer'),
-                              ('--train-teacher', 'teacher', 'sre2l, dwa and infer')):
+    if args.iterations is not None:
+        over['iterations'] = args.iterations
+    for opt, field, which in (
+        ('--buffer', 'buffer', 'mtt, ftd and seqmatch'),
+        ('--teacher', 'teacher', 'sre2l, dwa and infer'),
+        ('--train-teacher', 'teacher', 'sre2l, dwa and infer'),
+    ):
         if getattr(args, opt[2:].replace('-', '_')) not in (None, False) and field not in fl:
-            raise ValueError(f"{opt}: method {name!r} uses no {'expert buffer' if field == 'buffer' else 'teacher'} ({which} do)")
+            raise ValueError(
+                f"{opt}: method {name!r} uses no {'expert buffer' if field == 'buffer' else 'teacher'} ({which} do)"
+            )
     notes = []
-    if args.buffer is not None:   # the student is the experts' network unless --set says otherwise (then it is refused)
+    if args.buffer is not None:  # the student is the experts' network unless --set says otherwise (then it is refused)
         from dataset_condensation.distill.trajectory import buffer_defaults
+
         over['buffer'] = args.buffer
-        more, notes = buffer_defaults(args.buffer, method_config(name, args.dataset, args.ipc, args.profile, **over), given)
+        more, notes = buffer_defaults(
+            args.buffer, method_config(name, args.dataset, args.ipc, args.profile, **over), given
+        )
         over.update(more)
     if args.teacher is not None:
         over['teacher'] = args.teacher[0] if len(args.teacher) == 1 else tuple(args.teacher)
-        over.update(_teacher_defaults(args.teacher, args.dataset, method_config(name, args.dataset, args.ipc, args.profile, **over), given))
+        over.update(
+            _teacher_defaults(
+                args.teacher, args.dataset, method_config(name, args.dataset, args.ipc, args.profile, **over), given
+            )
+        )
     cfg = method_config(name, args.dataset, args.ipc, args.profile, **over).check()
-    out = check_out(args.out, 'synset.json', 'a synthetic set', True)   # a file is refused here; a set by the rules below
+    out = check_out(
+        args.out, 'synset.json', 'a synthetic set', True
+    )  # a file is refused here; a set by the rules below
     _check_resume(args, out, cfg)
-    dev = get_device(args.device); t0 = time.time()
+    dev = get_device(args.device)
+    t0 = time.time()
     data = load_dataset(args.dataset, root=args.root, device=dev)
     check_ipc(args.ipc, data)
-    test = load_dataset(args.dataset, 'test', root=args.root, device=dev) if cfg.eval_every or args.train_teacher else None
-    for n in notes: print(f"note: {n}")
-    if args.force: _remove(out, SET_FILES)
+    test = (
+        load_dataset(args.dataset, 'test', root=args.root, device=dev) if cfg.eval_every or args.train_teacher else None
+    )
+    for n in notes:
+        print(f"note: {n}")
+    if args.force:
+        _remove(out, SET_FILES)
     clean_stale_tmp(out)
-    if args.train_teacher:   # train the preset's teacher(s) once, save them in the output folder, and use the files
+    if args.train_teacher:  # train the preset's teacher(s) once, save them in the output folder, and use the files
         from dataset_condensation.distill.bench import provide_teachers
-        over = provide_teachers(cfg, over, data, test, out/'teachers', log=lambda m: print(m, file=sys.stderr))
-    syn = distill(data, name, args.ipc, profile=args.profile, ckpt=out/'ckpt.safetensors', resume=args.resume,
-                  progress=args.progress, test=test, **over)
-    stale = _remove(out, ['metrics.json'])   # the metrics of the set this one replaces or extends
+
+        over = provide_teachers(cfg, over, data, test, out / 'teachers', log=lambda m: print(m, file=sys.stderr))
+    syn = distill(
+        data,
+        name,
+        args.ipc,
+        profile=args.profile,
+        ckpt=out / 'ckpt.safetensors',
+        resume=args.resume,
+        progress=args.progress,
+        test=test,
+        **over,
+    )
+    stale = _remove(out, ['metrics.json'])  # the metrics of the set this one replaces or extends
     syn.save(out)
-    import matplotlib.pyplot as plt   # no backend switch: a headless process gets Agg by itself
-    ax = syn.show(data); ax.figure.savefig(out/'grid.png', bbox_inches='tight'); plt.close(ax.figure)
-    print(table([[name, args.dataset, args.ipc, len(syn), syn.meta.get('iterations'), args.seed, args.profile, f'{time.time() - t0:.0f}s']],
-                ['method', 'dataset', 'ipc', 'images', 'iterations', 'seed', 'profile', 'time']))
-    print(f"wrote {out/SYNSET_TENSORS}, {out/'synset.json'} and {out/'grid.png'}"
-          + (" (removed the metrics.json of the set it replaced)" if stale else ''))
+    import matplotlib.pyplot as plt  # no backend switch: a headless process gets Agg by itself
+
+    ax = syn.show(data)
+    ax.figure.savefig(out / 'grid.png', bbox_inches='tight')
+    plt.close(ax.figure)
+    print(
+        table(
+            [
+                [
+                    name,
+                    args.dataset,
+                    args.ipc,
+                    len(syn),
+                    syn.meta.get('iterations'),
+                    args.seed,
+                    args.profile,
+                    f'{time.time() - t0:.0f}s',
+                ]
+            ],
+            ['method', 'dataset', 'ipc', 'images', 'iterations', 'seed', 'profile', 'time'],
+        )
+    )
+    print(
+        f"wrote {out / SYNSET_TENSORS}, {out / 'synset.json'} and {out / 'grid.png'}"
+        + (" (removed the metrics.json of the set it replaced)" if stale else '')
+    )
     return 0
 
 # %% ../nbs/30_cli.ipynb #9f3a7d24
 def cmd_experts(args) -> int:
     "Train (or complete) an expert-trajectory buffer for the MTT family; print its size and accuracy."
     from dataset_condensation.models import NETWORKS
-    from dataset_condensation.distill.trajectory import (train_experts, buffer_spec, buffer_conflict, expert_step_options, _expert_step,
-                                                         MTTConfig, BUFFER_META, EXPERT_SHARD)
-    if args.dataset is None: raise ValueError("--dataset is required (see dc datasets)")
-    if args.out is None: raise ValueError("--out is required: the buffer folder")
+    from dataset_condensation.distill.trajectory import (
+        train_experts,
+        buffer_spec,
+        buffer_conflict,
+        expert_step_options,
+        _expert_step,
+        MTTConfig,
+        BUFFER_META,
+        EXPERT_SHARD,
+    )
+
+    if args.dataset is None:
+        raise ValueError("--dataset is required (see dc datasets)")
+    if args.out is None:
+        raise ValueError("--out is required: the buffer folder")
     check_choice('dataset', args.dataset, DATASETS.names())
     check_choice('arch', args.arch, NETWORKS)
     _expert_step(args.step)
     opts = parse_sets(args.set, expert_step_options(args.step), f"the {args.step!r} expert step")
-    prof = MTTConfig.preset(args.dataset, 10, args.profile)   # the profile's expert recipe, shared with dc distill
-    if args.step == 'gsam':   # FTD's GSAM settings of the same profile, so that `dc distill --method ftd` accepts the buffer
+    prof = MTTConfig.preset(args.dataset, 10, args.profile)  # the profile's expert recipe, shared with dc distill
+    if (
+        args.step == 'gsam'
+    ):  # FTD's GSAM settings of the same profile, so that `dc distill --method ftd` accepts the buffer
         from dataset_condensation.distill.ftd import FTDConfig
-        for k, v in FTDConfig.preset(args.dataset, 10, args.profile).expert_step()['step_options'].items(): opts.setdefault(k, v)
+
+        for k, v in FTDConfig.preset(args.dataset, 10, args.profile).expert_step()['step_options'].items():
+            opts.setdefault(k, v)
     conv = args.arch.startswith('ConvNet')
-    if args.width is not None and not conv: raise ValueError(f"--width applies to ConvNet-family experts, not --arch {args.arch}")
+    if args.width is not None and not conv:
+        raise ValueError(f"--width applies to ConvNet-family experts, not --arch {args.arch}")
     n = args.n if args.n is not None else prof.n_experts
-    kw = dict(epochs=args.epochs if args.epochs is not None else prof.expert_train_epochs,
-              lr=args.lr if args.lr is not None else prof.expert_lr, batch_size=prof.expert_batch, arch=args.arch,
-              arch_options=dict(width=args.width if args.width is not None else prof.width) if conv else {},
-              step=args.step, step_options=opts, dtype=args.dtype, seed=args.seed)
+    kw = dict(
+        epochs=args.epochs if args.epochs is not None else prof.expert_train_epochs,
+        lr=args.lr if args.lr is not None else prof.expert_lr,
+        batch_size=prof.expert_batch,
+        arch=args.arch,
+        arch_options=dict(width=args.width if args.width is not None else prof.width) if conv else {},
+        step=args.step,
+        step_options=opts,
+        dtype=args.dtype,
+        seed=args.seed,
+    )
     out = Path(args.out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
-    dev = get_device(args.device); t0 = time.time()
-    data, test = load_dataset(args.dataset, root=args.root, device=dev), load_dataset(args.dataset, 'test', root=args.root, device=dev)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    dev = get_device(args.device)
+    t0 = time.time()
+    data, test = (
+        load_dataset(args.dataset, root=args.root, device=dev),
+        load_dataset(args.dataset, 'test', root=args.root, device=dev),
+    )
     diff = buffer_conflict(out, buffer_spec(data, **kw))
     if diff and not args.force:
-        raise ValueError(f"--out {out} holds a buffer made with other settings ({'; '.join(diff)}); pass --force to replace it, "
-                         "or choose another --out")
-    if args.force and (out/BUFFER_META).exists():
+        raise ValueError(
+            f"--out {out} holds a buffer made with other settings ({'; '.join(diff)}); pass --force to replace it, "
+            "or choose another --out"
+        )
+    if args.force and (out / BUFFER_META).exists():
         _remove(out, [BUFFER_META] + [p.name for p in out.glob(EXPERT_SHARD.replace('{:04d}', '*'))])
     buf = train_experts(data, out, n_experts=n, test=test, progress=args.progress, **kw)
     recs = [buf.meta['experts'][str(k)] for k in range(buf.n_experts)]
     accs = [r['test_acc'] for r in recs if 'test_acc' in r]
-    print(table([[args.dataset, buf.meta['arch'], buf.meta['arch_options'], buf.n_experts, buf.epochs, args.step,
-                  f"{buf.expert_bytes() / 1e6:.2f} MB", f"{100 * np.mean(accs):.1f}" if accs else '-',
-                  f"{np.mean([r['seconds'] for r in recs]):.0f}s", f'{time.time() - t0:.0f}s']],
-                ['dataset', 'arch', 'options', 'experts', 'epochs', 'step', 'per expert', 'test acc', 'per expert', 'time']))
+    print(
+        table(
+            [
+                [
+                    args.dataset,
+                    buf.meta['arch'],
+                    buf.meta['arch_options'],
+                    buf.n_experts,
+                    buf.epochs,
+                    args.step,
+                    f"{buf.expert_bytes() / 1e6:.2f} MB",
+                    f"{100 * np.mean(accs):.1f}" if accs else '-',
+                    f"{np.mean([r['seconds'] for r in recs]):.0f}s",
+                    f'{time.time() - t0:.0f}s',
+                ]
+            ],
+            ['dataset', 'arch', 'options', 'experts', 'epochs', 'step', 'per expert', 'test acc', 'per expert', 'time'],
+        )
+    )
     print(f"wrote {buf.n_experts} experts to {out} (profile {args.profile})")
     return 0
 
@@ -383,50 +677,92 @@ def cmd_bench(args) -> int:
     "Run a benchmark table."
     check_choice('bench', args.what, ['baselines', 'pruning', 'distillation'])
     if args.datasets is None:
-        args.datasets = {'baselines': ['mnist5k', 'animal_mnist', 'pneumoniamnist'], 'pruning': ['mnist5k', 'animal_mnist'],
-                         'distillation': ['mnist5k', 'digits']}[args.what]
-    for d in args.datasets: check_choice('dataset', d, DATASETS.names())
-    if args.ipcs is None: args.ipcs = [1, 10] if args.what == 'distillation' else [1, 10, 50]
+        args.datasets = {
+            'baselines': ['mnist5k', 'animal_mnist', 'pneumoniamnist'],
+            'pruning': ['mnist5k', 'animal_mnist'],
+            'distillation': ['mnist5k', 'digits'],
+        }[args.what]
+    for d in args.datasets:
+        check_choice('dataset', d, DATASETS.names())
+    if args.ipcs is None:
+        args.ipcs = [1, 10] if args.what == 'distillation' else [1, 10, 50]
     dev = get_device(args.device)
     if args.what == 'baselines':
-        rows = baseline_table(args.datasets, tuple(args.ipcs), args.n_seeds, args.subset_epochs, args.full_epochs,
-                              arch_options=dict(width=args.width), device=dev, progress=args.progress,
-                              cache=Path(args.out)/'baselines_runs.json' if args.out else None)
+        rows = baseline_table(
+            args.datasets,
+            tuple(args.ipcs),
+            args.n_seeds,
+            args.subset_epochs,
+            args.full_epochs,
+            arch_options=dict(width=args.width),
+            device=dev,
+            progress=args.progress,
+            cache=Path(args.out) / 'baselines_runs.json' if args.out else None,
+        )
         print(format_baselines(rows))
-        if args.out: save_json(provenance(rows=rows), Path(args.out)/'baselines.json')
+        if args.out:
+            save_json(provenance(rows=rows), Path(args.out) / 'baselines.json')
         return 0
     if args.what == 'pruning':
         from dataset_condensation.pruning.bench import pruning_benchmark, format_pruning_table
+
         res = {}
         for name in args.datasets:
-            res[name] = pruning_benchmark(name, keeps=tuple(args.keeps), seeds=tuple(range(args.seed, args.seed + args.n_seeds)),
-                                          iterations=args.iterations, width=args.width, device=dev, log=lambda m: print(m, file=sys.stderr))
-            print(format_pruning_table(res[name])); print()
-        if args.out: save_json(res, Path(args.out)/'pruning_benchmark.json')
+            res[name] = pruning_benchmark(
+                name,
+                keeps=tuple(args.keeps),
+                seeds=tuple(range(args.seed, args.seed + args.n_seeds)),
+                iterations=args.iterations,
+                width=args.width,
+                device=dev,
+                log=lambda m: print(m, file=sys.stderr),
+            )
+            print(format_pruning_table(res[name]))
+            print()
+        if args.out:
+            save_json(res, Path(args.out) / 'pruning_benchmark.json')
         return 0
     from dataset_condensation.distill.core import load_distillation_methods
     from dataset_condensation.distill.bench import distillation_benchmark, format_distillation_table, BENCH_DISTILL
+
     load_distillation_methods()
-    for m in args.methods or []: DISTILLATION_METHODS.entry(m)
+    for m in args.methods or []:
+        DISTILLATION_METHODS.entry(m)
     res = {}
     for name in args.datasets:
-        res[name] = distillation_benchmark(name, tuple(args.methods or BENCH_DISTILL), tuple(args.ipcs), args.n_seeds,
-                                           eval_epochs=args.eval_epochs, width=args.width, profile=args.profile,
-                                           out=args.out, device=dev, log=lambda m: print(m, file=sys.stderr))
-        print(format_distillation_table(res[name])); print()
-    if args.out: save_json(res, Path(args.out)/'distillation_benchmark.json')
+        res[name] = distillation_benchmark(
+            name,
+            tuple(args.methods or BENCH_DISTILL),
+            tuple(args.ipcs),
+            args.n_seeds,
+            eval_epochs=args.eval_epochs,
+            width=args.width,
+            profile=args.profile,
+            out=args.out,
+            device=dev,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+        print(format_distillation_table(res[name]))
+        print()
+    if args.out:
+        save_json(res, Path(args.out) / 'distillation_benchmark.json')
     return 0
 
 # %% ../nbs/30_cli.ipynb #f28bfced
 class UsageError(Exception):
     "A command line that argparse rejects (printed as one line by `main`)."
+
     def __init__(self, prog: str, message: str):
         super().__init__(message)
         self.prog = prog
 
+
 class _Parser(argparse.ArgumentParser):
     "argparse, with errors raised (one line in `main`) instead of printed with the usage and exited."
-    def error(self, message): raise UsageError(self.prog, message)
+
+    def error(self, message):
+        raise UsageError(self.prog, message)
+
 
 def _common(p):
     p.add_argument('--device', default='auto', help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
@@ -434,8 +770,10 @@ def _common(p):
     p.add_argument('--no-progress', dest='progress', action='store_false', help='hide progress bars')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an error')
 
+
 def _force(p, what):
     p.add_argument('--force', action='store_true', help=f'replace {what} already in the output folder')
+
 
 def build_parser() -> argparse.ArgumentParser:
     "The `dc` argument parser."
@@ -443,78 +781,178 @@ def build_parser() -> argparse.ArgumentParser:
     P = _Parser(prog='dc', description='dataset_condensation: dataset pruning and distillation')
     P.add_argument('--version', action='version', version=f'dataset_condensation {library_version()}')
     sub = P.add_subparsers(dest='command', required=True)
-    p = sub.add_parser('datasets', help='list the datasets', description='List the datasets: size, image shape, classes, offline or not.')
-    _common(p); p.set_defaults(fn=cmd_datasets)
-    p = sub.add_parser('eval', help='evaluate a coreset or a synthetic set', description='Train fresh models on a coreset or synthetic set; write metrics.json.')
+    p = sub.add_parser(
+        'datasets',
+        help='list the datasets',
+        description='List the datasets: size, image shape, classes, offline or not.',
+    )
+    _common(p)
+    p.set_defaults(fn=cmd_datasets)
+    p = sub.add_parser(
+        'eval',
+        help='evaluate a coreset or a synthetic set',
+        description='Train fresh models on a coreset or synthetic set; write metrics.json.',
+    )
     p.add_argument('--dataset', required=True, help='dataset name (see dc datasets)')
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument('--coreset', help='folder with coreset.json'); g.add_argument('--synset', help='folder with synset.safetensors')
+    g.add_argument('--coreset', help='folder with coreset.json')
+    g.add_argument('--synset', help='folder with synset.safetensors')
     p.add_argument('--root', help='data directory for datasets that need files')
-    p.add_argument('--arch', default=None, help='evaluation architecture (default ConvNet, or the one stored with a synthetic set)')
-    p.add_argument('--width', type=pos, default=None, help='ConvNet width (default: the architecture default, 128, or the set\'s)')
+    p.add_argument(
+        '--arch', default=None, help='evaluation architecture (default ConvNet, or the one stored with a synthetic set)'
+    )
+    p.add_argument(
+        '--width', type=pos, default=None, help='ConvNet width (default: the architecture default, 128, or the set\'s)'
+    )
     p.add_argument('--n-models', type=pos, default=3, help='models trained from scratch (seeds seed..seed+n-1)')
-    p.add_argument('--recipe', default=None, choices=list(RECIPES), help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the set)")
+    p.add_argument(
+        '--recipe',
+        default=None,
+        choices=list(RECIPES),
+        help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the set)",
+    )
     p.add_argument('--epochs', type=pos, default=None, help="override the recipe's epochs")
-    p.add_argument('--report', default='final', choices=['final', 'best'], help="'final' epoch (default) or 'best' over epochs (optimistic, labelled)")
-    p.add_argument('--labels', default='soft', choices=['soft', 'hard'], help="soft-label sets (sre2l, dwa, infer): their soft labels (default) or hard labels")
-    p.add_argument('--joint', action='store_true', help='seqmatch sets: train on the whole set at once instead of sequentially')
+    p.add_argument(
+        '--report',
+        default='final',
+        choices=['final', 'best'],
+        help="'final' epoch (default) or 'best' over epochs (optimistic, labelled)",
+    )
+    p.add_argument(
+        '--labels',
+        default='soft',
+        choices=['soft', 'hard'],
+        help="soft-label sets (sre2l, dwa, infer): their soft labels (default) or hard labels",
+    )
+    p.add_argument(
+        '--joint', action='store_true', help='seqmatch sets: train on the whole set at once instead of sequentially'
+    )
     p.add_argument('--out', help='folder for metrics.json (default: the input folder)')
     _force(p, 'a metrics.json')
     _common(p)
     p.set_defaults(fn=cmd_eval)
-    p = sub.add_parser('demo', help='the end-to-end tour', description='Pruning and distillation against random baselines on an offline dataset: a table and figures.')
+    p = sub.add_parser(
+        'demo',
+        help='the end-to-end tour',
+        description='Pruning and distillation against random baselines on an offline dataset: a table and figures.',
+    )
     p.add_argument('--dataset', default='mnist5k', help='an offline dataset (default mnist5k)')
     p.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
     p.add_argument('--quick', action='store_true', help="today's one-minute version: full data and random subsets only")
     p.add_argument('--width', type=pos, default=32, help='ConvNet-3 width (default 32)')
     p.add_argument('--n-models', type=pos, default=2, help='seeds per row (default 2)')
-    p.add_argument('--full-epochs', type=pos, default=None, help='epochs on the full training set (default: the demo\'s)')
+    p.add_argument(
+        '--full-epochs', type=pos, default=None, help='epochs on the full training set (default: the demo\'s)'
+    )
     p.add_argument('--subset-epochs', type=pos, default=None, help='epochs on every subset (default: the demo\'s)')
-    _common(p); p.set_defaults(fn=cmd_demo)
+    _common(p)
+    p.set_defaults(fn=cmd_demo)
     for name, fn in [('prune', cmd_prune), ('distill', cmd_distill)]:
-        p = sub.add_parser(name, help=f'{name} with a registered method', description=f'{name.title()} with a registered method; --list shows them.')
-        p.add_argument('--dataset', help='dataset name'); p.add_argument('--method', help='method name (see --list)')
+        p = sub.add_parser(
+            name,
+            help=f'{name} with a registered method',
+            description=f'{name.title()} with a registered method; --list shows them.',
+        )
+        p.add_argument('--dataset', help='dataset name')
+        p.add_argument('--method', help='method name (see --list)')
         p.add_argument('--list', action='store_true', help='list the registered methods')
-        p.add_argument('--out', help='output folder'); p.add_argument('--root', help='data directory')
+        p.add_argument('--out', help='output folder')
+        p.add_argument('--root', help='data directory')
         if name == 'prune':
             p.add_argument('--keep', type=parse_keep, help='fraction kept in (0, 1] (e.g. 0.3) or a count (e.g. 300)')
-            p.add_argument('--rule', help='selection rule (default: the method\'s): top, bottom, random, class_balanced, stratified, offset')
-            p.add_argument('--set', action='append', metavar='KEY=VALUE', help='method option, e.g. --set epochs=10 (repeatable)')
-            p.add_argument('--synset', help='a saved synthetic set (folder) to prune instead of a dataset: --ipc images per class '
-                                            'by --rule yoco (default), random, first, el2n or forgetting')
+            p.add_argument(
+                '--rule',
+                help='selection rule (default: the method\'s): top, bottom, random, class_balanced, stratified, offset',
+            )
+            p.add_argument(
+                '--set', action='append', metavar='KEY=VALUE', help='method option, e.g. --set epochs=10 (repeatable)'
+            )
+            p.add_argument(
+                '--synset',
+                help='a saved synthetic set (folder) to prune instead of a dataset: --ipc images per class '
+                'by --rule yoco (default), random, first, el2n or forgetting',
+            )
             p.add_argument('--ipc', type=pos, help='with --synset: images per class to keep')
             _force(p, 'a coreset')
         else:
             p.add_argument('--ipc', type=pos, help='synthetic images per class')
             p.add_argument('--iterations', type=pos, help="distillation iterations (default: the preset's)")
             g = p.add_mutually_exclusive_group()
-            g.add_argument('--resume', action='store_true', help='continue (or extend) the run whose checkpoint is in --out')
+            g.add_argument(
+                '--resume', action='store_true', help='continue (or extend) the run whose checkpoint is in --out'
+            )
             g.add_argument('--force', action='store_true', help='replace the set or run already in --out')
-            p.add_argument('--profile', default='cpu', choices=['cpu', 'paper'], help="preset: 'cpu' (default; ConvNet width 32, fewer iterations) or 'paper' (official defaults)")
-            p.add_argument('--set', action='append', metavar='KEY=VALUE', help='config field, e.g. --set lr_img=0.1 (repeatable)')
-            p.add_argument('--buffer', help='expert buffer folder (mtt, ftd, seqmatch; see dc experts): the student is its network')
+            p.add_argument(
+                '--profile',
+                default='cpu',
+                choices=['cpu', 'paper'],
+                help="preset: 'cpu' (default; ConvNet width 32, fewer iterations) or 'paper' (official defaults)",
+            )
+            p.add_argument(
+                '--set', action='append', metavar='KEY=VALUE', help='config field, e.g. --set lr_img=0.1 (repeatable)'
+            )
+            p.add_argument(
+                '--buffer', help='expert buffer folder (mtt, ftd, seqmatch; see dc experts): the student is its network'
+            )
             g = p.add_mutually_exclusive_group()
-            g.add_argument('--teacher', nargs='+', metavar='PATH', help='saved teacher file(s) (sre2l, dwa: one; infer: one per teacher)')
-            g.add_argument('--train-teacher', action='store_true', help="train the preset's teacher(s) first and save them in --out/teachers")
-        _common(p); p.set_defaults(fn=fn)
-    p = sub.add_parser('experts', help='train expert trajectories (MTT family)', description='Train or complete a buffer of expert trajectories for trajectory matching.')
-    p.add_argument('--dataset', help='dataset name'); p.add_argument('--out', help='the buffer folder'); p.add_argument('--root', help='data directory')
-    p.add_argument('--profile', default='cpu', choices=['cpu', 'paper'], help="expert recipe of the distillation profile: 'cpu' (default: 10 experts, 12 epochs, ConvNet width 32) or 'paper' (100, 50, width 128)")
+            g.add_argument(
+                '--teacher',
+                nargs='+',
+                metavar='PATH',
+                help='saved teacher file(s) (sre2l, dwa: one; infer: one per teacher)',
+            )
+            g.add_argument(
+                '--train-teacher',
+                action='store_true',
+                help="train the preset's teacher(s) first and save them in --out/teachers",
+            )
+        _common(p)
+        p.set_defaults(fn=fn)
+    p = sub.add_parser(
+        'experts',
+        help='train expert trajectories (MTT family)',
+        description='Train or complete a buffer of expert trajectories for trajectory matching.',
+    )
+    p.add_argument('--dataset', help='dataset name')
+    p.add_argument('--out', help='the buffer folder')
+    p.add_argument('--root', help='data directory')
+    p.add_argument(
+        '--profile',
+        default='cpu',
+        choices=['cpu', 'paper'],
+        help="expert recipe of the distillation profile: 'cpu' (default: 10 experts, 12 epochs, ConvNet width 32) or 'paper' (100, 50, width 128)",
+    )
     p.add_argument('--n', type=pos, default=None, help="number of experts (default: the profile's)")
     p.add_argument('--epochs', type=pos, default=None, help="epochs per expert (default: the profile's)")
-    p.add_argument('--lr', type=_positive_float, default=None, help="expert learning rate, MTT lr_teacher (default: the profile's, 0.01)")
+    p.add_argument(
+        '--lr',
+        type=_positive_float,
+        default=None,
+        help="expert learning rate, MTT lr_teacher (default: the profile's, 0.01)",
+    )
     p.add_argument('--arch', default='ConvNet', help='expert architecture (no BatchNorm; default ConvNet)')
     p.add_argument('--width', type=pos, default=None, help="ConvNet width (default: the profile's)")
-    p.add_argument('--step', default='sgd', help="optimiser step: 'sgd' (MTT) or 'gsam' (FTD; --set rho=0.01 --set alpha=0.3)")
+    p.add_argument(
+        '--step', default='sgd', help="optimiser step: 'sgd' (MTT) or 'gsam' (FTD; --set rho=0.01 --set alpha=0.3)"
+    )
     p.add_argument('--dtype', default='float16', choices=['float16', 'float32'], help='storage dtype of the snapshots')
     p.add_argument('--set', action='append', metavar='KEY=VALUE', help='option of the optimiser step (repeatable)')
     _force(p, 'a buffer made with other settings')
     _common(p)
     p.set_defaults(fn=cmd_experts)
-    p = sub.add_parser('bench', help='benchmark tables', description='Run a benchmark: baselines, pruning or distillation.')
+    p = sub.add_parser(
+        'bench', help='benchmark tables', description='Run a benchmark: baselines, pruning or distillation.'
+    )
     p.add_argument('what', help="'baselines', 'pruning' or 'distillation'")
-    p.add_argument('--datasets', nargs='+', default=None, help='datasets (baselines: mnist5k animal_mnist pneumoniamnist; pruning: mnist5k animal_mnist)')
-    p.add_argument('--ipcs', nargs='+', type=pos, default=None, help='images per class (default 1 10 50; distillation 1 10)')
+    p.add_argument(
+        '--datasets',
+        nargs='+',
+        default=None,
+        help='datasets (baselines: mnist5k animal_mnist pneumoniamnist; pruning: mnist5k animal_mnist)',
+    )
+    p.add_argument(
+        '--ipcs', nargs='+', type=pos, default=None, help='images per class (default 1 10 50; distillation 1 10)'
+    )
     p.add_argument('--n-seeds', type=pos, default=3)
     p.add_argument('--subset-epochs', type=pos, default=300)
     p.add_argument('--full-epochs', type=pos, default=20)
@@ -525,11 +963,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--eval-epochs', type=pos, default=300, help='distillation: epochs of every evaluation (DSA recipe)')
     p.add_argument('--profile', default='cpu', choices=['cpu', 'paper'], help='distillation: preset profile')
     p.add_argument('--out', help='folder for the JSON results')
-    _common(p); p.set_defaults(fn=cmd_bench)
+    _common(p)
+    p.set_defaults(fn=cmd_bench)
     return P
 
 # %% ../nbs/30_cli.ipynb #1f23cb03
-EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError, ImportError, IndexError)   # bad input, files, the NaN guard
+EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError, ImportError, IndexError)  # bad input, files, the NaN guard
+
 
 def _default_out(args):
     "The default output folder of `dc prune` and `dc distill` (named after the run)."
@@ -538,46 +978,65 @@ def _default_out(args):
     if args.command == 'distill' and args.out is None and None not in (args.dataset, args.method, args.ipc):
         args.out = f'synset_{args.dataset}_{args.method}_ipc{args.ipc}_s{args.seed}'
 
+
 def _interrupted(args) -> str:
     "What an interrupted command leaves, and how to go on."
     out = Path(args.out) if getattr(args, 'out', None) else None
-    if out is None: return ''
-    if args.command == 'distill' and (out/'ckpt.safetensors').exists(): return f"; continue with --resume (the checkpoint is in {out})"
-    if args.command == 'experts' and (out/'buffer.json').exists(): return f"; the finished experts are kept in {out}: run the same command to complete it"
+    if out is None:
+        return ''
+    if args.command == 'distill' and (out / 'ckpt.safetensors').exists():
+        return f"; continue with --resume (the checkpoint is in {out})"
+    if args.command == 'experts' and (out / 'buffer.json').exists():
+        return f"; the finished experts are kept in {out}: run the same command to complete it"
     return ''
+
 
 def _one_line(e: BaseException) -> str:
     return ' '.join(str(e).split()) or type(e).__name__
 
-def main(argv: list[str]|None=None) -> int:
+
+def main(argv: list[str] | None = None) -> int:
     "Entry point of the `dc` console script: 0 on success, 2 on bad input (one line on stderr), 130 when interrupted."
-    try: args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
     except UsageError as e:
         print(f"{e.prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     debug = args.debug or os.environ.get('DC_DEBUG', '0') == '1'
-    if args.progress and not sys.stderr.isatty(): args.progress = None
+    if args.progress and not sys.stderr.isatty():
+        args.progress = None
     cmd = f"dc {args.command}"
     _default_out(args)
     new = [Path(args.out)] if getattr(args, 'out', None) and not Path(args.out).exists() else []
     try:
-        get_device(args.device)   # a device that does not exist fails before anything else
+        get_device(args.device)  # a device that does not exist fails before anything else
         return args.fn(args)
     except KeyboardInterrupt:
-        for p in new: _remove_new_empty(p)
+        for p in new:
+            _remove_new_empty(p)
         print(f"{cmd}: interrupted{_interrupted(args)}", file=sys.stderr)
         return 130
     except EXPECTED_ERRORS as e:
-        for p in new: _remove_new_empty(p)
-        if debug: raise
+        for p in new:
+            _remove_new_empty(p)
+        if debug:
+            raise
         print(f"{cmd}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:
-        for p in new: _remove_new_empty(p)
-        if debug: raise
+        for p in new:
+            _remove_new_empty(p)
+        if debug:
+            raise
         if isinstance(e, torch.cuda.OutOfMemoryError):
-            print(f"{cmd}: error: the device ran out of memory; use a smaller batch, width or IPC, or another --device", file=sys.stderr)
+            print(
+                f"{cmd}: error: the device ran out of memory; use a smaller batch, width or IPC, or another --device",
+                file=sys.stderr,
+            )
             return 2
-        print(f"{cmd}: internal error ({type(e).__name__}: {_one_line(e)}); run it again with --debug for the traceback, and "
-              "please report it", file=sys.stderr)
+        print(
+            f"{cmd}: internal error ({type(e).__name__}: {_one_line(e)}); run it again with --debug for the traceback, and "
+            "please report it",
+            file=sys.stderr,
+        )
         return 1

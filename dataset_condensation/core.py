@@ -4,7 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #3a3deb8d
 from __future__ import annotations
-import os, sys, json, math, random, tempfile, importlib, inspect, platform
+import os
+import sys
+import json
+import math
+import random
+import tempfile
+import importlib
+import inspect
+import platform
 from pathlib import Path
 from typing import Any, Callable, Iterable
 import numpy as np
@@ -17,10 +25,11 @@ __all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_ran
            'progress', 'library_version', 'provenance']
 
 # %% ../nbs/00_core.ipynb #7310a83b
-def check_choice(name: str, # the argument's name, as the user typed it
-                 value: Any, # the value received
-                 choices: Iterable, # the accepted values
-                ) -> Any:
+def check_choice(
+    name: str,  # the argument's name, as the user typed it
+    value: Any,  # the value received
+    choices: Iterable,  # the accepted values
+) -> Any:
     "Return `value` if it is one of `choices`, else raise `ValueError` naming `name` and the valid choices."
     choices = list(choices)
     if value not in choices:
@@ -29,18 +38,22 @@ def check_choice(name: str, # the argument's name, as the user typed it
     return value
 
 # %% ../nbs/00_core.ipynb #15409c50
-def check_range(name: str, # the argument's name
-                value: float, # the value received
-                low: float|None=None, # smallest accepted value (None: unbounded)
-                high: float|None=None, # largest accepted value (None: unbounded)
-                low_open: bool=False, # exclude `low` itself
-                high_open: bool=False, # exclude `high` itself
-               ) -> float:
+def check_range(
+    name: str,  # the argument's name
+    value: float,  # the value received
+    low: float | None = None,  # smallest accepted value (None: unbounded)
+    high: float | None = None,  # largest accepted value (None: unbounded)
+    low_open: bool = False,  # exclude `low` itself
+    high_open: bool = False,  # exclude `high` itself
+) -> float:
     "Return `value` if it lies in the given interval, else raise `ValueError` naming `name` and the interval."
     ok = True
-    if value is None or (isinstance(value, float) and not np.isfinite(value)): ok = False
-    elif low is not None and (value <= low if low_open else value < low): ok = False
-    elif high is not None and (value >= high if high_open else value > high): ok = False
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        ok = False
+    elif low is not None and (value <= low if low_open else value < low):
+        ok = False
+    elif high is not None and (value >= high if high_open else value > high):
+        ok = False
     if not ok:
         lo = '-inf' if low is None else low
         hi = 'inf' if high is None else high
@@ -49,16 +62,26 @@ def check_range(name: str, # the argument's name
     return value
 
 # %% ../nbs/00_core.ipynb #ce26ad16
-_TYPE_WORDS = {'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a string', 'tuple': 'a list',
-               'list': 'a list', 'dict': 'a JSON object'}
+_TYPE_WORDS = {
+    'int': 'an integer',
+    'float': 'a number',
+    'bool': 'true or false',
+    'str': 'a string',
+    'tuple': 'a list',
+    'list': 'a list',
+    'dict': 'a JSON object',
+}
 
-def option_type(annotation=None, # a type or its text ('int | None', as `from __future__ import annotations` keeps it); None: none
-                default=None, # the default value, whose type stands in for a missing annotation
-               ) -> tuple[tuple[str, ...], bool]:
+
+def option_type(
+    annotation=None,  # a type or its text ('int | None', as `from __future__ import annotations` keeps it); None: none
+    default=None,  # the default value, whose type stands in for a missing annotation
+) -> tuple[tuple[str, ...], bool]:
     "The plain types an option accepts, e.g. ('int',) (empty: not checkable), and whether it accepts None."
     empty = inspect.Parameter.empty
     if annotation is None or annotation is empty:
-        if default is None or default is empty: return (), True
+        if default is None or default is empty:
+            return (), True
         t = type(default).__name__
         return ((t,) if t in _TYPE_WORDS else ()), False
     text = annotation if isinstance(annotation, str) else getattr(annotation, '__name__', None) or str(annotation)
@@ -69,160 +92,235 @@ def option_type(annotation=None, # a type or its text ('int | None', as `from __
     return (parts if parts and all(p in _TYPE_WORDS for p in parts) else ()), none
 
 # %% ../nbs/00_core.ipynb #753d6c52
-_COUNTS = frozenset("""iterations width depth ipc epochs runs n_models n_experts n_nets n_stages rf_models syn_steps expert_epochs
+_COUNTS = frozenset(
+    """iterations width depth ipc epochs runs n_models n_experts n_nets n_stages rf_models syn_steps expert_epochs
     max_start_epoch expert_train_epochs expert_batch batch batch_size batch_real batch_syn batch_train bn_batch target_batch
     ckpt_every eval_models eval_epochs distill_epochs distill_steps teacher_epochs student_epochs prepare_epochs
     stage_expert_epochs stage_n_experts images_per_step inner_loop outer_loop kernel_depth K lr_decay_every proxy_epochs
-    proxy_width teacher_width T window strata ord n_seeds full_epochs subset_epochs""".split())
-_UNIT = frozenset('momentum momentum_img beta beta1 ema_decay decay'.split())   # [0, 1)
+    proxy_width teacher_width T window strata ord n_seeds full_epochs subset_epochs""".split()
+)
+_UNIT = frozenset('momentum momentum_img beta beta1 ema_decay decay'.split())  # [0, 1)
 _NON_NEGATIVE = frozenset('weight_decay r_bn r_var first_bn_weight mixup rho alpha reg b_std gamma min_lr'.split())
 
-def option_range(name: str, # the option's name
-                 kind: str='float', # 'int' or 'float': the value's type
-                ) -> tuple|None:
+
+def option_range(
+    name: str,  # the option's name
+    kind: str = 'float',  # 'int' or 'float': the value's type
+) -> tuple | None:
     "(low, high, low_open, high_open) for `check_range`, from the option's name; None: any finite number."
-    if name in _COUNTS: return (1, None, False, False)
-    if name in _UNIT: return (0, 1, False, True)
-    if name in _NON_NEGATIVE: return (0, None, False, False)
-    if kind == 'float' and (name == 'lr' or name.startswith('lr_') or name.endswith('_lr') or name in ('temperature', 'w_std')):
+    if name in _COUNTS:
+        return (1, None, False, False)
+    if name in _UNIT:
+        return (0, 1, False, True)
+    if name in _NON_NEGATIVE:
+        return (0, None, False, False)
+    if kind == 'float' and (
+        name == 'lr' or name.startswith('lr_') or name.endswith('_lr') or name in ('temperature', 'w_std')
+    ):
         return (0, None, True, False)
-    if kind == 'int': return (0, None, False, False)
+    if kind == 'int':
+        return (0, None, False, False)
     return None
 
 # %% ../nbs/00_core.ipynb #e566869e
 _BAD = object()
 
+
 def _coerce(v, types):
     "`v` as one of `types` (ints widen to floats, integral floats narrow to ints, lists become tuples), or _BAD."
-    if isinstance(v, bool): return v if 'bool' in types else _BAD
-    if isinstance(v, (int, np.integer)): return int(v) if 'int' in types else float(v) if 'float' in types else _BAD
+    if isinstance(v, bool):
+        return v if 'bool' in types else _BAD
+    if isinstance(v, (int, np.integer)):
+        return int(v) if 'int' in types else float(v) if 'float' in types else _BAD
     if isinstance(v, (float, np.floating)):
-        if 'float' in types: return float(v)
+        if 'float' in types:
+            return float(v)
         return int(v) if 'int' in types and math.isfinite(v) and float(v).is_integer() else _BAD
-    if isinstance(v, (str, os.PathLike)): return v if 'str' in types else _BAD
+    if isinstance(v, (str, os.PathLike)):
+        return v if 'str' in types else _BAD
     if isinstance(v, (list, tuple)):
-        if 'tuple' in types: return tuple(tuple(x) if isinstance(x, list) else x for x in v)
+        if 'tuple' in types:
+            return tuple(tuple(x) if isinstance(x, list) else x for x in v)
         return list(v) if 'list' in types else _BAD
-    if isinstance(v, dict) and 'dict' in types: return v
+    if isinstance(v, dict) and 'dict' in types:
+        return v
     return _BAD
+
 
 def _expected(types, none=False) -> str:
     words = list(dict.fromkeys(_TYPE_WORDS[t] for t in types)) + (['null'] if none else [])
     return ' or '.join(words)
 
-def check_option(name: str, # the option's name (selects its range)
-                 value: Any, # the value given
-                 annotation=None, # its type annotation (see `option_type`)
-                 default=None, # its default (types an option without annotation)
-                 owner: str='', # what the option belongs to, for the message (e.g. 'DMConfig')
-                 label: str|None=None, # how the user wrote the name (default `name`), e.g. '--set lr_img'
-                ) -> Any:
+
+def check_option(
+    name: str,  # the option's name (selects its range)
+    value: Any,  # the value given
+    annotation=None,  # its type annotation (see `option_type`)
+    default=None,  # its default (types an option without annotation)
+    owner: str = '',  # what the option belongs to, for the message (e.g. 'DMConfig')
+    label: str | None = None,  # how the user wrote the name (default `name`), e.g. '--set lr_img'
+) -> Any:
     "`value` converted to the option's type and checked against its range; a one-line `ValueError` otherwise."
     label = label or name
     types, none = option_type(annotation, default)
     where = f" (an option of {owner})" if owner else ''
     if value is None:
-        if none or not types: return None
+        if none or not types:
+            return None
         raise ValueError(f"{label}=None is not accepted{where}; expected {_expected(types)}")
-    if not types: return value
+    if not types:
+        return value
     v = _coerce(value, types)
-    if v is _BAD: raise ValueError(f"{label}={value!r} must be {_expected(types, none)}{where}")
+    if v is _BAD:
+        raise ValueError(f"{label}={value!r} must be {_expected(types, none)}{where}")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         r = option_range(name, 'int' if isinstance(v, int) else 'float')
         check_range(label, v, *(r or (None, None)))
     return v
 
 # %% ../nbs/00_core.ipynb #c44b484f
-def parse_option(name: str, # the option's name
-                 text: str, # the text given on the command line
-                 annotation=None, default=None, owner: str='', label: str|None=None, # as in `check_option`
-                ) -> Any:
+def parse_option(
+    name: str,  # the option's name
+    text: str,  # the text given on the command line
+    annotation=None,
+    default=None,
+    owner: str = '',
+    label: str | None = None,  # as in `check_option`
+) -> Any:
     "The value of a `--set KEY=VALUE` text, typed and checked like `check_option`."
     types, none = option_type(annotation, default)
     t = text.strip()
-    if t.lower() in ('none', 'null'): value = None
-    elif types and set(types) <= {'str'}: value = text
+    if t.lower() in ('none', 'null'):
+        value = None
+    elif types and set(types) <= {'str'}:
+        value = text
     else:
-        try: value = json.loads(t)
-        except json.JSONDecodeError: value = {'true': True, 'false': False}.get(t.lower(), text)
-        if 'str' in types and not isinstance(value, str) and _coerce(value, types) is _BAD: value = text
+        try:
+            value = json.loads(t)
+        except json.JSONDecodeError:
+            value = {'true': True, 'false': False}.get(t.lower(), text)
+        if 'str' in types and not isinstance(value, str) and _coerce(value, types) is _BAD:
+            value = text
     return check_option(name, value, annotation, default, owner, label or name)
 
 # %% ../nbs/00_core.ipynb #263ecb5e
-def check_indices(indices, # positions into a dataset (list, array or tensor of integers), or a boolean mask over it
-                  n: int, # the dataset's size
-                  name: str='indices', # the argument's name, for errors
-                  mask: bool=True, # accept a boolean mask of length n (converted to the positions it marks)
-                 ) -> torch.Tensor:
+def check_indices(
+    indices,  # positions into a dataset (list, array or tensor of integers), or a boolean mask over it
+    n: int,  # the dataset's size
+    name: str = 'indices',  # the argument's name, for errors
+    mask: bool = True,  # accept a boolean mask of length n (converted to the positions it marks)
+) -> torch.Tensor:
     "Indices as a 1-D int64 CPU tensor: integers, unique, in [0, n), at least one; a clear `ValueError` otherwise."
-    if isinstance(indices, torch.Tensor): t = indices.detach().cpu()
+    if isinstance(indices, torch.Tensor):
+        t = indices.detach().cpu()
     else:
-        try: a = np.asarray(indices)
-        except (ValueError, TypeError) as e: raise ValueError(f"{name} must be a flat list of integers ({e})") from None
-        if a.dtype.kind not in 'biuf': raise ValueError(f"{name} must be a list of integers; got {str(indices)[:60]}")
+        try:
+            a = np.asarray(indices)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{name} must be a flat list of integers ({e})") from None
+        if a.dtype.kind not in 'biuf':
+            raise ValueError(f"{name} must be a list of integers; got {str(indices)[:60]}")
         t = torch.from_numpy(a.copy())
-    if t.numel() == 0: raise ValueError(f"{name} is empty; a subset needs at least one sample")
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty; a subset needs at least one sample")
     if t.dtype == torch.bool:
-        if not mask: raise ValueError(f"{name} holds boolean values; expected integer positions (a boolean mask is not accepted here)")
+        if not mask:
+            raise ValueError(
+                f"{name} holds boolean values; expected integer positions (a boolean mask is not accepted here)"
+            )
         if t.ndim != 1 or len(t) != n:
-            raise ValueError(f"{name} is a boolean mask of shape {list(t.shape)}; a mask needs one entry per sample ({n})")
+            raise ValueError(
+                f"{name} is a boolean mask of shape {list(t.shape)}; a mask needs one entry per sample ({n})"
+            )
         t = t.nonzero().flatten()
     elif t.is_floating_point() or t.is_complex():
         raise ValueError(f"{name} must be integers; got {t.dtype} values such as {t.flatten()[:3].tolist()}")
-    if t.ndim != 1: raise ValueError(f"{name} must be a flat list of positions; got shape {list(t.shape)}")
-    if len(t) == 0: raise ValueError(f"{name} marks no sample; a subset needs at least one")
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be a flat list of positions; got shape {list(t.shape)}")
+    if len(t) == 0:
+        raise ValueError(f"{name} marks no sample; a subset needs at least one")
     t = t.long()
     lo, hi = int(t.min()), int(t.max())
-    if lo < 0 or hi >= n: raise ValueError(f"{name} must lie in [0, {n}); found {lo if lo < 0 else hi}")
+    if lo < 0 or hi >= n:
+        raise ValueError(f"{name} must lie in [0, {n}); found {lo if lo < 0 else hi}")
     u, c = torch.unique(t, return_counts=True)
     if len(u) != len(t):
         k = int(c.argmax())
-        raise ValueError(f"{name} contain duplicates ({int(u[k])} appears {int(c[k])} times); a subset holds each sample once")
+        raise ValueError(
+            f"{name} contain duplicates ({int(u[k])} appears {int(c[k])} times); a subset holds each sample once"
+        )
     return t
 
 # %% ../nbs/00_core.ipynb #4c9ce939
-def require(module: str, # the module to import, e.g. 'torchvision'
-            install: str|None=None, # the pip command that installs it (default: `pip install <module>`)
-           ):
+def require(
+    module: str,  # the module to import, e.g. 'torchvision'
+    install: str | None = None,  # the pip command that installs it (default: `pip install <module>`)
+):
     "Import and return `module`, or raise `ImportError` with the exact install command."
-    try: return importlib.import_module(module)
+    try:
+        return importlib.import_module(module)
     except ImportError as e:
         cmd = install or f"pip install {module.split('.')[0]}"
-        raise ImportError(f"the optional package {module!r} is needed here but is not installed; install it with: {cmd}") from e
+        raise ImportError(
+            f"the optional package {module!r} is needed here but is not installed; install it with: {cmd}"
+        ) from e
 
 # %% ../nbs/00_core.ipynb #6ed21592
-def set_seed(seed: int, # the seed for Python, NumPy and torch (CPU and CUDA)
-            ) -> int:
+def set_seed(
+    seed: int,  # the seed for Python, NumPy and torch (CPU and CUDA)
+) -> int:
     "Seed every global random generator; return the seed."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     return seed
 
-def make_generator(seed: int, # the seed
-                   device: str|torch.device='cpu', # the device the generator draws on
-                  ) -> torch.Generator:
+
+def make_generator(
+    seed: int,  # the seed
+    device: str | torch.device = 'cpu',  # the device the generator draws on
+) -> torch.Generator:
     "A fresh `torch.Generator` on `device`, seeded with `seed`."
-    g = torch.Generator(device=torch.device(device)); g.manual_seed(int(seed)); return g
+    g = torch.Generator(device=torch.device(device))
+    g.manual_seed(int(seed))
+    return g
 
 # %% ../nbs/00_core.ipynb #42eca009
-def get_device(device: str|torch.device|None=None, # 'auto' or None (CUDA when available, else MPS, else CPU), or an explicit device
-              ) -> torch.device:
+def get_device(
+    device: str
+    | torch.device
+    | None = None,  # 'auto' or None (CUDA when available, else MPS, else CPU), or an explicit device
+) -> torch.device:
     "Resolve a device argument; fail clearly if it is not a device name or the device is not available here."
-    if isinstance(device, torch.device): return device
+    if isinstance(device, torch.device):
+        return device
     if device is None or device == 'auto':
-        if torch.cuda.is_available(): return torch.device('cuda')
-        if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
+        if torch.cuda.is_available():
+            return torch.device('cuda')
+        if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+            return torch.device('mps')
         return torch.device('cpu')
     bad = f"device={device!r} is not valid; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
-    if not isinstance(device, str): raise ValueError(bad)
-    try: dev = torch.device(device)
-    except (RuntimeError, ValueError): raise ValueError(bad) from None
-    if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(bad)
+    if not isinstance(device, str):
+        raise ValueError(bad)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(bad) from None
+    if dev.type not in ('cpu', 'cuda', 'mps'):
+        raise ValueError(bad)
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'")
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
-    if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
+            raise ValueError(
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            )
+    if dev.type == 'mps' and not (
+        getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
+    ):
         raise ValueError(f"device={device!r} was requested but MPS is not available here; use device='cpu' or 'auto'")
     return dev
 
@@ -231,130 +329,192 @@ def budget() -> str:
     "The active run budget: 'full' when the environment variable `DC_FULL` is 1, else 'fast'."
     return 'full' if os.environ.get('DC_FULL', '0').strip().lower() in ('1', 'true', 'yes') else 'fast'
 
-def by_budget(fast, # the value for the fast budget (tests, CI)
-              full, # the value for the full budget (`DC_FULL=1`)
-             ):
+
+def by_budget(
+    fast,  # the value for the fast budget (tests, CI)
+    full,  # the value for the full budget (`DC_FULL=1`)
+):
     "Pick `fast` or `full` by the active budget."
     return full if budget() == 'full' else fast
 
 # %% ../nbs/00_core.ipynb #ebd8b5af
 class Registry:
     "A named collection of callables with descriptions; unknown names raise an error listing the valid ones."
-    def __init__(self, kind: str, # what the registry holds, used in error messages (e.g. 'pruning method')
-                 arg: str='method', # the argument name users pass the key with
-                ):
+
+    def __init__(
+        self,
+        kind: str,  # what the registry holds, used in error messages (e.g. 'pruning method')
+        arg: str = 'method',  # the argument name users pass the key with
+    ):
         self.kind, self.arg, self._items = kind, arg, {}
-    def register(self, name: str, fn: Callable|None=None, **info):
+
+    def register(self, name: str, fn: Callable | None = None, **info):
         "Register `fn` under `name` (usable as a decorator); `info` holds descriptive fields."
+
         def _reg(f):
-            self._items[name.lower()] = dict(fn=f, name=name, **info); return f
+            self._items[name.lower()] = dict(fn=f, name=name, **info)
+            return f
+
         return _reg(fn) if fn is not None else _reg
-    def names(self) -> list[str]: return [v['name'] for v in self._items.values()]
-    def __contains__(self, name): return isinstance(name, str) and name.lower() in self._items
-    def __len__(self): return len(self._items)
+
+    def names(self) -> list[str]:
+        return [v['name'] for v in self._items.values()]
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __len__(self):
+        return len(self._items)
+
     def entry(self, name: str) -> dict:
         "The entry (with `fn` and the info fields) for `name`, or a clear error."
-        if name not in self: check_choice(self.arg, name, self.names())
+        if name not in self:
+            check_choice(self.arg, name, self.names())
         return self._items[name.lower()]
-    def get(self, name: str) -> Callable: return self.entry(name)['fn']
-    def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self.names()) or 'empty'})"
+
+    def get(self, name: str) -> Callable:
+        return self.entry(name)['fn']
+
+    def __repr__(self):
+        return f"Registry({self.kind!r}: {', '.join(self.names()) or 'empty'})"
 
 # %% ../nbs/00_core.ipynb #68de1ef3
 PRUNING_METHODS = Registry('pruning method')
 DISTILLATION_METHODS = Registry('distillation method')
 
 # %% ../nbs/00_core.ipynb #859e9ca5
-def atomic_write(path: str|Path, # the final path
-                 write: Callable[[Path], None], # writes the content to the temporary path it is given
-                ) -> Path:
+def atomic_write(
+    path: str | Path,  # the final path
+    write: Callable[[Path], None],  # writes the content to the temporary path it is given
+) -> Path:
     "Write a file through a temporary sibling and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd); tmp = Path(tmp)
+    os.close(fd)
+    tmp = Path(tmp)
     try:
         write(tmp)
-        mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o666 & ~mask)   # the permissions of a plain new file, not mkstemp's 0600
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # the permissions of a plain new file, not mkstemp's 0600
         os.replace(tmp, path)
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
     return path
 
-def save_json(obj: Any, # a JSON-serialisable object
-              path: str|Path, # where to write it
-             ) -> Path:
+
+def save_json(
+    obj: Any,  # a JSON-serialisable object
+    path: str | Path,  # where to write it
+) -> Path:
     "Atomically write `obj` as indented JSON."
     return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=_json_default)))
 
+
 def _json_default(o):
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, (np.ndarray, torch.Tensor)): return o.tolist()
-    if isinstance(o, (Path, torch.device)): return str(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.ndarray, torch.Tensor)):
+        return o.tolist()
+    if isinstance(o, (Path, torch.device)):
+        return str(o)
     raise TypeError(f"cannot write an object of type {type(o).__name__} as JSON")
 
-def load_json(path: str|Path) -> Any:
+
+def load_json(path: str | Path) -> Any:
     "Read a JSON file, with a clear error when it is missing or corrupted."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path} does not exist")
-    try: return json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON (corrupted or truncated?): {e}") from e
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON (corrupted or truncated?): {e}") from e
 
 # %% ../nbs/00_core.ipynb #36861ec6
-def clean_stale_tmp(folder: str|Path, # the folder to clean (nothing happens if it does not exist)
-                    older_than: float=0., # only files not modified for this many seconds
-                    prefix: str='', # only the temporary files of final names starting with this (e.g. 'ckpt.safetensors.')
-                   ) -> list[Path]:
+def clean_stale_tmp(
+    folder: str | Path,  # the folder to clean (nothing happens if it does not exist)
+    older_than: float = 0.0,  # only files not modified for this many seconds
+    prefix: str = '',  # only the temporary files of final names starting with this (e.g. 'ckpt.safetensors.')
+) -> list[Path]:
     "Delete the temporary files an interrupted `atomic_write` left in `folder`; return them."
     import time
+
     folder, now, gone = Path(folder), time.time(), []
-    if not folder.is_dir(): return gone
+    if not folder.is_dir():
+        return gone
     for p in folder.glob(f'.{prefix}*.tmp'):
         try:
             if p.is_file() and now - p.stat().st_mtime >= older_than:
                 p.unlink()
                 gone.append(p)
-        except FileNotFoundError: pass   # another process finished (or cleaned) it meanwhile
+        except FileNotFoundError:
+            pass  # another process finished (or cleaned) it meanwhile
     return gone
 
 # %% ../nbs/00_core.ipynb #2db2aa25
 class JSONCache:
     "Finished results by key, kept in a JSON file (or only in memory when `path` is None)."
-    def __init__(self, path: str|Path|None=None): # the JSON file (created on the first new entry)
+
+    def __init__(self, path: str | Path | None = None):  # the JSON file (created on the first new entry)
         self.path = None if path is None else Path(path)
         self.done = load_json(self.path) if self.path is not None and self.path.exists() else {}
-    def get(self, key: str, # the entry's key
-            fn: Callable[[], Any], # computes the value (JSON-serialisable) when it is not stored
-            valid: Callable[[Any], bool]|None=None, # a stored value failing this is computed again
-           ) -> Any:
+
+    def get(
+        self,
+        key: str,  # the entry's key
+        fn: Callable[[], Any],  # computes the value (JSON-serialisable) when it is not stored
+        valid: Callable[[Any], bool] | None = None,  # a stored value failing this is computed again
+    ) -> Any:
         "The stored value of `key`, or `fn()` stored now."
-        if key in self.done and valid is not None and not valid(self.done[key]): del self.done[key]
+        if key in self.done and valid is not None and not valid(self.done[key]):
+            del self.done[key]
         if key not in self.done:
             val = fn()
-            if self.path is not None:   # merge with what other processes may have written meanwhile
+            if self.path is not None:  # merge with what other processes may have written meanwhile
                 cur = load_json(self.path) if self.path.exists() else {}
-                cur[key] = val; save_json(cur, self.path); self.done.update(cur)
+                cur[key] = val
+                save_json(cur, self.path)
+                self.done.update(cur)
             self.done[key] = val
         return self.done[key]
 
 # %% ../nbs/00_core.ipynb #e4a5a8a5
-def progress(iterable: Iterable, # what to iterate over
-             desc: str='', # label shown before the bar
-             total: int|None=None, # length, when `iterable` has none
-             enable: bool|None=None, # None: show only when stderr is a terminal and DC_PROGRESS is not 0
-             **kwargs):
+def progress(
+    iterable: Iterable,  # what to iterate over
+    desc: str = '',  # label shown before the bar
+    total: int | None = None,  # length, when `iterable` has none
+    enable: bool | None = None,  # None: show only when stderr is a terminal and DC_PROGRESS is not 0
+    **kwargs,
+):
     "Wrap `iterable` in a tqdm progress bar when one is wanted."
-    if enable is None: enable = sys.stderr.isatty() and os.environ.get('DC_PROGRESS', '1') != '0'
-    if not enable: return iterable
+    if enable is None:
+        enable = sys.stderr.isatty() and os.environ.get('DC_PROGRESS', '1') != '0'
+    if not enable:
+        return iterable
     from tqdm.auto import tqdm
+
     return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, **kwargs)
 
 # %% ../nbs/00_core.ipynb #53aa8e54
 def library_version() -> str:
     "The installed version of `dataset_condensation`."
     from dataset_condensation import __version__
+
     return __version__
+
 
 def provenance(**fields) -> dict:
     "A record of how a result was made: the given fields plus versions, the budget and torch's CPU thread count."
-    return dict(fields, library_version=library_version(), torch_version=torch.__version__,
-                python_version=platform.python_version(), budget=budget(), torch_threads=torch.get_num_threads())
+    return dict(
+        fields,
+        library_version=library_version(),
+        torch_version=torch.__version__,
+        python_version=platform.python_version(),
+        budget=budget(),
+        torch_threads=torch.get_num_threads(),
+    )

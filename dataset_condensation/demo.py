@@ -4,7 +4,9 @@
 
 # %% ../nbs/31_demo.ipynb #6acbbbb4
 from __future__ import annotations
-import os, tempfile, time
+import os
+import tempfile
+import time
 from pathlib import Path
 import torch
 from .core import get_device, set_seed, save_json, provenance, check_range
@@ -18,15 +20,16 @@ from .distill.core import distill, evaluate_synthetic, init_synthetic
 __all__ = ['FAMILY_COLORS', 'demo_pruning', 'demo_distillation', 'format_demo', 'plot_demo', 'plot_images', 'run_demo']
 
 # %% ../nbs/31_demo.ipynb #156927fb
-def demo_pruning(train: ImageData, # the training set
-                 test: ImageData, # the test set
-                 method: str='forgetting', # a pruning method that scores from a recorded run (forgetting, el2n)
-                 keep: float=0.1, # fraction of the training set kept
-                 score_epochs: int=10, # epochs of the recorded run that gives the scores
-                 iterations: int=300, # SGD steps of every retraining
-                 batch_size: int=64, # batch size of the retraining
-                 **kw, # evaluation options: arch, width, n_models, seed, progress
-                ) -> list[dict]:
+def demo_pruning(
+    train: ImageData,  # the training set
+    test: ImageData,  # the test set
+    method: str = 'forgetting',  # a pruning method that scores from a recorded run (forgetting, el2n)
+    keep: float = 0.1,  # fraction of the training set kept
+    score_epochs: int = 10,  # epochs of the recorded run that gives the scores
+    iterations: int = 300,  # SGD steps of every retraining
+    batch_size: int = 64,  # batch size of the retraining
+    **kw,  # evaluation options: arch, width, n_models, seed, progress
+) -> list[dict]:
     "The full set, random selection and `method` at the same `keep`, retrained with the pruning benchmark's protocol."
     seed = kw.get('seed', 0)
     coreset = prune(train, method, keep, seed=seed, epochs=score_epochs, width=kw.get('width', 32))
@@ -37,37 +40,62 @@ def demo_pruning(train: ImageData, # the training set
     full = evaluate_subset(train, torch.arange(len(train)), test, epochs=full_epochs, kind='full', **rec, **kw)
     rec['epochs'] = retrain_epochs(n, iterations, batch_size)
     pct = f'{100 * n / len(train):.0f}%'
-    return [dict(name='full training set', family='baseline', images=len(train), result=full),
-            dict(name=f'random {pct}', family='pruning', images=n,
-                 result=evaluate_subset(train, rnd, test, **rec, **kw)),
-            dict(name=f'{method} {pct}', family='pruning', images=n,
-                 result=evaluate_subset(train, torch.as_tensor(coreset.indices), test, **rec, **kw))]
+    return [
+        dict(name='full training set', family='baseline', images=len(train), result=full),
+        dict(name=f'random {pct}', family='pruning', images=n, result=evaluate_subset(train, rnd, test, **rec, **kw)),
+        dict(
+            name=f'{method} {pct}',
+            family='pruning',
+            images=n,
+            result=evaluate_subset(train, torch.as_tensor(coreset.indices), test, **rec, **kw),
+        ),
+    ]
 
 # %% ../nbs/31_demo.ipynb #8d9570fe
-def demo_distillation(train: ImageData, # the training set
-                      test: ImageData, # the test set
-                      method: str='dm', # a distillation method that starts from real images
-                      ipc: int=10, # images per class
-                      iterations: int=300, # distillation iterations (DM's CPU profile has 1,000)
-                      eval_epochs: int=300, # epochs of every evaluation model (DSA recipe)
-                      **kw, # evaluation options: arch, width, n_models, seed, progress
-                     ) -> tuple[list[dict], torch.Tensor, object]:
+def demo_distillation(
+    train: ImageData,  # the training set
+    test: ImageData,  # the test set
+    method: str = 'dm',  # a distillation method that starts from real images
+    ipc: int = 10,  # images per class
+    iterations: int = 300,  # distillation iterations (DM's CPU profile has 1,000)
+    eval_epochs: int = 300,  # epochs of every evaluation model (DSA recipe)
+    **kw,  # evaluation options: arch, width, n_models, seed, progress
+) -> tuple[list[dict], torch.Tensor, object]:
     "Random real images (the method's starting point) and the distilled set of the same IPC; rows, start images, set."
     seed, width = kw.get('seed', 0), kw.get('width', 32)
     start, labels = init_synthetic(train, ipc, 'real', seed)
-    syn = distill(train, method, ipc, profile='cpu', iterations=iterations, seed=seed, width=width,
-                  eval_epochs=eval_epochs, progress=kw.get('progress'))
+    syn = distill(
+        train,
+        method,
+        ipc,
+        profile='cpu',
+        iterations=iterations,
+        seed=seed,
+        width=width,
+        eval_epochs=eval_epochs,
+        progress=kw.get('progress'),
+    )
     ev = {k: v for k, v in kw.items() if k != 'n_models'}
     n_models = kw.get('n_models', 2)
-    rows = [dict(name=f'random real, {ipc}/class', family='distillation', images=len(labels),
-                 result=evaluate_synset(start, labels, test, recipe='dsa', epochs=eval_epochs, n_models=n_models,
-                                        **ev)),
-            dict(name=f'{method.upper()}, {ipc}/class', family='distillation', images=len(syn),
-                 result=evaluate_synthetic(syn, test, n_models=n_models, epochs=eval_epochs, **ev))]
+    rows = [
+        dict(
+            name=f'random real, {ipc}/class',
+            family='distillation',
+            images=len(labels),
+            result=evaluate_synset(start, labels, test, recipe='dsa', epochs=eval_epochs, n_models=n_models, **ev),
+        ),
+        dict(
+            name=f'{method.upper()}, {ipc}/class',
+            family='distillation',
+            images=len(syn),
+            result=evaluate_synthetic(syn, test, n_models=n_models, epochs=eval_epochs, **ev),
+        ),
+    ]
     return rows, start, syn
 
 # %% ../nbs/31_demo.ipynb #9826256c
-FAMILY_COLORS = {'baseline': '#555555', 'pruning': '#4477aa', 'distillation': '#aa7744'} # bar colours by family
+FAMILY_COLORS = {'baseline': '#555555', 'pruning': '#4477aa', 'distillation': '#aa7744'}  # bar colours by family
+
 
 def format_demo(rows: list[dict]) -> str:
     "The rows as a Markdown table (test accuracy of the final epoch, mean ± std over seeds)."
@@ -75,33 +103,43 @@ def format_demo(rows: list[dict]) -> str:
     body = [f"| {r['name']} | {r['images']} | {r['result'].epochs} | {r['result']} |" for r in rows]
     return '\n'.join([head, *body])
 
-def plot_demo(rows: list[dict], # rows with name, family and result
-              title: str='', # figure title
-             ):
+
+def plot_demo(
+    rows: list[dict],  # rows with name, family and result
+    title: str = '',  # figure title
+):
     "Bar chart of the rows' accuracies, coloured by family; returns the figure."
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 0.9), dpi=80)
     y = list(range(len(rows)))[::-1]
-    ax.barh(y, [100 * r['result'].acc_mean for r in rows], xerr=[100 * r['result'].acc_std for r in rows],
-            color=[FAMILY_COLORS[r['family']] for r in rows])
+    ax.barh(
+        y,
+        [100 * r['result'].acc_mean for r in rows],
+        xerr=[100 * r['result'].acc_std for r in rows],
+        color=[FAMILY_COLORS[r['family']] for r in rows],
+    )
     ax.set_yticks(y, [f"{r['name']} ({r['images']})" for r in rows], fontsize=8)
     lo = min(100 * r['result'].acc_mean for r in rows)
-    ax.set_xlim(max(0., lo - 10), 100)
+    ax.set_xlim(max(0.0, lo - 10), 100)
     ax.set_xlabel('test accuracy (%), final epoch')
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 
-def plot_images(data: ImageData, # the training set (for the display scale)
-                start: torch.Tensor, # the real images the method started from
-                learned: torch.Tensor, # the learned images (same order)
-                ipc: int, # images per class
-                method: str='DM', # the method's name for the title
-               ):
+
+def plot_images(
+    data: ImageData,  # the training set (for the display scale)
+    start: torch.Tensor,  # the real images the method started from
+    learned: torch.Tensor,  # the learned images (same order)
+    ipc: int,  # images per class
+    method: str = 'DM',  # the method's name for the title
+):
     "The real starting images beside the learned ones, one column per class; returns the figure."
     import matplotlib.pyplot as plt
+
     C = data.n_classes
-    order = torch.arange(C * ipc).view(C, ipc).t().reshape(-1)   # one row per draw, one column per class
+    order = torch.arange(C * ipc).view(C, ipc).t().reshape(-1)  # one row per draw, one column per class
     fig, axes = plt.subplots(1, 2, figsize=(2 * 0.42 * C + 0.4, 0.42 * ipc + 0.5), dpi=80)
     image_grid(data.denormalize(start.cpu()[order]), nrow=C, ax=axes[0], title='random real images (the start)')
     learned = data.denormalize(learned.detach().cpu()[order])
@@ -116,49 +154,72 @@ def _quick_rows(train, test, full_epochs, subset_epochs, kw):
     n = len(train) // 10
     per_class = sample_per_class(train.y, 10, seed=kw['seed'])
     full = evaluate_subset(train, torch.arange(len(train)), test, recipe='full', epochs=full_epochs, kind='full', **kw)
-    return [dict(name='full training set', family='baseline', images=len(train), result=full),
-            dict(name='random 10%', family='pruning', images=n,
-                 result=evaluate_subset(train, torch.randperm(len(train), generator=g)[:n], test, epochs=subset_epochs,
-                                        **kw)),
-            dict(name='random 10 per class', family='distillation', images=len(per_class),
-                 result=evaluate_subset(train, per_class, test, epochs=subset_epochs, **kw))], per_class
+    return [
+        dict(name='full training set', family='baseline', images=len(train), result=full),
+        dict(
+            name='random 10%',
+            family='pruning',
+            images=n,
+            result=evaluate_subset(
+                train, torch.randperm(len(train), generator=g)[:n], test, epochs=subset_epochs, **kw
+            ),
+        ),
+        dict(
+            name='random 10 per class',
+            family='distillation',
+            images=len(per_class),
+            result=evaluate_subset(train, per_class, test, epochs=subset_epochs, **kw),
+        ),
+    ], per_class
 
-def run_demo(dataset: str='mnist5k', # an offline dataset (see `dc datasets`)
-             out: str|Path='demo_out', # output folder (results.json, accuracy.png, images.png)
-             quick: bool=False, # the one-minute tour without pruning and distillation
-             width: int=32, # ConvNet-3 width of every model
-             n_models: int=2, # seeds per row
-             seed: int=0, # seed of every selection, distillation and model
-             device: str='auto', # 'auto', 'cpu', 'cuda', ...
-             progress: bool|None=None, # progress bars (None: in a terminal)
-             full_epochs: int=3, # quick tour: epochs of the full-data baseline
-             subset_epochs: int=50, # epochs of the quick tour's random subsets
-             keep: float=0.1, # pruning: fraction kept
-             prune_method: str='forgetting', # pruning: the method (its scorer records a training run)
-             score_epochs: int=10, # pruning: epochs of the recorded run
-             ipc: int=10, # distillation: images per class
-             distill_method: str='dm', # distillation: the method
-             iterations: int=300, # distillation: iterations
-             eval_epochs: int=300, # distillation: epochs of every evaluation model
-             log=print, # where the table and messages go
-            ) -> dict:
+
+def run_demo(
+    dataset: str = 'mnist5k',  # an offline dataset (see `dc datasets`)
+    out: str | Path = 'demo_out',  # output folder (results.json, accuracy.png, images.png)
+    quick: bool = False,  # the one-minute tour without pruning and distillation
+    width: int = 32,  # ConvNet-3 width of every model
+    n_models: int = 2,  # seeds per row
+    seed: int = 0,  # seed of every selection, distillation and model
+    device: str = 'auto',  # 'auto', 'cpu', 'cuda', ...
+    progress: bool | None = None,  # progress bars (None: in a terminal)
+    full_epochs: int = 3,  # quick tour: epochs of the full-data baseline
+    subset_epochs: int = 50,  # epochs of the quick tour's random subsets
+    keep: float = 0.1,  # pruning: fraction kept
+    prune_method: str = 'forgetting',  # pruning: the method (its scorer records a training run)
+    score_epochs: int = 10,  # pruning: epochs of the recorded run
+    ipc: int = 10,  # distillation: images per class
+    distill_method: str = 'dm',  # distillation: the method
+    iterations: int = 300,  # distillation: iterations
+    eval_epochs: int = 300,  # distillation: epochs of every evaluation model
+    log=print,  # where the table and messages go
+) -> dict:
     "Run the demo, print its table, write results.json and figures into `out`; returns the results."
     entry = DATASETS.entry(dataset)
     if not entry['offline']:
         offline = [n for n in DATASETS.names() if DATASETS.entry(n)['offline']]
-        raise ValueError(f"dataset={dataset!r} needs files that are not here; the demo runs on an offline dataset: "
-                         f"{offline}")
-    for name, v, lo in [('width', width, 1), ('n_models', n_models, 1), ('full_epochs', full_epochs, 1),
-                        ('subset_epochs', subset_epochs, 1), ('score_epochs', score_epochs, 2), ('ipc', ipc, 1),
-                        ('iterations', iterations, 1), ('eval_epochs', eval_epochs, 1)]:
+        raise ValueError(
+            f"dataset={dataset!r} needs files that are not here; the demo runs on an offline dataset: {offline}"
+        )
+    for name, v, lo in [
+        ('width', width, 1),
+        ('n_models', n_models, 1),
+        ('full_epochs', full_epochs, 1),
+        ('subset_epochs', subset_epochs, 1),
+        ('score_epochs', score_epochs, 2),
+        ('ipc', ipc, 1),
+        ('iterations', iterations, 1),
+        ('eval_epochs', eval_epochs, 1),
+    ]:
         check_range(name, v, lo)
     check_range('keep', keep, 0, 1, low_open=True, high_open=True)
     out, dev, t0 = Path(out), get_device(device), time.time()
     set_seed(seed)
     train, test = load_dataset(dataset, device=dev), load_dataset(dataset, 'test', device=dev)
     what = 'the quick tour' if quick else f'{prune_method} pruning and {distill_method.upper()} distillation'
-    log(f"dc demo: {what} on {dataset} ({len(train)} training images), device {dev}, ConvNet-3 width {width}, "
-        f"{n_models} seeds per row")
+    log(
+        f"dc demo: {what} on {dataset} ({len(train)} training images), device {dev}, ConvNet-3 width {width}, "
+        f"{n_models} seeds per row"
+    )
     kw = dict(arch='ConvNet', width=width, n_models=n_models, seed=seed, progress=progress)
     if quick:
         rows, per_class = _quick_rows(train, test, full_epochs, subset_epochs, kw)
@@ -168,14 +229,29 @@ def run_demo(dataset: str='mnist5k', # an offline dataset (see `dc datasets`)
         rows += drows
     seconds = time.time() - t0
     log(format_demo(rows))
-    res = provenance(dataset=dataset, device=str(dev), quick=quick, seconds=seconds,
-                     settings=dict(width=width, n_models=n_models, seed=seed, full_epochs=full_epochs,
-                                   subset_epochs=subset_epochs, keep=keep, prune_method=prune_method,
-                                   score_epochs=score_epochs, ipc=ipc, distill_method=distill_method,
-                                   iterations=iterations, eval_epochs=eval_epochs),
-                     rows=[dict(name=r['name'], family=r['family'], images=r['images'], **r['result'].to_dict())
-                           for r in rows])
+    res = provenance(
+        dataset=dataset,
+        device=str(dev),
+        quick=quick,
+        seconds=seconds,
+        settings=dict(
+            width=width,
+            n_models=n_models,
+            seed=seed,
+            full_epochs=full_epochs,
+            subset_epochs=subset_epochs,
+            keep=keep,
+            prune_method=prune_method,
+            score_epochs=score_epochs,
+            ipc=ipc,
+            distill_method=distill_method,
+            iterations=iterations,
+            eval_epochs=eval_epochs,
+        ),
+        rows=[dict(name=r['name'], family=r['family'], images=r['images'], **r['result'].to_dict()) for r in rows],
+    )
     import matplotlib.pyplot as plt
+
     fig = plot_demo(rows, f'{dataset}: what pruning and distillation keep' if not quick else f'{dataset}: baselines')
     if quick:
         ax = image_grid(train.denormalize(train.x[per_class]), nrow=10, title='the random 10-per-class subset')
@@ -183,14 +259,14 @@ def run_demo(dataset: str='mnist5k', # an offline dataset (see `dc datasets`)
     else:
         grid = plot_images(train, start, syn.images, ipc, distill_method.upper())
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f'.{out.name}.') as tmp:   # whole or absent
-        save_json(res, Path(tmp)/'results.json')
-        fig.savefig(Path(tmp)/'accuracy.png')
-        grid.savefig(Path(tmp)/'images.png', bbox_inches='tight')
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f'.{out.name}.') as tmp:  # whole or absent
+        save_json(res, Path(tmp) / 'results.json')
+        fig.savefig(Path(tmp) / 'accuracy.png')
+        grid.savefig(Path(tmp) / 'images.png', bbox_inches='tight')
         out.mkdir(exist_ok=True)
         for name in ('results.json', 'accuracy.png', 'images.png'):
-            os.replace(Path(tmp)/name, out/name)
+            os.replace(Path(tmp) / name, out / name)
     plt.close(fig)
     plt.close(grid)
-    log(f"wrote {out/'results.json'}, {out/'accuracy.png'} and {out/'images.png'} ({seconds:.0f}s)")
+    log(f"wrote {out / 'results.json'}, {out / 'accuracy.png'} and {out / 'images.png'} ({seconds:.0f}s)")
     return res

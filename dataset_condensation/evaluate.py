@@ -24,161 +24,265 @@ __all__ = ['RECIPES', 'Recipe', 'get_recipe', 'EvalResult', 'evaluate_tensors', 
 @dataclass
 class Recipe:
     "How evaluation models are trained."
-    epochs: int = 300 # training epochs
-    lr: float = 0.01 # base learning rate (a synthetic set's learned lr replaces it when given)
+
+    epochs: int = 300  # training epochs
+    lr: float = 0.01  # base learning rate (a synthetic set's learned lr replaces it when given)
     batch_size: int = 256
     optimizer: str = 'sgd'
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    schedule: str = 'step' # see `train.lr_at`
-    augment: str = 'none' # 'none', 'dsa' or 'standard' (see `augment.make_augment`)
-    temperature: float = 1. # KD temperature when soft labels are given
+    schedule: str = 'step'  # see `train.lr_at`
+    augment: str = 'none'  # 'none', 'dsa' or 'standard' (see `augment.make_augment`)
+    temperature: float = 1.0  # KD temperature when soft labels are given
     name: str = 'custom'
 
+
 RECIPES = {
-    'dc': Recipe(300, name='dc'),            # DC: 300 epochs, no augmentation (90_references.ipynb#evaluation-protocols)
+    'dc': Recipe(300, name='dc'),  # DC: 300 epochs, no augmentation (90_references.ipynb#evaluation-protocols)
     'dsa': Recipe(1000, augment='dsa', name='dsa'),  # DSA / DM / MTT-family evaluation: 1000 epochs with DSA
-    'full': Recipe(20, batch_size=64, name='full'),  # full-data baseline of the CPU profile (batch 64: more steps in 20 epochs)
+    'full': Recipe(
+        20, batch_size=64, name='full'
+    ),  # full-data baseline of the CPU profile (batch 64: more steps in 20 epochs)
 }
 
-def get_recipe(recipe: str|Recipe, **overrides) -> Recipe:
+
+def get_recipe(recipe: str | Recipe, **overrides) -> Recipe:
     "A preset by name (or a `Recipe`), with fields overridden."
-    if isinstance(recipe, str): recipe = RECIPES[check_choice('recipe', recipe, list(RECIPES))]
+    if isinstance(recipe, str):
+        recipe = RECIPES[check_choice('recipe', recipe, list(RECIPES))]
     bad = set(overrides) - set(Recipe.__dataclass_fields__)
-    if bad: raise ValueError(f"unknown recipe field(s) {sorted(bad)}; expected some of {list(Recipe.__dataclass_fields__)}")
+    if bad:
+        raise ValueError(f"unknown recipe field(s) {sorted(bad)}; expected some of {list(Recipe.__dataclass_fields__)}")
     return replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/05_evaluate.ipynb #9a134e0b
 @dataclass
 class EvalResult:
     "Test accuracy of models trained on a training set, with everything needed to reproduce it."
-    accs: list # one test accuracy per model (fraction)
-    report: str # 'final' (last epoch) or 'best' (best over epochs on the test split: optimistic)
+
+    accs: list  # one test accuracy per model (fraction)
+    report: str  # 'final' (last epoch) or 'best' (best over epochs on the test split: optimistic)
     epochs: int
     arch: str
     arch_options: dict
     seeds: list
     recipe: dict
     dataset: str
-    split: str # the split the accuracy is measured on
-    n_train: int # size of the training set (subset or synthetic set)
-    kind: str # 'subset', 'synset' or 'full'
+    split: str  # the split the accuracy is measured on
+    n_train: int  # size of the training set (subset or synthetic set)
+    kind: str  # 'subset', 'synset' or 'full'
     extra: dict = field(default_factory=dict)
+
     @property
-    def acc_mean(self) -> float: return float(np.mean(self.accs))
+    def acc_mean(self) -> float:
+        return float(np.mean(self.accs))
+
     @property
-    def acc_std(self) -> float: return float(np.std(self.accs))
+    def acc_std(self) -> float:
+        return float(np.std(self.accs))
+
     def __str__(self):
         tag = '' if self.report == 'final' else ' (best over epochs)'
         return f"{100 * self.acc_mean:.2f} ± {100 * self.acc_std:.2f}{tag}"
+
     def to_dict(self) -> dict:
         return provenance(**asdict(self), acc_mean=self.acc_mean, acc_std=self.acc_std)
+
     def save(self, path) -> Path:
         "Write the record as JSON (atomically)."
         return save_json(self.to_dict(), path)
 
 # %% ../nbs/05_evaluate.ipynb #47781496
 class _TestEveryEpoch(Callback):
-    def __init__(self, x, y): self.x, self.y, self.accs = x, y, []
-    def after_epoch(self, epoch, model): self.accs.append(evaluate(model, self.x, self.y)['acc']); model.train()
+    def __init__(self, x, y):
+        self.x, self.y, self.accs = x, y, []
 
-def evaluate_tensors(x: Tensor, # training images [N, C, H, W]
-                     y: Tensor, # training labels [N]
-                     test: ImageData, # the test set
-                     arch: str='ConvNet', # architecture, see `models.get_network`
-                     n_models: int=3, # models trained from scratch (distinct seeds)
-                     recipe: str|Recipe='dc', # training recipe (preset name or Recipe)
-                     seed: int=0, # model k uses seed + k
-                     report: str='final', # 'final' (default) or 'best' (best test accuracy over epochs; warns)
-                     soft_labels: Tensor|None=None, # teacher logits [N, C]: train with the KD loss
-                     kind: str='subset', # what x is: 'subset', 'synset' or 'full'
-                     channels_last: bool=False, # channels-last memory format (about 1.1x on CPU at width 32-64, see 02_models)
-                     progress: bool|None=False,
-                     extra: dict|None=None, # more fields for the record
-                     **options, # architecture options (e.g. width=64) and recipe overrides (epochs=, lr=, augment=)
-                    ) -> EvalResult:
+    def after_epoch(self, epoch, model):
+        self.accs.append(evaluate(model, self.x, self.y)['acc'])
+        model.train()
+
+
+def evaluate_tensors(
+    x: Tensor,  # training images [N, C, H, W]
+    y: Tensor,  # training labels [N]
+    test: ImageData,  # the test set
+    arch: str = 'ConvNet',  # architecture, see `models.get_network`
+    n_models: int = 3,  # models trained from scratch (distinct seeds)
+    recipe: str | Recipe = 'dc',  # training recipe (preset name or Recipe)
+    seed: int = 0,  # model k uses seed + k
+    report: str = 'final',  # 'final' (default) or 'best' (best test accuracy over epochs; warns)
+    soft_labels: Tensor | None = None,  # teacher logits [N, C]: train with the KD loss
+    kind: str = 'subset',  # what x is: 'subset', 'synset' or 'full'
+    channels_last: bool = False,  # channels-last memory format (about 1.1x on CPU at width 32-64, see 02_models)
+    progress: bool | None = False,
+    extra: dict | None = None,  # more fields for the record
+    **options,  # architecture options (e.g. width=64) and recipe overrides (epochs=, lr=, augment=)
+) -> EvalResult:
     "Train `n_models` fresh models on (x, y) and test them on `test`; return the final-epoch record."
-    check_choice('report', report, ['final', 'best']); check_range('n_models', n_models, 1)
+    check_choice('report', report, ['final', 'best'])
+    check_range('n_models', n_models, 1)
     rfields = set(Recipe.__dataclass_fields__)
     rec = get_recipe(recipe, **{k: v for k, v in options.items() if k in rfields})
     arch_opts = {k: v for k, v in options.items() if k not in rfields}
     if tuple(x.shape[1:]) != test.image_shape:
-        raise ValueError(f"training images have shape {tuple(x.shape[1:])} but the test set {test.name!r} has {test.image_shape}")
-    if len(y) and int(y.max()) >= test.n_classes: raise ValueError(f"labels go up to {int(y.max())} but the test set has {test.n_classes} classes")
-    dev = test.x.device; x, y = x.to(dev), y.to(dev)
-    if soft_labels is not None: soft_labels = soft_labels.to(dev)
+        raise ValueError(
+            f"training images have shape {tuple(x.shape[1:])} but the test set {test.name!r} has {test.image_shape}"
+        )
+    if len(y) and int(y.max()) >= test.n_classes:
+        raise ValueError(f"labels go up to {int(y.max())} but the test set has {test.n_classes} classes")
+    dev = test.x.device
+    x, y = x.to(dev), y.to(dev)
+    if soft_labels is not None:
+        soft_labels = soft_labels.to(dev)
     aug = make_augment(rec.augment, test.name)
     mk = lambda s: get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **arch_opts)
     seeds = [seed + k for k in range(n_models)]
-    kw = dict(epochs=rec.epochs, lr=rec.lr, batch_size=rec.batch_size, optimizer=rec.optimizer, momentum=rec.momentum,
-              weight_decay=rec.weight_decay, schedule=rec.schedule, augment=aug, soft_labels=soft_labels,
-              temperature=rec.temperature, progress=progress)
+    kw = dict(
+        epochs=rec.epochs,
+        lr=rec.lr,
+        batch_size=rec.batch_size,
+        optimizer=rec.optimizer,
+        momentum=rec.momentum,
+        weight_decay=rec.weight_decay,
+        schedule=rec.schedule,
+        augment=aug,
+        soft_labels=soft_labels,
+        temperature=rec.temperature,
+        progress=progress,
+    )
     if report == 'final':
         models = fit_many(mk, seeds, x, y, channels_last=channels_last, **kw)
         accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
     else:
-        warnings.warn("report='best' selects the best epoch on the test split: the number is optimistic and labelled 'best'")
+        warnings.warn(
+            "report='best' selects the best epoch on the test split: the number is optimistic and labelled 'best'"
+        )
         accs = []
         for s in seeds:
             cb = _TestEveryEpoch(test.x, test.y)
-            fit(mk(s), x, y, callbacks=[cb], seed=s, channels_last=channels_last, **kw); accs.append(max(cb.accs))
-    return EvalResult(accs, report, rec.epochs, arch, arch_opts, seeds, asdict(rec), test.name, test.split, len(x), kind, dict(extra or {}))
+            fit(mk(s), x, y, callbacks=[cb], seed=s, channels_last=channels_last, **kw)
+            accs.append(max(cb.accs))
+    return EvalResult(
+        accs,
+        report,
+        rec.epochs,
+        arch,
+        arch_opts,
+        seeds,
+        asdict(rec),
+        test.name,
+        test.split,
+        len(x),
+        kind,
+        dict(extra or {}),
+    )
 
 # %% ../nbs/05_evaluate.ipynb #44f7f9f0
-def evaluate_subset(train: ImageData, # the full training set
-                    indices, # indices of the subset into `train`
-                    test: ImageData, # the test set
-                    **kwargs, # see `evaluate_tensors`
-                   ) -> EvalResult:
+def evaluate_subset(
+    train: ImageData,  # the full training set
+    indices,  # indices of the subset into `train`
+    test: ImageData,  # the test set
+    **kwargs,  # see `evaluate_tensors`
+) -> EvalResult:
     "Evaluate a subset of real training data under the protocol."
-    if not isinstance(train, ImageData): raise ValueError(f"train must be an ImageData (see data.load_dataset); got {type(train).__name__}")
+    if not isinstance(train, ImageData):
+        raise ValueError(f"train must be an ImageData (see data.load_dataset); got {type(train).__name__}")
     sub = train.subset(check_indices(indices, len(train), 'indices', mask=True).to(train.y.device))
     extra = dict(kwargs.pop('extra', None) or {}, n_total=len(train))
     return evaluate_tensors(sub.x, sub.y, test, kind=kwargs.pop('kind', 'subset'), extra=extra, **kwargs)
 
-def evaluate_synset(images: Tensor, # synthetic images [M, C, H, W], in the test set's normalisation
-                    labels: Tensor, # their labels [M]
-                    test: ImageData, # the test set
-                    lr: float|None=None, # the set's learned learning rate (MTT family), replaces the recipe's
-                    soft_labels: Tensor|None=None, # stored teacher logits (SRe2L family)
-                    **kwargs, # see `evaluate_tensors`
-                   ) -> EvalResult:
+
+def evaluate_synset(
+    images: Tensor,  # synthetic images [M, C, H, W], in the test set's normalisation
+    labels: Tensor,  # their labels [M]
+    test: ImageData,  # the test set
+    lr: float | None = None,  # the set's learned learning rate (MTT family), replaces the recipe's
+    soft_labels: Tensor | None = None,  # stored teacher logits (SRe2L family)
+    **kwargs,  # see `evaluate_tensors`
+) -> EvalResult:
     "Evaluate a synthetic set under the protocol."
-    if not torch.isfinite(images).all(): raise ValueError("images contain NaN or Inf values")
-    if lr is not None: kwargs['lr'] = float(check_range('lr', float(lr), 0, low_open=True))
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or Inf values")
+    if lr is not None:
+        kwargs['lr'] = float(check_range('lr', float(lr), 0, low_open=True))
     ipc = torch.bincount(labels.long(), minlength=test.n_classes)
     extra = dict(kwargs.pop('extra', None) or {}, ipc=ipc.tolist(), learned_lr=lr)
-    return evaluate_tensors(images.detach(), labels, test, soft_labels=soft_labels, kind='synset', extra=extra, **kwargs)
+    return evaluate_tensors(
+        images.detach(), labels, test, soft_labels=soft_labels, kind='synset', extra=extra, **kwargs
+    )
 
 # %% ../nbs/05_evaluate.ipynb #b47805e8
-def baseline_table(datasets=('mnist5k', 'animal_mnist', 'pneumoniamnist'), # dataset names
-                   ipcs=(1, 10, 50), # images per class of the random subsets
-                   n_seeds: int=3, # seeds (subset draw and model) per cell
-                   subset_epochs: int=300, # epochs on random subsets
-                   full_epochs: int=20, # epochs on the full training set
-                   arch: str='ConvNet', arch_options: dict|None=None, # the model (CPU profile: width 32)
-                   device=None, root=None, progress: bool|None=False,
-                   cache: str|Path|None=None, # JSON file of finished runs: written after each run, reused (resume)
-                  ) -> list[dict]:
+def baseline_table(
+    datasets=('mnist5k', 'animal_mnist', 'pneumoniamnist'),  # dataset names
+    ipcs=(1, 10, 50),  # images per class of the random subsets
+    n_seeds: int = 3,  # seeds (subset draw and model) per cell
+    subset_epochs: int = 300,  # epochs on random subsets
+    full_epochs: int = 20,  # epochs on the full training set
+    arch: str = 'ConvNet',
+    arch_options: dict | None = None,  # the model (CPU profile: width 32)
+    device=None,
+    root=None,
+    progress: bool | None = False,
+    cache: str | Path | None = None,  # JSON file of finished runs: written after each run, reused (resume)
+) -> list[dict]:
     "Full-data and random-subset accuracies (final epoch, mean ± std over seeds) per dataset."
     from dataset_condensation.data import load_dataset
+
     arch_options = dict(width=32) if arch_options is None else arch_options
     done = JSONCache(cache)
-    def run(key, fn): return done.get(f"{key}|{arch}|{sorted(arch_options.items())}|{subset_epochs}|{full_epochs}", fn)
+
+    def run(key, fn):
+        return done.get(f"{key}|{arch}|{sorted(arch_options.items())}|{subset_epochs}|{full_epochs}", fn)
+
     rows = []
     for name in datasets:
         tr, te = load_dataset(name, root=root, device=device), load_dataset(name, 'test', root=root, device=device)
-        full = [run(f'{name}|full|{s}', lambda: evaluate_subset(tr, torch.arange(len(tr)), te, arch=arch, n_models=1, seed=s, recipe='full',
-                                                               epochs=full_epochs, kind='full', progress=progress, **arch_options).accs[0])
-                for s in range(n_seeds)]
-        row = dict(dataset=name, n_train=len(tr), full=dict(accs=full, acc_mean=float(np.mean(full)), acc_std=float(np.std(full))))
+        full = [
+            run(
+                f'{name}|full|{s}',
+                lambda: evaluate_subset(
+                    tr,
+                    torch.arange(len(tr)),
+                    te,
+                    arch=arch,
+                    n_models=1,
+                    seed=s,
+                    recipe='full',
+                    epochs=full_epochs,
+                    kind='full',
+                    progress=progress,
+                    **arch_options,
+                ).accs[0],
+            )
+            for s in range(n_seeds)
+        ]
+        row = dict(
+            dataset=name,
+            n_train=len(tr),
+            full=dict(accs=full, acc_mean=float(np.mean(full)), acc_std=float(np.std(full))),
+        )
         for ipc in ipcs:
-            accs = [run(f'{name}|ipc{ipc}|{s}', lambda: evaluate_subset(tr, sample_per_class(tr.y, ipc, seed=s), te, arch=arch, n_models=1, seed=s,
-                                                                       epochs=subset_epochs, progress=progress, **arch_options).accs[0])
-                    for s in range(n_seeds)]
+            accs = [
+                run(
+                    f'{name}|ipc{ipc}|{s}',
+                    lambda: evaluate_subset(
+                        tr,
+                        sample_per_class(tr.y, ipc, seed=s),
+                        te,
+                        arch=arch,
+                        n_models=1,
+                        seed=s,
+                        epochs=subset_epochs,
+                        progress=progress,
+                        **arch_options,
+                    ).accs[0],
+                )
+                for s in range(n_seeds)
+            ]
             row[f'ipc{ipc}'] = dict(accs=accs, acc_mean=float(np.mean(accs)), acc_std=float(np.std(accs)))
         rows.append(row)
     return rows
+
 
 def format_baselines(rows: list[dict]) -> str:
     "A markdown table of `baseline_table` rows (accuracy in %)."
@@ -186,7 +290,11 @@ def format_baselines(rows: list[dict]) -> str:
     head = '| dataset | full data | ' + ' | '.join(f'random {k[3:]}/class' for k in ipcs) + ' |'
     lines = [head, '|' + '---|' * (2 + len(ipcs))]
     f = lambda d: f"{100 * d['acc_mean']:.1f} ± {100 * d['acc_std']:.1f}"
-    for r in rows: lines.append(f"| {r['dataset']} ({r['n_train']}) | {f(r['full'])} | " + ' | '.join(f(r[k]) for k in ipcs) + ' |')
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} ({r['n_train']}) | {f(r['full'])} | " + ' | '.join(f(r[k]) for k in ipcs) + ' |'
+        )
     return '\n'.join(lines)
+
 
 # A small version first (width 16, 20 epochs on subsets, 1 on the full set), to show the shape of the table:

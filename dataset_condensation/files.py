@@ -4,7 +4,11 @@
 
 # %% ../nbs/01a_files.ipynb #0ea7ff9d
 from __future__ import annotations
-import builtins, gzip, pickle, struct, zipfile
+import builtins
+import gzip
+import pickle
+import struct
+import zipfile
 import _codecs
 from pathlib import Path
 import numpy as np
@@ -19,10 +23,13 @@ __all__ = ['IMAGE_EXTENSIONS', 'MEDMNIST_2D', 'safe_unpickle', 'read_mnist_idx',
 def _numpy_core():
     "numpy's `multiarray` and `numeric` modules (`numpy._core` from numpy 2, `numpy.core` before)."
     try:
-        import numpy._core.multiarray as ma, numpy._core.numeric as nm
+        import numpy._core.multiarray as ma
+        import numpy._core.numeric as nm
     except ImportError:
-        import numpy.core.multiarray as ma, numpy.core.numeric as nm
+        import numpy.core.multiarray as ma
+        import numpy.core.numeric as nm
     return ma, nm
+
 
 def _safe_globals() -> dict:
     "The (module, name) pairs a pickle of numpy arrays and plain Python values may refer to."
@@ -34,156 +41,234 @@ def _safe_globals() -> dict:
         allowed[(f'{c}.multiarray', 'scalar')] = ma.scalar
         allowed[(f'{c}.numeric', '_frombuffer')] = nm._frombuffer
     for mod in ('builtins', '__builtin__'):
-        for n in ('bytes', 'bytearray', 'dict', 'list', 'tuple', 'set', 'frozenset', 'int', 'float', 'complex', 'str', 'bool'):
+        for n in (
+            'bytes',
+            'bytearray',
+            'dict',
+            'list',
+            'tuple',
+            'set',
+            'frozenset',
+            'int',
+            'float',
+            'complex',
+            'str',
+            'bool',
+        ):
             allowed[(mod, n)] = getattr(builtins, n)
     return allowed
 
+
 _SAFE_GLOBALS = _safe_globals()
+
 
 class _SafeUnpickler(pickle.Unpickler):
     "An unpickler that resolves only the globals in `_SAFE_GLOBALS`."
+
     def find_class(self, module, name):
-        try: return _SAFE_GLOBALS[(module, name)]
+        try:
+            return _SAFE_GLOBALS[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
                 f"refusing to load the global {module}.{name} from a pickle: only numpy arrays, bytes, strings, numbers, "
-                "lists and dicts are allowed in a dataset file (this file is not a plain data file, or it is malicious)") from None
+                "lists and dicts are allowed in a dataset file (this file is not a plain data file, or it is malicious)"
+            ) from None
 
-def safe_unpickle(fileobj, # a binary file object holding a pickle
-                  encoding: str='bytes', # how Python 2 strings are decoded ('bytes' keeps them as bytes, as the CIFAR authors advise)
-                 ):
+
+def safe_unpickle(
+    fileobj,  # a binary file object holding a pickle
+    encoding: str = 'bytes',  # how Python 2 strings are decoded ('bytes' keeps them as bytes, as the CIFAR authors advise)
+):
     "Unpickle `fileobj`, allowing only numpy arrays and plain Python values; anything else raises `pickle.UnpicklingError`."
     return _SafeUnpickler(fileobj, encoding=encoding).load()
 
 # %% ../nbs/01a_files.ipynb #23f15c61
 _IDX_MAGIC = {'images': (2051, 3), 'labels': (2049, 1)}
 
+
 def _read_bytes(path: Path) -> bytes:
     "The content of `path`, gunzipped when it ends in `.gz`."
-    if path.suffix != '.gz': return path.read_bytes()
-    try: return gzip.decompress(path.read_bytes())
-    except (EOFError, OSError) as e: raise ValueError(f"{path} is not a valid gzip file (truncated download?): {e}") from e
+    if path.suffix != '.gz':
+        return path.read_bytes()
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (EOFError, OSError) as e:
+        raise ValueError(f"{path} is not a valid gzip file (truncated download?): {e}") from e
+
 
 def _read_idx(path: Path, kind: str) -> np.ndarray:
     "Read an idx file of unsigned bytes holding `kind` ('images': 3-d, 'labels': 1-d), validating its header."
     magic, ndim = _IDX_MAGIC[kind]
     raw, hdr = _read_bytes(path), 4 + 4 * ndim
-    if len(raw) < hdr: raise ValueError(f"{path} is truncated: {len(raw)} bytes, fewer than the {hdr}-byte idx header")
+    if len(raw) < hdr:
+        raise ValueError(f"{path} is truncated: {len(raw)} bytes, fewer than the {hdr}-byte idx header")
     got = int.from_bytes(raw[:4], 'big')
     if got != magic:
-        raise ValueError(f"{path} is not an idx {kind} file: magic number {got}, expected {magic} (unsigned bytes, {ndim}-d)")
+        raise ValueError(
+            f"{path} is not an idx {kind} file: magic number {got}, expected {magic} (unsigned bytes, {ndim}-d)"
+        )
     dims = struct.unpack(f'>{ndim}I', raw[4:hdr])
     n = int(np.prod(dims))
     if len(raw) - hdr != n:
-        raise ValueError(f"{path} is truncated or corrupted: its header says {list(dims)} ({n} bytes of data) but it holds {len(raw) - hdr}")
+        raise ValueError(
+            f"{path} is truncated or corrupted: its header says {list(dims)} ({n} bytes of data) but it holds {len(raw) - hdr}"
+        )
     return np.frombuffer(raw, np.uint8, count=n, offset=hdr).reshape(dims).copy()
+
 
 def _find_file(folder: Path, name: str) -> Path:
     "`folder/name`, or `folder/name.gz`; a clear error naming both when neither exists."
-    for p in (folder/name, folder/f'{name}.gz'):
-        if p.is_file(): return p
-    raise FileNotFoundError(f"expected the file {folder/name} (or {name}.gz) but found neither")
+    for p in (folder / name, folder / f'{name}.gz'):
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"expected the file {folder / name} (or {name}.gz) but found neither")
 
 # %% ../nbs/01a_files.ipynb #d954bd26
-def read_mnist_idx(root: str|Path, # the folder that holds `<variant>/raw/` (torchvision's `root`)
-                   split: str, # 'train' (60,000 images) or 'test' (10,000)
-                   variant: str='MNIST', # 'MNIST' or 'FashionMNIST'
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def read_mnist_idx(
+    root: str | Path,  # the folder that holds `<variant>/raw/` (torchvision's `root`)
+    split: str,  # 'train' (60,000 images) or 'test' (10,000)
+    variant: str = 'MNIST',  # 'MNIST' or 'FashionMNIST'
+) -> tuple[np.ndarray, np.ndarray]:
     "Read MNIST or FashionMNIST from torchvision's idx files: images uint8 `[N, 28, 28, 1]`, labels int64 `[N]`."
-    check_choice('split', split, ('train', 'test')); check_choice('variant', variant, ('MNIST', 'FashionMNIST'))
-    raw = Path(root)/variant/'raw'
+    check_choice('split', split, ('train', 'test'))
+    check_choice('variant', variant, ('MNIST', 'FashionMNIST'))
+    raw = Path(root) / variant / 'raw'
     if not raw.is_dir():
-        raise FileNotFoundError(f"the {variant} files were not found: expected the folder {raw} holding the idx files "
-                                f"(train-images-idx3-ubyte, ...), as torchvision's {variant}(root, download=True) leaves them")
+        raise FileNotFoundError(
+            f"the {variant} files were not found: expected the folder {raw} holding the idx files "
+            f"(train-images-idx3-ubyte, ...), as torchvision's {variant}(root, download=True) leaves them"
+        )
     prefix = 'train' if split == 'train' else 't10k'
     ximg, ylab = _find_file(raw, f'{prefix}-images-idx3-ubyte'), _find_file(raw, f'{prefix}-labels-idx1-ubyte')
     x, y = _read_idx(ximg, 'images'), _read_idx(ylab, 'labels')
-    if len(x) != len(y): raise ValueError(f"{ximg} holds {len(x)} images but {ylab} holds {len(y)} labels")
+    if len(x) != len(y):
+        raise ValueError(f"{ximg} holds {len(x)} images but {ylab} holds {len(y)} labels")
     return x[..., None], y.astype(np.int64)
 
 # %% ../nbs/01a_files.ipynb #b5a693d3
-_CIFAR = {10: dict(folder='cifar-10-batches-py', train=[f'data_batch_{i}' for i in range(1, 6)], test=['test_batch'],
-                   meta='batches.meta', labels='labels', names='label_names'),
-          100: dict(folder='cifar-100-python', train=['train'], test=['test'],
-                    meta='meta', labels='fine_labels', names='fine_label_names')}
+_CIFAR = {
+    10: dict(
+        folder='cifar-10-batches-py',
+        train=[f'data_batch_{i}' for i in range(1, 6)],
+        test=['test_batch'],
+        meta='batches.meta',
+        labels='labels',
+        names='label_names',
+    ),
+    100: dict(
+        folder='cifar-100-python',
+        train=['train'],
+        test=['test'],
+        meta='meta',
+        labels='fine_labels',
+        names='fine_label_names',
+    ),
+}
+
 
 def _load_pickled_dict(path: Path, keys: tuple) -> dict:
     "Safely unpickle the dict in `path`, with `bytes` keys decoded to `str`, checking that `keys` are present."
-    if not path.is_file(): raise FileNotFoundError(f"expected the file {path} but it does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"expected the file {path} but it does not exist")
     with open(path, 'rb') as f:
-        try: d = safe_unpickle(f)
+        try:
+            d = safe_unpickle(f)
         except (EOFError, pickle.UnpicklingError, ValueError) as e:
             raise ValueError(f"{path} could not be read as a CIFAR pickle (truncated or not a CIFAR file?): {e}") from e
-    if not isinstance(d, dict): raise ValueError(f"{path} holds a {type(d).__name__}, expected a dict")
+    if not isinstance(d, dict):
+        raise ValueError(f"{path} holds a {type(d).__name__}, expected a dict")
     d = {(k.decode('latin1') if isinstance(k, bytes) else k): v for k, v in d.items()}
     missing = [k for k in keys if k not in d]
-    if missing: raise ValueError(f"{path} lacks the key(s) {missing}; found {sorted(map(str, d))}")
+    if missing:
+        raise ValueError(f"{path} lacks the key(s) {missing}; found {sorted(map(str, d))}")
     return d
 
 # %% ../nbs/01a_files.ipynb #44508213
-def read_cifar(root: str|Path, # the folder that holds `cifar-10-batches-py/` or `cifar-100-python/` (torchvision's `root`)
-               split: str, # 'train' (50,000 images) or 'test' (10,000)
-               n_classes: int=10, # 10 for CIFAR-10, 100 for CIFAR-100
-              ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_cifar(
+    root: str | Path,  # the folder that holds `cifar-10-batches-py/` or `cifar-100-python/` (torchvision's `root`)
+    split: str,  # 'train' (50,000 images) or 'test' (10,000)
+    n_classes: int = 10,  # 10 for CIFAR-10, 100 for CIFAR-100
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     "Read CIFAR-10/100 from the python-version pickles: images uint8 `[N, 32, 32, 3]`, labels int64 `[N]`, class names."
-    check_choice('split', split, ('train', 'test')); check_choice('n_classes', n_classes, (10, 100))
-    spec = _CIFAR[n_classes]; folder = Path(root)/spec['folder']
+    check_choice('split', split, ('train', 'test'))
+    check_choice('n_classes', n_classes, (10, 100))
+    spec = _CIFAR[n_classes]
+    folder = Path(root) / spec['folder']
     if not folder.is_dir():
-        raise FileNotFoundError(f"the CIFAR-{n_classes} files were not found: expected the folder {folder} "
-                                f"(the unpacked python version, as torchvision's CIFAR{n_classes}(root, download=True) leaves it)")
+        raise FileNotFoundError(
+            f"the CIFAR-{n_classes} files were not found: expected the folder {folder} "
+            f"(the unpacked python version, as torchvision's CIFAR{n_classes}(root, download=True) leaves it)"
+        )
     xs, ys = [], []
     for fn in spec[split]:
-        d = _load_pickled_dict(folder/fn, ('data', spec['labels']))
+        d = _load_pickled_dict(folder / fn, ('data', spec['labels']))
         x, y = np.asarray(d['data']), np.asarray(d[spec['labels']])
         if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
-            raise ValueError(f"{folder/fn}: 'data' should be uint8 [N, 3072], got {x.dtype} {list(x.shape)}")
-        if y.shape != (len(x),): raise ValueError(f"{folder/fn} holds {len(x)} images but labels of shape {list(y.shape)}")
-        xs.append(x); ys.append(y)
+            raise ValueError(f"{folder / fn}: 'data' should be uint8 [N, 3072], got {x.dtype} {list(x.shape)}")
+        if y.shape != (len(x),):
+            raise ValueError(f"{folder / fn} holds {len(x)} images but labels of shape {list(y.shape)}")
+        xs.append(x)
+        ys.append(y)
     x = np.ascontiguousarray(np.concatenate(xs).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     y = np.concatenate(ys).astype(np.int64)
     if len(y) and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"labels in {folder} range over [{y.min()}, {y.max()}], expected [0, {n_classes - 1}]")
-    names = _load_pickled_dict(folder/spec['meta'], (spec['names'],))[spec['names']]
+    names = _load_pickled_dict(folder / spec['meta'], (spec['names'],))[spec['names']]
     names = [n.decode('utf-8') if isinstance(n, bytes) else str(n) for n in names]
-    if len(names) != n_classes: raise ValueError(f"{folder/spec['meta']} lists {len(names)} class names, expected {n_classes}")
+    if len(names) != n_classes:
+        raise ValueError(f"{folder / spec['meta']} lists {len(names)} class names, expected {n_classes}")
     return x, y, names
 
 # %% ../nbs/01a_files.ipynb #c22bff43
-def read_svhn(root: str|Path, # the folder that holds `<split>_32x32.mat` (torchvision's `root`)
-              split: str, # 'train' (73,257 images), 'test' (26,032) or 'extra' (531,131)
-             ) -> tuple[np.ndarray, np.ndarray]:
+def read_svhn(
+    root: str | Path,  # the folder that holds `<split>_32x32.mat` (torchvision's `root`)
+    split: str,  # 'train' (73,257 images), 'test' (26,032) or 'extra' (531,131)
+) -> tuple[np.ndarray, np.ndarray]:
     "Read SVHN from its `.mat` files: images uint8 `[N, 32, 32, 3]`, labels int64 `[N]` in 0–9 (label 10 is digit 0)."
     check_choice('split', split, ('train', 'test', 'extra'))
-    path = Path(root)/f'{split}_32x32.mat'
+    path = Path(root) / f'{split}_32x32.mat'
     if not path.is_file():
-        raise FileNotFoundError(f"the SVHN {split} file was not found: expected {path}, as torchvision's SVHN(root, split={split!r}, download=True) leaves it")
+        raise FileNotFoundError(
+            f"the SVHN {split} file was not found: expected {path}, as torchvision's SVHN(root, split={split!r}, download=True) leaves it"
+        )
     sio = require('scipy.io', 'pip install scipy')
-    try: m = sio.loadmat(path, variable_names=['X', 'y'])
-    except Exception as e: raise ValueError(f"{path} could not be read as a MATLAB file (truncated download?): {e}") from e
-    if 'X' not in m or 'y' not in m: raise ValueError(f"{path} lacks the variables 'X' and 'y'; found {sorted(k for k in m if not k.startswith('__'))}")
+    try:
+        m = sio.loadmat(path, variable_names=['X', 'y'])
+    except Exception as e:
+        raise ValueError(f"{path} could not be read as a MATLAB file (truncated download?): {e}") from e
+    if 'X' not in m or 'y' not in m:
+        raise ValueError(
+            f"{path} lacks the variables 'X' and 'y'; found {sorted(k for k in m if not k.startswith('__'))}"
+        )
     X, y = m['X'], m['y']
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3):
         raise ValueError(f"{path}: 'X' should be [32, 32, 3, N], got {list(X.shape)}")
     x, y = np.ascontiguousarray(X.transpose(3, 0, 1, 2)).astype(np.uint8, copy=False), y.reshape(-1).astype(np.int64)
-    if len(y) != len(x): raise ValueError(f"{path} holds {len(x)} images but {len(y)} labels")
+    if len(y) != len(x):
+        raise ValueError(f"{path} holds {len(x)} images but {len(y)} labels")
     y[y == 10] = 0
-    if len(y) and (y.min() < 0 or y.max() > 9): raise ValueError(f"labels in {path} range over [{y.min()}, {y.max()}], expected 1–10")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"labels in {path} range over [{y.min()}, {y.max()}], expected 1–10")
     return x, y
 
 # %% ../nbs/01a_files.ipynb #ba680e69
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
 
+
 def _list_images(folder: Path) -> list[Path]:
     "The image files below `folder` (any depth), sorted."
     return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
-def _image_size(im_size) -> tuple[int, int]|None:
+
+def _image_size(im_size) -> tuple[int, int] | None:
     "`im_size` as (height, width), or None; a clear error when it is not a positive int or pair of ints."
-    if im_size is None: return None
+    if im_size is None:
+        return None
     hw = (im_size, im_size) if isinstance(im_size, (int, np.integer)) else tuple(im_size)
     if len(hw) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in hw):
         raise ValueError(f"im_size={im_size!r} is not valid; expected a positive int or a (height, width) pair")
     return int(hw[0]), int(hw[1])
+
 
 def _load_images(paths: list[Path], im_size=None) -> np.ndarray:
     "Load `paths` as RGB into one uint8 array `[N, H, W, 3]`, resized (bilinear) to `im_size` when given."
@@ -192,115 +277,183 @@ def _load_images(paths: list[Path], im_size=None) -> np.ndarray:
     for i, p in enumerate(paths):
         with Image.open(p) as im:
             im = im.convert('RGB')
-            if hw is not None and im.size != (hw[1], hw[0]): im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
+            if hw is not None and im.size != (hw[1], hw[0]):
+                im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
             a = np.asarray(im)
-        if out is None: out = np.empty((len(paths), *a.shape), np.uint8)
+        if out is None:
+            out = np.empty((len(paths), *a.shape), np.uint8)
         elif a.shape != out.shape[1:]:
-            raise ValueError(f"images differ in size: {paths[0]} is {out.shape[1]}x{out.shape[2]} (height x width) but {p} is "
-                             f"{a.shape[0]}x{a.shape[1]}; pass im_size to resize them all")
+            raise ValueError(
+                f"images differ in size: {paths[0]} is {out.shape[1]}x{out.shape[2]} (height x width) but {p} is "
+                f"{a.shape[0]}x{a.shape[1]}; pass im_size to resize them all"
+            )
         out[i] = a
     return out if out is not None else np.empty((0, *(hw or (0, 0)), 3), np.uint8)
 
 # %% ../nbs/01a_files.ipynb #76bea70c
-def read_image_folder(root: str|Path, # the folder holding one sub-folder of images per class
-                      im_size: int|tuple|None=None, # resize every image to this size (int: square; (height, width)); None: keep sizes, which must agree
-                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_image_folder(
+    root: str | Path,  # the folder holding one sub-folder of images per class
+    im_size: int
+    | tuple
+    | None = None,  # resize every image to this size (int: square; (height, width)); None: keep sizes, which must agree
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     "Read an `ImageFolder` tree `root/<class>/<image>`: images uint8 `[N, H, W, 3]`, labels int64 `[N]`, class names (sorted)."
-    root = Path(root); _image_size(im_size)
-    if not root.is_dir(): raise FileNotFoundError(f"root={str(root)!r} is not a folder; expected the layout root/<class>/<image>")
+    root = Path(root)
+    _image_size(im_size)
+    if not root.is_dir():
+        raise FileNotFoundError(f"root={str(root)!r} is not a folder; expected the layout root/<class>/<image>")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
-    if not classes: raise FileNotFoundError(f"no class folders in {root}; expected the layout root/<class>/<image>")
+    if not classes:
+        raise FileNotFoundError(f"no class folders in {root}; expected the layout root/<class>/<image>")
     paths, labels = [], []
     for c, name in enumerate(classes):
-        ps = _list_images(root/name)
-        if not ps: raise FileNotFoundError(f"the class folder {root/name} holds no images ({', '.join(IMAGE_EXTENSIONS)}, any case)")
-        paths += ps; labels += [c] * len(ps)
+        ps = _list_images(root / name)
+        if not ps:
+            raise FileNotFoundError(
+                f"the class folder {root / name} holds no images ({', '.join(IMAGE_EXTENSIONS)}, any case)"
+            )
+        paths += ps
+        labels += [c] * len(ps)
     return _load_images(paths, im_size), np.array(labels, np.int64), classes
 
 # %% ../nbs/01a_files.ipynb #ceb347d4
-def read_tiny_imagenet(root: str|Path, # the `tiny-imagenet-200` folder (holding wnids.txt, train/, val/)
-                       split: str, # 'train' (100,000 images) or 'val' (10,000); the test split has no labels
-                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_tiny_imagenet(
+    root: str | Path,  # the `tiny-imagenet-200` folder (holding wnids.txt, train/, val/)
+    split: str,  # 'train' (100,000 images) or 'val' (10,000); the test split has no labels
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     "Read Tiny-ImageNet from its official layout: images uint8 `[N, 64, 64, 3]`, labels int64 `[N]`, wnids (sorted)."
     check_choice('split', split, ('train', 'val', 'test'))
-    if split == 'test': raise ValueError("split='test': the Tiny-ImageNet test images have no labels; use split='val' to evaluate")
-    root = Path(root); wn = root/'wnids.txt'
+    if split == 'test':
+        raise ValueError("split='test': the Tiny-ImageNet test images have no labels; use split='val' to evaluate")
+    root = Path(root)
+    wn = root / 'wnids.txt'
     if not wn.is_file():
-        raise FileNotFoundError(f"expected {wn}: root should be the unpacked official tiny-imagenet-200 folder (wnids.txt, train/, val/)")
+        raise FileNotFoundError(
+            f"expected {wn}: root should be the unpacked official tiny-imagenet-200 folder (wnids.txt, train/, val/)"
+        )
     wnids = sorted(set(wn.read_text().split()))
-    if not wnids: raise ValueError(f"{wn} lists no classes")
+    if not wnids:
+        raise ValueError(f"{wn} lists no classes")
     paths, labels = [], []
     if split == 'train':
         for c, w in enumerate(wnids):
-            d = root/'train'/w/'images'
+            d = root / 'train' / w / 'images'
             ps = _list_images(d) if d.is_dir() else []
-            if not ps: raise FileNotFoundError(f"expected the training images of class {w} in {d}, found none")
-            paths += ps; labels += [c] * len(ps)
+            if not ps:
+                raise FileNotFoundError(f"expected the training images of class {w} in {d}, found none")
+            paths += ps
+            labels += [c] * len(ps)
     else:
-        ann, imgs, idx = root/'val'/'val_annotations.txt', root/'val'/'images', {w: c for c, w in enumerate(wnids)}
-        if not ann.is_file(): raise FileNotFoundError(f"expected the validation labels in {ann}")
+        ann, imgs, idx = (
+            root / 'val' / 'val_annotations.txt',
+            root / 'val' / 'images',
+            {w: c for c, w in enumerate(wnids)},
+        )
+        if not ann.is_file():
+            raise FileNotFoundError(f"expected the validation labels in {ann}")
         for i, line in enumerate(ann.read_text().splitlines(), 1):
-            if not line.strip(): continue
+            if not line.strip():
+                continue
             parts = line.split('\t')
-            if len(parts) < 2: raise ValueError(f"{ann} line {i}: expected tab-separated filename, wnid, box; got {line!r}")
-            if parts[1] not in idx: raise ValueError(f"{ann} line {i}: the wnid {parts[1]!r} is not listed in {wn}")
-            p = imgs/parts[0]
-            if not p.is_file(): raise FileNotFoundError(f"{ann} line {i} names {p}, which does not exist")
-            paths.append(p); labels.append(idx[parts[1]])
-        if not paths: raise ValueError(f"{ann} lists no images")
+            if len(parts) < 2:
+                raise ValueError(f"{ann} line {i}: expected tab-separated filename, wnid, box; got {line!r}")
+            if parts[1] not in idx:
+                raise ValueError(f"{ann} line {i}: the wnid {parts[1]!r} is not listed in {wn}")
+            p = imgs / parts[0]
+            if not p.is_file():
+                raise FileNotFoundError(f"{ann} line {i} names {p}, which does not exist")
+            paths.append(p)
+            labels.append(idx[parts[1]])
+        if not paths:
+            raise ValueError(f"{ann} lists no images")
     return _load_images(paths), np.array(labels, np.int64), wnids
 
 # %% ../nbs/01a_files.ipynb #19b80b4e
-MEDMNIST_2D = ('pathmnist', 'chestmnist', 'dermamnist', 'octmnist', 'pneumoniamnist', 'retinamnist', 'breastmnist',
-               'bloodmnist', 'tissuemnist', 'organamnist', 'organcmnist', 'organsmnist')
+MEDMNIST_2D = (
+    'pathmnist',
+    'chestmnist',
+    'dermamnist',
+    'octmnist',
+    'pneumoniamnist',
+    'retinamnist',
+    'breastmnist',
+    'bloodmnist',
+    'tissuemnist',
+    'organamnist',
+    'organcmnist',
+    'organsmnist',
+)
 
-def read_medmnist(root: str|Path, # the folder that holds `<name>.npz`
-                  name: str, # one of `MEDMNIST_2D`, e.g. 'pneumoniamnist'
-                  split: str, # 'train', 'val' or 'test'
-                  size: int=28, # image size: 28 (MedMNIST v2 file `<name>.npz`) or 64, 128, 224 (MedMNIST+ file `<name>_<size>.npz`)
-                 ) -> tuple[np.ndarray, np.ndarray]:
+
+def read_medmnist(
+    root: str | Path,  # the folder that holds `<name>.npz`
+    name: str,  # one of `MEDMNIST_2D`, e.g. 'pneumoniamnist'
+    split: str,  # 'train', 'val' or 'test'
+    size: int = 28,  # image size: 28 (MedMNIST v2 file `<name>.npz`) or 64, 128, 224 (MedMNIST+ file `<name>_<size>.npz`)
+) -> tuple[np.ndarray, np.ndarray]:
     "Read a 2-D MedMNIST dataset from its official `.npz`: images uint8 `[N, H, W]` or `[N, H, W, 3]`, labels int64 `[N]`."
-    check_choice('name', name, MEDMNIST_2D); check_choice('split', split, ('train', 'val', 'test'))
+    check_choice('name', name, MEDMNIST_2D)
+    check_choice('split', split, ('train', 'val', 'test'))
     check_choice('size', size, (28, 64, 128, 224))
     fname = f'{name}.npz' if size == 28 else f'{name}_{size}.npz'
-    path = Path(root)/fname
+    path = Path(root) / fname
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: put the official MedMNIST file {fname} there (<root>/{fname}), "
-                                f"or fetch it with download=True (needs `pip install medmnist` and a network)")
+        raise FileNotFoundError(
+            f"{path} not found: put the official MedMNIST file {fname} there (<root>/{fname}), "
+            f"or fetch it with download=True (needs `pip install medmnist` and a network)"
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = (f'{split}_images', f'{split}_labels')
             missing = [k for k in keys if k not in f.files]
-            if missing: raise ValueError(f"{path} lacks the key(s) {missing}; an official MedMNIST file has "
-                                         f"{{train,val,test}}_{{images,labels}}, this one has {sorted(f.files)}")
+            if missing:
+                raise ValueError(
+                    f"{path} lacks the key(s) {missing}; an official MedMNIST file has "
+                    f"{{train,val,test}}_{{images,labels}}, this one has {sorted(f.files)}"
+                )
             x, y = f[keys[0]], f[keys[1]]
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ValueError(f"{path} could not be read as a .npz archive (truncated download?): {e}") from e
     if x.dtype != np.uint8 or not (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 3)):
         raise ValueError(f"{path}: {keys[0]} should be uint8 [N, H, W] or [N, H, W, 3], got {x.dtype} {list(x.shape)}")
     if y.ndim == 2 and y.shape[1] > 1:
-        raise ValueError(f"{name} is a multi-label dataset ({y.shape[1]} labels per image); only single-label classification is supported")
+        raise ValueError(
+            f"{name} is a multi-label dataset ({y.shape[1]} labels per image); only single-label classification is supported"
+        )
     y = y.reshape(-1).astype(np.int64)
-    if len(y) != len(x): raise ValueError(f"{path} holds {len(x)} {split} images but {len(y)} labels")
+    if len(y) != len(x):
+        raise ValueError(f"{path} holds {len(x)} {split} images but {len(y)} labels")
     return x, y
 
 # %% ../nbs/01a_files.ipynb #dfb68611
-_TORCHVISION = {'mnist': 'MNIST', 'fashionmnist': 'FashionMNIST', 'cifar10': 'CIFAR10', 'cifar100': 'CIFAR100', 'svhn': 'SVHN'}
+_TORCHVISION = {
+    'mnist': 'MNIST',
+    'fashionmnist': 'FashionMNIST',
+    'cifar10': 'CIFAR10',
+    'cifar100': 'CIFAR100',
+    'svhn': 'SVHN',
+}
 
-def download(name: str, # 'mnist', 'fashionmnist', 'cifar10', 'cifar100', 'svhn' or a MedMNIST name (`MEDMNIST_2D`)
-             root: str|Path, # where to put the files (the `root` the readers take)
-             size: int=28, # MedMNIST only: 28, 64, 128 or 224 pixels
-            ) -> Path:
+
+def download(
+    name: str,  # 'mnist', 'fashionmnist', 'cifar10', 'cifar100', 'svhn' or a MedMNIST name (`MEDMNIST_2D`)
+    root: str | Path,  # where to put the files (the `root` the readers take)
+    size: int = 28,  # MedMNIST only: 28, 64, 128 or 224 pixels
+) -> Path:
     "Download dataset `name` into `root` with torchvision or `medmnist`; return `root`."
     check_choice('name', name, (*_TORCHVISION, *MEDMNIST_2D))
-    root = Path(root); root.mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
     if name in _TORCHVISION:
         cls = getattr(require('torchvision.datasets', 'pip install torchvision'), _TORCHVISION[name])
         splits = [dict(split='train'), dict(split='test')] if name == 'svhn' else [dict(train=True), dict(train=False)]
-        for kw in splits: cls(str(root), download=True, **kw)
+        for kw in splits:
+            cls(str(root), download=True, **kw)
     else:
         check_choice('size', size, (28, 64, 128, 224))
         medmnist = require('medmnist', 'pip install medmnist')
         cls = getattr(medmnist, medmnist.INFO[name]['python_class'])
-        cls(split='train', root=str(root), download=True, **({} if size == 28 else dict(size=size)))   # one file holds all splits
+        cls(
+            split='train', root=str(root), download=True, **({} if size == 28 else dict(size=size))
+        )  # one file holds all splits
     return root

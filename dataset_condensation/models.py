@@ -4,7 +4,8 @@
 
 # %% ../nbs/02_models.ipynb #9b0b59f0
 from __future__ import annotations
-import inspect, math
+import inspect
+import math
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -20,18 +21,23 @@ def _pair(im_size) -> tuple[int, int]:
     h, w = (im_size, im_size) if isinstance(im_size, int) else tuple(im_size)
     return int(h), int(w)
 
-def _conv_out(n: int, k: int, p: int=0, s: int=1) -> int:
+
+def _conv_out(n: int, k: int, p: int = 0, s: int = 1) -> int:
     "Side length after a convolution (or pooling) with kernel `k`, padding `p`, stride `s`."
-    return (n + 2*p - k)//s + 1
+    return (n + 2 * p - k) // s + 1
+
 
 def _check_feat(name: str, h: int, w: int, im_size):
     if h < 1 or w < 1:
-        raise ValueError(f"im_size={tuple(im_size)!r} is too small for {name}: the feature map shrinks to {h}×{w}; "
-                         f"use a larger image or fewer layers")
+        raise ValueError(
+            f"im_size={tuple(im_size)!r} is too small for {name}: the feature map shrinks to {h}×{w}; "
+            f"use a larger image or fewer layers"
+        )
 
 # %% ../nbs/02_models.ipynb #afaf5fa9
-def count_params(model: nn.Module, # any module
-                ) -> int:
+def count_params(
+    model: nn.Module,  # any module
+) -> int:
     "The number of trainable parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -40,156 +46,219 @@ NORMS = ('instancenorm', 'batchnorm', 'layernorm', 'groupnorm', 'none')
 ACTIVATIONS = ('relu', 'sigmoid', 'leakyrelu', 'swish')
 POOLINGS = ('avgpooling', 'maxpooling', 'none')
 
-def _norm(norm: str, shape: tuple[int, int, int]) -> nn.Module|None:
+
+def _norm(norm: str, shape: tuple[int, int, int]) -> nn.Module | None:
     "The normalisation layer named `norm` for a `(C, H, W)` feature map (None for 'none')."
     c = shape[0]
-    return {'instancenorm': lambda: nn.GroupNorm(c, c, affine=True),
-            'batchnorm': lambda: nn.BatchNorm2d(c),
-            'layernorm': lambda: nn.LayerNorm(list(shape), elementwise_affine=True),
-            'groupnorm': lambda: nn.GroupNorm(4, c, affine=True),
-            'none': lambda: None}[check_choice('norm', norm, NORMS)]()
+    return {
+        'instancenorm': lambda: nn.GroupNorm(c, c, affine=True),
+        'batchnorm': lambda: nn.BatchNorm2d(c),
+        'layernorm': lambda: nn.LayerNorm(list(shape), elementwise_affine=True),
+        'groupnorm': lambda: nn.GroupNorm(4, c, affine=True),
+        'none': lambda: None,
+    }[check_choice('norm', norm, NORMS)]()
+
 
 def _act(act: str) -> nn.Module:
     "The activation layer named `act`."
-    return {'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'leakyrelu': lambda: nn.LeakyReLU(0.01),
-            'swish': nn.SiLU}[check_choice('act', act, ACTIVATIONS)]()
+    return {'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'leakyrelu': lambda: nn.LeakyReLU(0.01), 'swish': nn.SiLU}[
+        check_choice('act', act, ACTIVATIONS)
+    ]()
 
-def _pool(pooling: str) -> nn.Module|None:
+
+def _pool(pooling: str) -> nn.Module | None:
     "The 2×2 pooling layer named `pooling` (None for 'none')."
-    return {'avgpooling': lambda: nn.AvgPool2d(2, 2), 'maxpooling': lambda: nn.MaxPool2d(2, 2),
-            'none': lambda: None}[check_choice('pooling', pooling, POOLINGS)]()
+    return {'avgpooling': lambda: nn.AvgPool2d(2, 2), 'maxpooling': lambda: nn.MaxPool2d(2, 2), 'none': lambda: None}[
+        check_choice('pooling', pooling, POOLINGS)
+    ]()
 
 # %% ../nbs/02_models.ipynb #29dd1247
 class ConvNet(nn.Module):
     "DC's ConvNet: `depth` blocks of conv3×3 → norm → act → 2×2 pool, then a linear classifier."
-    def __init__(self, channel: int, # input channels (1 or 3)
-                 num_classes: int, # number of classes
-                 width: int=128, # channels of every convolution
-                 depth: int=3, # number of blocks
-                 act: str='relu', # 'relu', 'sigmoid', 'leakyrelu' or 'swish'
-                 norm: str='instancenorm', # 'instancenorm', 'batchnorm', 'layernorm', 'groupnorm' or 'none'
-                 pooling: str='avgpooling', # 'avgpooling', 'maxpooling' or 'none'
-                 im_size=(32, 32), # input (H, W) or one int
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels (1 or 3)
+        num_classes: int,  # number of classes
+        width: int = 128,  # channels of every convolution
+        depth: int = 3,  # number of blocks
+        act: str = 'relu',  # 'relu', 'sigmoid', 'leakyrelu' or 'swish'
+        norm: str = 'instancenorm',  # 'instancenorm', 'batchnorm', 'layernorm', 'groupnorm' or 'none'
+        pooling: str = 'avgpooling',  # 'avgpooling', 'maxpooling' or 'none'
+        im_size=(32, 32),  # input (H, W) or one int
+    ):
         super().__init__()
-        check_range('width', width, 1); check_range('depth', depth, 1)
-        check_choice('act', act, ACTIVATIONS); check_choice('norm', norm, NORMS); check_choice('pooling', pooling, POOLINGS)
+        check_range('width', width, 1)
+        check_range('depth', depth, 1)
+        check_choice('act', act, ACTIVATIONS)
+        check_choice('norm', norm, NORMS)
+        check_choice('pooling', pooling, POOLINGS)
         h, w = _pair(im_size)
         layers, c = [], channel
         for d in range(depth):
             pad = 3 if channel == 1 and d == 0 else 1
             layers.append(nn.Conv2d(c, width, 3, padding=pad))
             h, w, c = _conv_out(h, 3, pad), _conv_out(w, 3, pad), width
-            if norm != 'none': layers.append(_norm(norm, (c, h, w)))
+            if norm != 'none':
+                layers.append(_norm(norm, (c, h, w)))
             layers.append(_act(act))
             if pooling != 'none':
-                layers.append(_pool(pooling)); h, w = h//2, w//2
+                layers.append(_pool(pooling))
+                h, w = h // 2, w // 2
             _check_feat(f'ConvNet of depth {depth}', h, w, _pair(im_size))
         self.features = nn.Sequential(*layers)
         self.feat_shape = (c, h, w)
-        self.feat_dim = c*h*w
+        self.feat_dim = c * h * w
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.feat_dim, num_classes)
 
-    def embed(self, x): return self.features(x).flatten(1)
-    def forward(self, x): return self.classifier(self.embed(x))
+    def embed(self, x):
+        return self.features(x).flatten(1)
+
+    def forward(self, x):
+        return self.classifier(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #17c87b3b
-def default_convnet_depth(im_size, # input (H, W) or one int
-                         ) -> int:
+def default_convnet_depth(
+    im_size,  # input (H, W) or one int
+) -> int:
     "The ConvNet depth used at this resolution: 3 up to 32 px, 4 at 64 px, 5 at 128 px."
     n = max(_pair(im_size))
     check_range('im_size', n, 1)
-    return max(3, math.ceil(math.log2(n/4)))
+    return max(3, math.ceil(math.log2(n / 4)))
 
 # %% ../nbs/02_models.ipynb #92532815
 class MLP(nn.Module):
     "Two hidden ReLU layers of `width` units on the flattened image (DC's MLP)."
-    def __init__(self, channel: int, # input channels
-                 num_classes: int, # number of classes
-                 im_size=(32, 32), # input (H, W) or one int
-                 width: int=128, # hidden units
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels
+        num_classes: int,  # number of classes
+        im_size=(32, 32),  # input (H, W) or one int
+        width: int = 128,  # hidden units
+    ):
         super().__init__()
         h, w = _pair(im_size)
-        self.fc_1, self.fc_2 = nn.Linear(channel*h*w, width), nn.Linear(width, width)
+        self.fc_1, self.fc_2 = nn.Linear(channel * h * w, width), nn.Linear(width, width)
         self.fc_3 = nn.Linear(width, num_classes)
         self.feat_dim, self.num_classes = width, num_classes
 
-    def embed(self, x): return F.relu(self.fc_2(F.relu(self.fc_1(x.flatten(1)))))
-    def forward(self, x): return self.fc_3(self.embed(x))
+    def embed(self, x):
+        return F.relu(self.fc_2(F.relu(self.fc_1(x.flatten(1)))))
+
+    def forward(self, x):
+        return self.fc_3(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #db15b4a0
 class LeNet(nn.Module):
     "LeCun's LeNet-5 as in DC (ReLU, max-pooling)."
-    def __init__(self, channel: int, # input channels
-                 num_classes: int, # number of classes
-                 im_size=(32, 32), # input (H, W) or one int
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels
+        num_classes: int,  # number of classes
+        im_size=(32, 32),  # input (H, W) or one int
+    ):
         super().__init__()
         pad = 2 if channel == 1 else 0
-        self.features = nn.Sequential(nn.Conv2d(channel, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
-                                      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
-        h, w = (_conv_out(_conv_out(n, 5, pad)//2, 5)//2 for n in _pair(im_size))
+        self.features = nn.Sequential(
+            nn.Conv2d(channel, 6, 5, padding=pad),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+        )
+        h, w = (_conv_out(_conv_out(n, 5, pad) // 2, 5) // 2 for n in _pair(im_size))
         _check_feat('LeNet', h, w, _pair(im_size))
-        self.fc_1, self.fc_2, self.fc_3 = nn.Linear(16*h*w, 120), nn.Linear(120, 84), nn.Linear(84, num_classes)
+        self.fc_1, self.fc_2, self.fc_3 = nn.Linear(16 * h * w, 120), nn.Linear(120, 84), nn.Linear(84, num_classes)
         self.feat_dim, self.num_classes = 84, num_classes
 
-    def embed(self, x): return F.relu(self.fc_2(F.relu(self.fc_1(self.features(x).flatten(1)))))
-    def forward(self, x): return self.fc_3(self.embed(x))
+    def embed(self, x):
+        return F.relu(self.fc_2(F.relu(self.fc_1(self.features(x).flatten(1)))))
+
+    def forward(self, x):
+        return self.fc_3(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #8ea3d0b2
 class AlexNet(nn.Module):
     "DC's small AlexNet: five convolutions, three max-pools, one linear layer."
-    def __init__(self, channel: int, # input channels
-                 num_classes: int, # number of classes
-                 im_size=(32, 32), # input (H, W) or one int
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels
+        num_classes: int,  # number of classes
+        im_size=(32, 32),  # input (H, W) or one int
+    ):
         super().__init__()
         pad = 4 if channel == 1 else 2
         self.features = nn.Sequential(
-            nn.Conv2d(channel, 128, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(128, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(192, 256, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(256, 192, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(192, 192, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2))
-        h, w = (_conv_out(n, 5, pad)//8 for n in _pair(im_size))
+            nn.Conv2d(channel, 128, 5, padding=pad),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(128, 192, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(192, 256, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(256, 192, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(192, 192, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+        )
+        h, w = (_conv_out(n, 5, pad) // 8 for n in _pair(im_size))
         _check_feat('AlexNet', h, w, _pair(im_size))
-        self.feat_dim, self.num_classes = 192*h*w, num_classes
+        self.feat_dim, self.num_classes = 192 * h * w, num_classes
         self.fc = nn.Linear(self.feat_dim, num_classes)
 
-    def embed(self, x): return self.features(x).flatten(1)
-    def forward(self, x): return self.fc(self.embed(x))
+    def embed(self, x):
+        return self.features(x).flatten(1)
+
+    def forward(self, x):
+        return self.fc(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #975f6de8
 _VGG11_CFG = (64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M')
 
+
 class VGG11(nn.Module):
     "VGG-11 as in DC, with instance norm (GroupNorm(C, C)) or BatchNorm after every convolution."
-    def __init__(self, channel: int, # input channels
-                 num_classes: int, # number of classes
-                 im_size=(32, 32), # input (H, W) or one int
-                 norm: str='instancenorm', # 'instancenorm' or 'batchnorm'
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels
+        num_classes: int,  # number of classes
+        im_size=(32, 32),  # input (H, W) or one int
+        norm: str = 'instancenorm',  # 'instancenorm' or 'batchnorm'
+    ):
         super().__init__()
         check_choice('norm', norm, ('instancenorm', 'batchnorm'))
         (h, w), c, layers = _pair(im_size), channel, []
         for i, v in enumerate(_VGG11_CFG):
-            if v == 'M': layers.append(nn.MaxPool2d(2, 2)); h, w = h//2, w//2; continue
+            if v == 'M':
+                layers.append(nn.MaxPool2d(2, 2))
+                h, w = h // 2, w // 2
+                continue
             pad = 3 if channel == 1 and i == 0 else 1
             h, w, c_in, c = _conv_out(h, 3, pad), _conv_out(w, 3, pad), c, v
             layers += [nn.Conv2d(c_in, c, 3, padding=pad), _norm(norm, (c, h, w)), nn.ReLU()]
         _check_feat('VGG11', h, w, _pair(im_size))
         self.features = nn.Sequential(*layers)
-        self.feat_dim, self.num_classes = c*h*w, num_classes
+        self.feat_dim, self.num_classes = c * h * w, num_classes
         self.classifier = nn.Linear(self.feat_dim, num_classes)
 
-    def embed(self, x): return self.features(x).flatten(1)
-    def forward(self, x): return self.classifier(self.embed(x))
+    def embed(self, x):
+        return self.features(x).flatten(1)
+
+    def forward(self, x):
+        return self.classifier(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #0f84fff5
 class _BasicBlock(nn.Module):
     "Two 3×3 convolutions with a residual shortcut (1×1 conv + norm when the shape changes)."
+
     def __init__(self, cin: int, cout: int, stride: int, norm: str):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
@@ -204,13 +273,17 @@ class _BasicBlock(nn.Module):
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
+
 class ResNet18(nn.Module):
     "CIFAR-style ResNet-18 (3×3 stem, no max-pool, global average pooling) with BatchNorm or instance norm."
-    def __init__(self, channel: int, # input channels
-                 num_classes: int, # number of classes
-                 im_size=(32, 32), # input (H, W) or one int (any size works: the pooling is adaptive)
-                 norm: str='batchnorm', # 'batchnorm' or 'instancenorm' (GroupNorm(C, C))
-                ):
+
+    def __init__(
+        self,
+        channel: int,  # input channels
+        num_classes: int,  # number of classes
+        im_size=(32, 32),  # input (H, W) or one int (any size works: the pooling is adaptive)
+        norm: str = 'batchnorm',  # 'batchnorm' or 'instancenorm' (GroupNorm(C, C))
+    ):
         super().__init__()
         check_choice('norm', norm, ('batchnorm', 'instancenorm'))
         self.conv1 = nn.Conv2d(channel, 64, 3, padding=1, bias=False)
@@ -227,7 +300,9 @@ class ResNet18(nn.Module):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         return F.adaptive_avg_pool2d(out, 1).flatten(1)
-    def forward(self, x): return self.classifier(self.embed(x))
+
+    def forward(self, x):
+        return self.classifier(self.embed(x))
 
 # %% ../nbs/02_models.ipynb #a104f947
 _CN = dict(cls=ConvNet)
@@ -235,48 +310,68 @@ _NETWORK_SPECS = {
     'ConvNet': _CN,
     **{f'ConvNetD{d}': dict(_CN, depth=d) for d in range(1, 6)},
     **{f'ConvNetW{w}': dict(_CN, width=w) for w in (32, 64, 128, 256)},
-    'ConvNetAS': dict(_CN, act='sigmoid'), 'ConvNetAR': dict(_CN, act='relu'),
-    'ConvNetAL': dict(_CN, act='leakyrelu'), 'ConvNetASwish': dict(_CN, act='swish'),
-    'ConvNetNP': dict(_CN, pooling='none'), 'ConvNetMP': dict(_CN, pooling='maxpooling'),
+    'ConvNetAS': dict(_CN, act='sigmoid'),
+    'ConvNetAR': dict(_CN, act='relu'),
+    'ConvNetAL': dict(_CN, act='leakyrelu'),
+    'ConvNetASwish': dict(_CN, act='swish'),
+    'ConvNetNP': dict(_CN, pooling='none'),
+    'ConvNetMP': dict(_CN, pooling='maxpooling'),
     'ConvNetAP': dict(_CN, pooling='avgpooling'),
-    'ConvNetNN': dict(_CN, norm='none'), 'ConvNetBN': dict(_CN, norm='batchnorm'),
-    'ConvNetLN': dict(_CN, norm='layernorm'), 'ConvNetIN': dict(_CN, norm='instancenorm'),
+    'ConvNetNN': dict(_CN, norm='none'),
+    'ConvNetBN': dict(_CN, norm='batchnorm'),
+    'ConvNetLN': dict(_CN, norm='layernorm'),
+    'ConvNetIN': dict(_CN, norm='instancenorm'),
     'ConvNetGN': dict(_CN, norm='groupnorm'),
-    'MLP': dict(cls=MLP), 'LeNet': dict(cls=LeNet), 'AlexNet': dict(cls=AlexNet),
-    'VGG11': dict(cls=VGG11, norm='instancenorm'), 'VGG11BN': dict(cls=VGG11, norm='batchnorm'),
-    'ResNet18': dict(cls=ResNet18, norm='batchnorm'), 'ResNet18BN': dict(cls=ResNet18, norm='batchnorm'),
+    'MLP': dict(cls=MLP),
+    'LeNet': dict(cls=LeNet),
+    'AlexNet': dict(cls=AlexNet),
+    'VGG11': dict(cls=VGG11, norm='instancenorm'),
+    'VGG11BN': dict(cls=VGG11, norm='batchnorm'),
+    'ResNet18': dict(cls=ResNet18, norm='batchnorm'),
+    'ResNet18BN': dict(cls=ResNet18, norm='batchnorm'),
     'ResNet18IN': dict(cls=ResNet18, norm='instancenorm'),
 }
 NETWORKS = tuple(_NETWORK_SPECS)
 
 # %% ../nbs/02_models.ipynb #43120186
-def get_network(name: str, # one of `NETWORKS`, e.g. 'ConvNet', 'ConvNetD4', 'ResNet18'
-                channel: int, # input channels
-                num_classes: int, # number of classes
-                im_size=(32, 32), # input (H, W) or one int
-                seed: int|None=None, # seed for the initialisation (None: draw from the global RNG)
-                **options, # override the named defaults (ConvNet: width, depth, act, norm, pooling; VGG11/ResNet18: norm; MLP: width)
-               ) -> nn.Module:
+def get_network(
+    name: str,  # one of `NETWORKS`, e.g. 'ConvNet', 'ConvNetD4', 'ResNet18'
+    channel: int,  # input channels
+    num_classes: int,  # number of classes
+    im_size=(32, 32),  # input (H, W) or one int
+    seed: int | None = None,  # seed for the initialisation (None: draw from the global RNG)
+    **options,  # override the named defaults (ConvNet: width, depth, act, norm, pooling; VGG11/ResNet18: norm; MLP: width)
+) -> nn.Module:
     "Build the network called `name` (DC's names), deterministically when `seed` is given."
     spec = dict(_NETWORK_SPECS[check_choice('model', name, NETWORKS)])
     cls = spec.pop('cls')
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'channel', 'num_classes', 'im_size')]
+    accepted = [
+        p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'channel', 'num_classes', 'im_size')
+    ]
     for k in options:
         if k not in accepted:
-            raise ValueError(f"option {k!r} is not accepted by model={name!r}; its options are: {', '.join(accepted) or '(none)'}")
+            raise ValueError(
+                f"option {k!r} is not accepted by model={name!r}; its options are: {', '.join(accepted) or '(none)'}"
+            )
     kwargs = dict(spec, **options, channel=channel, num_classes=num_classes, im_size=_pair(im_size))
-    if seed is None: return cls(**kwargs)
-    with torch.random.fork_rng(devices=[]):   # only the CPU generator is forked, so seed only that one (CUDA's stays untouched)
+    if seed is None:
+        return cls(**kwargs)
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # only the CPU generator is forked, so seed only that one (CUDA's stays untouched)
         torch.default_generator.manual_seed(int(seed))
         return cls(**kwargs)
 
 # %% ../nbs/02_models.ipynb #9045e9e3
-def bn_layers(model: nn.Module, # any module
-             ) -> list[nn.BatchNorm2d]:
+def bn_layers(
+    model: nn.Module,  # any module
+) -> list[nn.BatchNorm2d]:
     "The `BatchNorm2d` layers of `model`, in module order."
     return [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
 
-def has_batchnorm(model: nn.Module, # any module
-                 ) -> bool:
+
+def has_batchnorm(
+    model: nn.Module,  # any module
+) -> bool:
     "Whether `model` has any BatchNorm layer (whose running statistics make train and eval modes differ)."
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -4,7 +4,9 @@
 
 # %% ../nbs/04_train.ipynb #65a44989
 from __future__ import annotations
-import copy, math, time
+import copy
+import math
+import time
 from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
@@ -20,220 +22,375 @@ __all__ = ['SCHEDULES', 'OPTIMIZERS', 'lr_at', 'per_sample_loss', 'Callback', 'm
 # %% ../nbs/04_train.ipynb #128bda84
 SCHEDULES = ('constant', 'step', 'multistep', 'cosine')
 
-def lr_at(it: int, # iteration, counted from 0 over the whole run
-          iters_per_epoch: int, # iterations in one epoch
-          epochs: int, # number of epochs of the run
-          lr: float, # base learning rate
-          schedule: str='step', # one of SCHEDULES
-          gamma: float=0.1, # decay factor of 'step' and 'multistep'
-          milestones: Sequence[int]=(), # epochs after which 'multistep' decays
-          min_lr: float=0., # final learning rate of 'cosine'
-         ) -> float:
+
+def lr_at(
+    it: int,  # iteration, counted from 0 over the whole run
+    iters_per_epoch: int,  # iterations in one epoch
+    epochs: int,  # number of epochs of the run
+    lr: float,  # base learning rate
+    schedule: str = 'step',  # one of SCHEDULES
+    gamma: float = 0.1,  # decay factor of 'step' and 'multistep'
+    milestones: Sequence[int] = (),  # epochs after which 'multistep' decays
+    min_lr: float = 0.0,  # final learning rate of 'cosine'
+) -> float:
     "The learning rate of iteration `it` under `schedule`."
     epoch = it // iters_per_epoch
-    if schedule == 'constant': return lr
-    if schedule == 'step': return lr * (gamma if epoch >= epochs // 2 else 1.)
-    if schedule == 'multistep': return lr * gamma ** sum(epoch >= m for m in milestones)
+    if schedule == 'constant':
+        return lr
+    if schedule == 'step':
+        return lr * (gamma if epoch >= epochs // 2 else 1.0)
+    if schedule == 'multistep':
+        return lr * gamma ** sum(epoch >= m for m in milestones)
     if schedule == 'cosine':
         return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * it / (iters_per_epoch * epochs)))
     check_choice('schedule', schedule, SCHEDULES)
 
 # %% ../nbs/04_train.ipynb #10f9eb7b
-def per_sample_loss(logits: Tensor, # student logits [B, C]
-                    y: Tensor, # hard labels [B]
-                    soft: Tensor|None=None, # teacher logits [B, C] (None: hard labels)
-                    temperature: float=1., # KD temperature
-                   ) -> Tensor:
+def per_sample_loss(
+    logits: Tensor,  # student logits [B, C]
+    y: Tensor,  # hard labels [B]
+    soft: Tensor | None = None,  # teacher logits [B, C] (None: hard labels)
+    temperature: float = 1.0,  # KD temperature
+) -> Tensor:
     "Cross-entropy, or KD loss against teacher logits, one value per sample [B]."
-    if soft is None: return F.cross_entropy(logits, y, reduction='none')
+    if soft is None:
+        return F.cross_entropy(logits, y, reduction='none')
     T = temperature
-    return F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(soft / T, -1), reduction='none', log_target=True).sum(-1) * T * T
+    return (
+        F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(soft / T, -1), reduction='none', log_target=True).sum(-1)
+        * T
+        * T
+    )
 
 # %% ../nbs/04_train.ipynb #2e83079e
 class Callback:
     "Base class of `fit` callbacks; override what you need."
-    def before_fit(self, n: int, epochs: int, model: nn.Module): pass # n samples, epochs
-    def after_batch(self, epoch: int, idx: Tensor, logits: Tensor, losses: Tensor): pass # dataset indices of the batch, logits and per-sample losses (detached)
-    def after_epoch(self, epoch: int, model: nn.Module): pass
-    def after_fit(self, model: nn.Module): pass
+
+    def before_fit(self, n: int, epochs: int, model: nn.Module):
+        pass  # n samples, epochs
+
+    def after_batch(self, epoch: int, idx: Tensor, logits: Tensor, losses: Tensor):
+        pass  # dataset indices of the batch, logits and per-sample losses (detached)
+
+    def after_epoch(self, epoch: int, model: nn.Module):
+        pass
+
+    def after_fit(self, model: nn.Module):
+        pass
 
 # %% ../nbs/04_train.ipynb #0c3c4c11
 OPTIMIZERS = ('sgd', 'adam', 'adamw')
 
-def make_optimizer(params, name: str='sgd', lr: float=0.01, momentum: float=0.9, weight_decay: float=5e-4, nesterov: bool=False):
+
+def make_optimizer(
+    params,
+    name: str = 'sgd',
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    nesterov: bool = False,
+):
     "SGD (momentum, Nesterov), Adam or AdamW over `params`."
     check_choice('optimizer', name, OPTIMIZERS)
-    if name == 'sgd': return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    if name == 'sgd':
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
     return (torch.optim.Adam if name == 'adam' else torch.optim.AdamW)(params, lr=lr, weight_decay=weight_decay)
 
+
 def _check_fit_args(x, y, soft, epochs, lr, batch_size, schedule):
-    if x.ndim != 4: raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(x.shape)}")
-    if y.shape != (len(x),): raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(x.shape)}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
     if soft is not None and (soft.ndim != 2 or len(soft) != len(x)):
         raise ValueError(f"soft_labels must have shape [N, n_classes] with N = {len(x)}; got {tuple(soft.shape)}")
-    check_range('epochs', epochs, 1); check_range('lr', lr, 0, low_open=True); check_range('batch_size', batch_size, 1)
+    check_range('epochs', epochs, 1)
+    check_range('lr', lr, 0, low_open=True)
+    check_range('batch_size', batch_size, 1)
     check_choice('schedule', schedule, SCHEDULES)
 
-def fit(model: nn.Module, # the network to train (moved to x's device)
-        x: Tensor, # training images [N, C, H, W], on the device
-        y: Tensor, # hard labels [N]
-        epochs: int, # number of epochs
-        lr: float=0.01, # base learning rate
-        batch_size: int=256, # batch size (the last batch of an epoch may be smaller)
-        optimizer: str='sgd', # 'sgd', 'adam' or 'adamw'
-        momentum: float=0.9, # SGD momentum
-        weight_decay: float=5e-4, # weight decay
-        nesterov: bool=False, # Nesterov momentum (SGD)
-        schedule: str='step', # learning-rate schedule, see `lr_at`
-        gamma: float=0.1, # decay factor of 'step' / 'multistep'
-        milestones: Sequence[int]=(), # decay epochs of 'multistep'
-        min_lr: float=0., # final lr of 'cosine'
-        augment: Callable|None=None, # augment(x, generator) -> x, per batch
-        soft_labels: Tensor|None=None, # teacher logits [N, C]: train with the KD loss instead of CE
-        temperature: float=1., # KD temperature
-        callbacks: Sequence[Callback]=(), # see `Callback`
-        seed: int=0, # seed of batch order and augmentation
-        channels_last: bool=False, # train in channels-last memory format (faster convolutions on CPU)
-        progress: bool|None=False, # show a progress bar over epochs (None: when in a terminal)
-       ) -> dict:
+
+def fit(
+    model: nn.Module,  # the network to train (moved to x's device)
+    x: Tensor,  # training images [N, C, H, W], on the device
+    y: Tensor,  # hard labels [N]
+    epochs: int,  # number of epochs
+    lr: float = 0.01,  # base learning rate
+    batch_size: int = 256,  # batch size (the last batch of an epoch may be smaller)
+    optimizer: str = 'sgd',  # 'sgd', 'adam' or 'adamw'
+    momentum: float = 0.9,  # SGD momentum
+    weight_decay: float = 5e-4,  # weight decay
+    nesterov: bool = False,  # Nesterov momentum (SGD)
+    schedule: str = 'step',  # learning-rate schedule, see `lr_at`
+    gamma: float = 0.1,  # decay factor of 'step' / 'multistep'
+    milestones: Sequence[int] = (),  # decay epochs of 'multistep'
+    min_lr: float = 0.0,  # final lr of 'cosine'
+    augment: Callable | None = None,  # augment(x, generator) -> x, per batch
+    soft_labels: Tensor | None = None,  # teacher logits [N, C]: train with the KD loss instead of CE
+    temperature: float = 1.0,  # KD temperature
+    callbacks: Sequence[Callback] = (),  # see `Callback`
+    seed: int = 0,  # seed of batch order and augmentation
+    channels_last: bool = False,  # train in channels-last memory format (faster convolutions on CPU)
+    progress: bool | None = False,  # show a progress bar over epochs (None: when in a terminal)
+) -> dict:
     "Train `model` in place; return the per-epoch mean training loss and learning rate."
     _check_fit_args(x, y, soft_labels, epochs, lr, batch_size, schedule)
     dev, n = x.device, len(x)
     model.to(dev).train()
-    if channels_last: model.to(memory_format=torch.channels_last)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay, nesterov)
     g_cpu, g_dev = make_generator(seed), make_generator(seed + 1, dev)
-    ipe = -(-n // batch_size); it = 0
+    ipe = -(-n // batch_size)
+    it = 0
     hist = dict(loss=[], lr=[])
-    for cb in callbacks: cb.before_fit(n, epochs, model)
+    for cb in callbacks:
+        cb.before_fit(n, epochs, model)
     for ep in _progress(range(epochs), desc='epochs', enable=progress):
         perm = torch.randperm(n, generator=g_cpu).to(dev)
         total = torch.zeros((), device=dev)
         for b in range(ipe):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+            idx = perm[b * batch_size : (b + 1) * batch_size]
             xb = x[idx]
-            if augment is not None: xb = augment(xb, g_dev)
-            if channels_last: xb = xb.contiguous(memory_format=torch.channels_last)
-            for group in opt.param_groups: group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
+            if augment is not None:
+                xb = augment(xb, g_dev)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            for group in opt.param_groups:
+                group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
             logits = model(xb)
             losses = per_sample_loss(logits, y[idx], None if soft_labels is None else soft_labels[idx], temperature)
             loss = losses.mean()
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            total += losses.detach().sum(); it += 1
-            for cb in callbacks: cb.after_batch(ep, idx, logits.detach(), losses.detach())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += losses.detach().sum()
+            it += 1
+            for cb in callbacks:
+                cb.after_batch(ep, idx, logits.detach(), losses.detach())
         ep_loss = (total / n).item()
-        if not math.isfinite(ep_loss): raise FloatingPointError(f"training loss became {ep_loss} in epoch {ep}; lower lr (lr={lr})")
-        hist['loss'].append(ep_loss); hist['lr'].append(opt.param_groups[0]['lr'])
-        for cb in callbacks: cb.after_epoch(ep, model)
-    for cb in callbacks: cb.after_fit(model)
-    if channels_last: model.to(memory_format=torch.contiguous_format)
+        if not math.isfinite(ep_loss):
+            raise FloatingPointError(f"training loss became {ep_loss} in epoch {ep}; lower lr (lr={lr})")
+        hist['loss'].append(ep_loss)
+        hist['lr'].append(opt.param_groups[0]['lr'])
+        for cb in callbacks:
+            cb.after_epoch(ep, model)
+    for cb in callbacks:
+        cb.after_fit(model)
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
     return hist
 
 # %% ../nbs/04_train.ipynb #f2f06345
 @torch.no_grad()
-def evaluate(model: nn.Module, # the network
-             x: Tensor, # images [N, C, H, W]
-             y: Tensor, # labels [N]
-             batch_size: int=1024, # evaluation batch size
-            ) -> dict:
+def evaluate(
+    model: nn.Module,  # the network
+    x: Tensor,  # images [N, C, H, W]
+    y: Tensor,  # labels [N]
+    batch_size: int = 1024,  # evaluation batch size
+) -> dict:
     "Accuracy (fraction correct) and mean cross-entropy of `model` on (x, y)."
-    was = model.training; model.eval()
-    correct = torch.zeros((), device=x.device); loss = torch.zeros((), device=x.device)
+    was = model.training
+    model.eval()
+    correct = torch.zeros((), device=x.device)
+    loss = torch.zeros((), device=x.device)
     for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size]); yb = y[i:i + batch_size]
-        correct += (out.argmax(1) == yb).sum(); loss += F.cross_entropy(out, yb, reduction='sum')
+        out = model(x[i : i + batch_size])
+        yb = y[i : i + batch_size]
+        correct += (out.argmax(1) == yb).sum()
+        loss += F.cross_entropy(out, yb, reduction='sum')
     model.train(was)
     return dict(acc=(correct / len(x)).item(), loss=(loss / len(x)).item())
 
 # %% ../nbs/04_train.ipynb #a457f888
-def _stacked_fit(models, x, y, epochs, lr, batch_size, optimizer, momentum, weight_decay, nesterov, schedule,
-                 gamma, milestones, min_lr, augment, soft_labels, temperature, seeds, progress):
+def _stacked_fit(
+    models,
+    x,
+    y,
+    epochs,
+    lr,
+    batch_size,
+    optimizer,
+    momentum,
+    weight_decay,
+    nesterov,
+    schedule,
+    gamma,
+    milestones,
+    min_lr,
+    augment,
+    soft_labels,
+    temperature,
+    seeds,
+    progress,
+):
     dev, n, K = x.device, len(x), len(models)
     params, buffers = stack_module_state([m.to(dev).train() for m in models])
     params = {k: v.detach().requires_grad_() for k, v in params.items()}
     base = copy.deepcopy(models[0]).to('meta')
-    def call(p, b, xb): return functional_call(base, (p, b), (xb,))
+
+    def call(p, b, xb):
+        return functional_call(base, (p, b), (xb,))
+
     fwd = vmap(call)
     opt = make_optimizer(list(params.values()), optimizer, lr, momentum, weight_decay, nesterov)
     gens = [(make_generator(s), make_generator(s + 1, dev)) for s in seeds]
-    ipe = -(-n // batch_size); it = 0
+    ipe = -(-n // batch_size)
+    it = 0
     for ep in _progress(range(epochs), desc='epochs', enable=progress):
         perms = torch.stack([torch.randperm(n, generator=g) for g, _ in gens]).to(dev)
         for b in range(ipe):
-            idx = perms[:, b * batch_size:(b + 1) * batch_size]                      # [K, B]
-            xb = x[idx]                                                             # [K, B, C, H, W]
-            if augment is not None: xb = torch.stack([augment(xb[k], gens[k][1]) for k in range(K)])
-            for group in opt.param_groups: group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
-            logits = fwd(params, buffers, xb)                                       # [K, B, C]
+            idx = perms[:, b * batch_size : (b + 1) * batch_size]  # [K, B]
+            xb = x[idx]  # [K, B, C, H, W]
+            if augment is not None:
+                xb = torch.stack([augment(xb[k], gens[k][1]) for k in range(K)])
+            for group in opt.param_groups:
+                group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
+            logits = fwd(params, buffers, xb)  # [K, B, C]
             sb = None if soft_labels is None else soft_labels[idx].flatten(0, 1)
             losses = per_sample_loss(logits.flatten(0, 1), y[idx].flatten(), sb, temperature)
             loss = losses.view(K, -1).mean(1).sum()
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); it += 1
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            it += 1
     with torch.no_grad():
         for k, m in enumerate(models):
-            for name, p in m.named_parameters(): p.copy_(params[name][k])
+            for name, p in m.named_parameters():
+                p.copy_(params[name][k])
     return models
 
 # %% ../nbs/04_train.ipynb #9ee13162
-def fit_many(make_model: Callable[[int], nn.Module], # builds a fresh model from a seed, e.g. lambda s: get_network(..., seed=s)
-             seeds: Sequence[int], # one seed per model: its initialisation, batch order and augmentation
-             x: Tensor, y: Tensor, # training set on the device
-             epochs: int, lr: float=0.01, batch_size: int=256, optimizer: str='sgd', momentum: float=0.9,
-             weight_decay: float=5e-4, nesterov: bool=False, schedule: str='step', gamma: float=0.1,
-             milestones: Sequence[int]=(), min_lr: float=0., augment: Callable|None=None,
-             soft_labels: Tensor|None=None, temperature: float=1.,
-             backend: str='auto', # 'vmap' (one stacked model), 'loop' (one after another) or 'auto'
-             channels_last: bool=False, # loop backend: channels-last memory format
-             progress: bool|None=False,
-            ) -> list[nn.Module]:
+def fit_many(
+    make_model: Callable[[int], nn.Module],  # builds a fresh model from a seed, e.g. lambda s: get_network(..., seed=s)
+    seeds: Sequence[int],  # one seed per model: its initialisation, batch order and augmentation
+    x: Tensor,
+    y: Tensor,  # training set on the device
+    epochs: int,
+    lr: float = 0.01,
+    batch_size: int = 256,
+    optimizer: str = 'sgd',
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    nesterov: bool = False,
+    schedule: str = 'step',
+    gamma: float = 0.1,
+    milestones: Sequence[int] = (),
+    min_lr: float = 0.0,
+    augment: Callable | None = None,
+    soft_labels: Tensor | None = None,
+    temperature: float = 1.0,
+    backend: str = 'auto',  # 'vmap' (one stacked model), 'loop' (one after another) or 'auto'
+    channels_last: bool = False,  # loop backend: channels-last memory format
+    progress: bool | None = False,
+) -> list[nn.Module]:
     "Train one fresh model per seed on (x, y); returns the trained models (same result as `fit` per seed)."
     _check_fit_args(x, y, soft_labels, epochs, lr, batch_size, schedule)
     check_choice('backend', backend, ['auto', 'vmap', 'loop'])
-    if len(seeds) < 1: raise ValueError("seeds must hold at least one seed")
+    if len(seeds) < 1:
+        raise ValueError("seeds must hold at least one seed")
     models = [make_model(s) for s in seeds]
-    if backend == 'auto': backend = 'vmap' if x.device.type == 'cuda' else 'loop'
+    if backend == 'auto':
+        backend = 'vmap' if x.device.type == 'cuda' else 'loop'
     if backend == 'vmap' and not any(has_batchnorm(m) for m in models):
-        return _stacked_fit(models, x, y, epochs, lr, batch_size, optimizer, momentum, weight_decay, nesterov, schedule,
-                            gamma, milestones, min_lr, augment, soft_labels, temperature, list(seeds), progress)
+        return _stacked_fit(
+            models,
+            x,
+            y,
+            epochs,
+            lr,
+            batch_size,
+            optimizer,
+            momentum,
+            weight_decay,
+            nesterov,
+            schedule,
+            gamma,
+            milestones,
+            min_lr,
+            augment,
+            soft_labels,
+            temperature,
+            list(seeds),
+            progress,
+        )
     for m, s in zip(models, seeds):
-        fit(m, x, y, epochs, lr, batch_size, optimizer, momentum, weight_decay, nesterov, schedule, gamma, milestones,
-            min_lr, augment, soft_labels, temperature, (), s, channels_last, progress)
+        fit(
+            m,
+            x,
+            y,
+            epochs,
+            lr,
+            batch_size,
+            optimizer,
+            momentum,
+            weight_decay,
+            nesterov,
+            schedule,
+            gamma,
+            milestones,
+            min_lr,
+            augment,
+            soft_labels,
+            temperature,
+            (),
+            s,
+            channels_last,
+            progress,
+        )
     return models
 
 # %% ../nbs/04_train.ipynb #3bd15289
-def benchmark_fit(width: int=64, # ConvNet width
-                  n: int=1024, # training images (28×28, one channel, 10 classes)
-                  epochs: int=2, # epochs to time (after one warm-up epoch)
-                  channels_last: bool=False, # memory format
-                  device: str='cpu', # where to run
-                 ) -> float:
+def benchmark_fit(
+    width: int = 64,  # ConvNet width
+    n: int = 1024,  # training images (28×28, one channel, 10 classes)
+    epochs: int = 2,  # epochs to time (after one warm-up epoch)
+    channels_last: bool = False,  # memory format
+    device: str = 'cpu',  # where to run
+) -> float:
     "Training throughput of ConvNet-3 under `fit`, in images per second."
     from dataset_condensation.models import get_network
+
     dev = torch.device(device)
-    x = torch.randn(n, 1, 28, 28, device=dev); y = torch.randint(0, 10, (n,), device=dev)
+    x = torch.randn(n, 1, 28, 28, device=dev)
+    y = torch.randint(0, 10, (n,), device=dev)
     m = get_network('ConvNet', 1, 10, (28, 28), seed=0, width=width)
     fit(m, x, y, 1, channels_last=channels_last)
-    if dev.type == 'cuda': torch.cuda.synchronize()
-    t0 = time.perf_counter(); fit(m, x, y, epochs, channels_last=channels_last)
-    if dev.type == 'cuda': torch.cuda.synchronize()
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fit(m, x, y, epochs, channels_last=channels_last)
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
     return n * epochs / (time.perf_counter() - t0)
 
-def benchmark_many(K: int=5, # number of models
-                   n: int=100, # training images
-                   epochs: int=20, # epochs (batch 256: one step per epoch)
-                   width: int=64, device: str='cpu',
-                  ) -> dict:
+
+def benchmark_many(
+    K: int = 5,  # number of models
+    n: int = 100,  # training images
+    epochs: int = 20,  # epochs (batch 256: one step per epoch)
+    width: int = 64,
+    device: str = 'cpu',
+) -> dict:
     "Seconds to train K ConvNet-3 models on n images: one by one (contiguous and channels-last) and stacked with vmap."
     from dataset_condensation.models import get_network
+
     dev = torch.device(device)
-    x = torch.randn(n, 1, 28, 28, device=dev); y = torch.randint(0, 10, (n,), device=dev)
+    x = torch.randn(n, 1, 28, 28, device=dev)
+    y = torch.randint(0, 10, (n,), device=dev)
     mk = lambda s: get_network('ConvNet', 1, 10, (28, 28), seed=s, width=width)
     out = {}
-    for name, kw in [('loop', dict(backend='loop')), ('loop_channels_last', dict(backend='loop', channels_last=True)),
-                     ('vmap', dict(backend='vmap'))]:
-        fit_many(mk, range(K), x, y, 1, **kw)                       # warm-up
-        if dev.type == 'cuda': torch.cuda.synchronize()
-        t0 = time.perf_counter(); fit_many(mk, range(K), x, y, epochs, **kw)
-        if dev.type == 'cuda': torch.cuda.synchronize()
+    for name, kw in [
+        ('loop', dict(backend='loop')),
+        ('loop_channels_last', dict(backend='loop', channels_last=True)),
+        ('vmap', dict(backend='vmap')),
+    ]:
+        fit_many(mk, range(K), x, y, 1, **kw)  # warm-up
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fit_many(mk, range(K), x, y, epochs, **kw)
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
         out[name] = time.perf_counter() - t0
     return out

@@ -13,14 +13,16 @@ comments, messages) and in README.md:
 
 The references notebook `nbs/90_references.ipynb` holds the sources; the notebooks link its anchors.
 """
+
 from __future__ import annotations
-import json, re
+import json
+import re
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS = ROOT/'nbs'
-PKG = ROOT/'dataset_condensation'
+NBS = ROOT / 'nbs'
+PKG = ROOT / 'dataset_condensation'
 
 FORBIDDEN = [
     (re.compile(r'REFERENCES\.md|DESIGN\.md'), 'names a design document that is not in the repository'),
@@ -84,17 +86,22 @@ def _strip_code(md: str) -> str:
 
 def check_target(target: str, base: Path, here: Path | None) -> str | None:
     "Why a relative link target does not resolve (None when it does)."
-    if re.match(r'^[a-zA-Z][\w+.-]*:', target) or target.startswith('//'): return None   # a URL
+    if re.match(r'^[a-zA-Z][\w+.-]*:', target) or target.startswith('//'):
+        return None  # a URL
     path, _, frag = target.partition('#')
     if not path:
-        if here is None or frag in anchors(here): return None
+        if here is None or frag in anchors(here):
+            return None
         return f'link to #{frag}: no such anchor on this page'
     if path.endswith(('.ipynb', '.html')):
-        nb = (base/path).with_suffix('.ipynb') if base is not None else NBS/Path(path).with_suffix('.ipynb').name
-        if not nb.exists(): return f'link to {target}: no notebook {nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb}'
-        if frag and frag not in anchors(nb): return f'link to {target}: no anchor "{frag}" on {nb.name}'
+        nb = (base / path).with_suffix('.ipynb') if base is not None else NBS / Path(path).with_suffix('.ipynb').name
+        if not nb.exists():
+            return f'link to {target}: no notebook {nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb}'
+        if frag and frag not in anchors(nb):
+            return f'link to {target}: no anchor "{frag}" on {nb.name}'
         return None
-    if base is not None and not (base/path).exists(): return f'link to {target}: no such file'
+    if base is not None and not (base / path).exists():
+        return f'link to {target}: no such file'
     return None
 
 
@@ -103,26 +110,32 @@ def problems(text: str, kind: str, base: Path | None = NBS, here: Path | None = 
     (None: a notebook name in code is looked up in nbs/)."""
     out = []
     for rx, why in FORBIDDEN:
-        for m in rx.finditer(text): out.append(f'"{m.group(0)}" {why}')
-    defined = set(re.findall(r'id="pitfall-(\d+)"', text))   # the references notebook's own entries
+        for m in rx.finditer(text):
+            out.append(f'"{m.group(0)}" {why}')
+    defined = set(re.findall(r'id="pitfall-(\d+)"', text))  # the references notebook's own entries
     if kind == 'md':
         prose = _strip_code(text)
         for m in RE_MD_LINK.finditer(prose):
             words, target = m.group(2), m.group(3)
             for n in re.findall(r'pitfalls?\s+(\d+)', words, re.I):
-                if not target.endswith(f'#pitfall-{n}'): out.append(f'[{words}]({target}) does not link pitfall {n}')
-            if (why := check_target(target, base, here)): out.append(why)
+                if not target.endswith(f'#pitfall-{n}'):
+                    out.append(f'[{words}]({target}) does not link pitfall {n}')
+            if why := check_target(target, base, here):
+                out.append(why)
         for m in RE_HREF.finditer(prose):
-            if (why := check_target(m.group(1), base, here)): out.append(why)
+            if why := check_target(m.group(1), base, here):
+                out.append(why)
         rest = RE_MD_LINK.sub(' ', prose)
         for m in RE_PITFALL.finditer(rest):
-            if re.search(r'\d+', m.group(0)).group(0) not in defined: out.append(f'"{m.group(0)}" is not a link to its entry')
+            if re.search(r'\d+', m.group(0)).group(0) not in defined:
+                out.append(f'"{m.group(0)}" is not a link to its entry')
         for m in RE_BARE_SECTION.finditer(rest):
-            before = rest[:m.start()].rstrip()
+            before = rest[: m.start()].rstrip()
             if not before or not re.search(r'[A-Za-z0-9]$', before):
-                out.append(f'"{rest[m.start():m.start() + 8]}": a section of which document?')
+                out.append(f'"{rest[m.start() : m.start() + 8]}": a section of which document?')
         # code blocks of the markdown: references written as in code
-        for block in re.findall(r'^```.*?^```', text, flags=re.M | re.S): out += problems_code_refs(block)
+        for block in re.findall(r'^```.*?^```', text, flags=re.M | re.S):
+            out += problems_code_refs(block)
     else:
         for m in RE_PITFALL.finditer(text):
             out.append(f'"{m.group(0)}": write 90_references.ipynb#pitfall-N')
@@ -135,12 +148,15 @@ def problems_code_refs(text: str) -> list[str]:
     out = []
     for m in RE_CODE_REF.finditer(text):
         name, frag = m.group(1), (m.group(2) or '')[1:]
-        if name.endswith('.html') and not (NBS/Path(name).with_suffix('.ipynb').name).exists(): continue   # other pages
-        if (why := check_target(name + ('#' + frag if frag else ''), None, None)): out.append(why)
+        if name.endswith('.html') and not (NBS / Path(name).with_suffix('.ipynb').name).exists():
+            continue  # other pages
+        if why := check_target(name + ('#' + frag if frag else ''), None, None):
+            out.append(why)
     return out
 
 
 # ---------------------------------------------------------------- the checker itself
+
 
 def test_checker_flags_outside_references():
     assert problems('see REFERENCES §3.5 and DESIGN §8', 'md')
@@ -156,20 +172,20 @@ def test_checker_resolves_links():
     assert not problems('[pitfall 19](90_references.ipynb#pitfall-19)', 'md')
     assert not problems('[DM](90_references.html#dm), [the page](90_references.ipynb)', 'md')
     assert not problems('# 90_references.ipynb#pitfall-14', 'code')
-    assert problems('[pitfall 19](90_references.ipynb#pitfall-18)', 'md')          # wrong entry
+    assert problems('[pitfall 19](90_references.ipynb#pitfall-18)', 'md')  # wrong entry
     assert problems('[x](90_references.ipynb#no-such-anchor)', 'md')
     assert problems('[x](99_nowhere.ipynb)', 'md') and problems('# 99_nowhere.ipynb#x', 'code')
     assert problems('# see 90_references.ipynb#no-such-anchor', 'code')
-    assert not problems('[a heading](90_references.ipynb#shared-setup)', 'md')   # heading anchors count
+    assert not problems('[a heading](90_references.ipynb#shared-setup)', 'md')  # heading anchors count
     assert not problems('[api](23_distribution_matching.html#distribution_loss)', 'md')  # exported names count
     assert not problems('[repo](https://github.com/x/y#readme) `REF` in code: `x.ipynb#nothing`', 'md')
-    assert problems('[x](90_references.ipynb#dm)', 'md', base=ROOT)               # README: relative to the root
+    assert problems('[x](90_references.ipynb#dm)', 'md', base=ROOT)  # README: relative to the root
     assert not problems('[x](nbs/90_references.ipynb#dm)', 'md', base=ROOT)
 
 
 def test_references_notebook():
     "The references notebook exists, every pitfall has its entry, and its anchors are unique."
-    p = NBS/'90_references.ipynb'
+    p = NBS / '90_references.ipynb'
     assert p.exists()
     text = '\n'.join(src for _, kind, src in cells(p) if kind == 'md')
     ids = re.findall(r'<a id="([^"]+)"></a>', text)
@@ -179,6 +195,7 @@ def test_references_notebook():
 
 
 # ---------------------------------------------------------------- the repository
+
 
 @pytest.mark.parametrize('path', notebooks(), ids=lambda p: p.name)
 def test_notebook(path):
@@ -196,5 +213,5 @@ def test_module(path):
 
 
 def test_readme():
-    bad = problems((ROOT/'README.md').read_text(encoding='utf-8'), 'md', ROOT)
+    bad = problems((ROOT / 'README.md').read_text(encoding='utf-8'), 'md', ROOT)
     assert not bad, 'README.md:\n  ' + '\n  '.join(bad)

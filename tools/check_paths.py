@@ -8,15 +8,21 @@ cells, tests/ and tools/ (with Python's tokenizer, so comments and prose are not
   where nbdev_test runs it; for modules, tests and tools from the repository root, their usual working directory);
 - absolute paths into a machine's folders (`/work`, `/root`, `/home`, `/mnt`, `/data`), and `shared/data`.
 The user's data folder `~/.dataset_condensation` and temporary folders are allowed."""
-import io, json, re, sys, tokenize
+
+import io
+import json
+import re
+import sys
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLIT_SHARED = re.compile(r'[\'"]shared[\'"]\s*/\s*[\'"]data[\'"]')   # Path(...)/'shared'/'data'
+SPLIT_SHARED = re.compile(r'[\'"]shared[\'"]\s*/\s*[\'"]data[\'"]')  # Path(...)/'shared'/'data'
 ABSOLUTE = re.compile(r'(^|[\s\'"=:])(/work|/root|/home|/mnt|/data)(/|$)')
 PATHLIKE = re.compile(r'(^|[\s\'"=])((?:\.\./)+[\w.\-/]*)')
 
-CHECKERS = ('tools/check_paths.py', 'tests/test_references.py')   # they name the patterns they look for
+CHECKERS = ('tools/check_paths.py', 'tests/test_references.py')  # they name the patterns they look for
+
 
 def strings(code: str):
     "The string literals of `code` with their line numbers (nothing when it does not tokenize, e.g. shell magics)."
@@ -27,6 +33,7 @@ def strings(code: str):
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return
 
+
 def problems(code: str, base: Path, where: str) -> list[str]:
     "Paths outside the repository named in `code`, whose relative paths resolve from `base`."
     out = [f'{where}: {m.group(0)}' for m in SPLIT_SHARED.finditer(code)]
@@ -35,21 +42,22 @@ def problems(code: str, base: Path, where: str) -> list[str]:
             out.append(f'{where}:{line}: {s[:80]}')
             continue
         for m in PATHLIKE.finditer(s):
-            target = (base/m.group(2)).resolve()
+            target = (base / m.group(2)).resolve()
             if ROOT not in target.parents and target != ROOT:
                 out.append(f'{where}:{line}: {m.group(2)} leaves the repository')
     return out
 
+
 def main() -> int:
     found = []
-    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
         cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
         for i, c in enumerate(cells):
             if c['cell_type'] == 'code':
                 code = '\n'.join(l for l in ''.join(c['source']).splitlines() if not l.lstrip().startswith(('!', '%')))
                 found += problems(code, nb.parent, f'{nb.relative_to(ROOT)} cell {i}')
     for folder in ('dataset_condensation', 'tests', 'tools'):
-        for f in sorted((ROOT/folder).rglob('*.py')):
+        for f in sorted((ROOT / folder).rglob('*.py')):
             if f.name == '_modidx.py' or f.relative_to(ROOT).as_posix() in CHECKERS:
                 continue
             found += problems(f.read_text(encoding='utf-8'), ROOT, str(f.relative_to(ROOT)))
@@ -58,6 +66,7 @@ def main() -> int:
         return 1
     print('no path outside the repository')
     return 0
+
 
 if __name__ == '__main__':
     sys.exit(main())

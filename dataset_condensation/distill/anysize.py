@@ -19,9 +19,19 @@ from ..train import fit
 from ..pruning.core import TrainingDynamics, check_scores
 from ..pruning.el2n import el2n_scores, online_el2n
 from ..pruning.forgetting import forgetting_scores
-from .core import (DistillConfig, SyntheticSet, check_ipc, init_synthetic, iteration_seed,
-                                               distill_loop, synset_meta, evaluate_synthetic, register_distillation,
-                                               method_config, distill)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+    method_config,
+    distill,
+)
 from .distribution import DMConfig, distribution_loss, class_batches, _check_dm, _dm_network
 from .gradient import DSAConfig, match_loss, freeze_bn, _check_gm_config, _train_on
 
@@ -32,10 +42,11 @@ __all__ = ['YOCO_LBPE', 'PRUNE_RULES', 'MDC_BASES', 'MDC_DECISIONS', 'ANYSIZE_RO
            'distill_mdc', 'anysize_benchmark', 'format_anysize_table', 'plot_anysize']
 
 # %% ../../nbs/28a_any_size.ipynb #1be81283
-def top_accuracy_epochs(correct: Tensor, # bool [E, N]: sample n classified correctly in recorded epoch e
-                        k: int, # how many epochs to pick (YOCO's `--topk`)
-                        stop_epoch: int|None=None, # only epochs 0..stop_epoch-1 are candidates (None: all E)
-                       ) -> list[int]:
+def top_accuracy_epochs(
+    correct: Tensor,  # bool [E, N]: sample n classified correctly in recorded epoch e
+    k: int,  # how many epochs to pick (YOCO's `--topk`)
+    stop_epoch: int | None = None,  # only epochs 0..stop_epoch-1 are candidates (None: all E)
+) -> list[int]:
     "The `k` epochs of highest training accuracy among the first `stop_epoch`, ascending (ties: the earlier epoch)."
     if not isinstance(correct, Tensor) or correct.ndim != 2 or 0 in correct.shape:
         got = tuple(correct.shape) if isinstance(correct, Tensor) else type(correct).__name__
@@ -51,15 +62,17 @@ def top_accuracy_epochs(correct: Tensor, # bool [E, N]: sample n classified corr
     return sorted(torch.sort(-acc, stable=True).indices[:k].tolist())
 
 # %% ../../nbs/28a_any_size.ipynb #7b259595
-def lbpe_scores(probs: Tensor, # predicted probabilities [E, N, C] recorded in E epochs (or [N, C]: one epoch)
-                labels: Tensor, # class labels [N]
-                epochs: Sequence[int]|None=None, # which rows of `probs` to sum (None: all)
-               ) -> Tensor:
+def lbpe_scores(
+    probs: Tensor,  # predicted probabilities [E, N, C] recorded in E epochs (or [N, C]: one epoch)
+    labels: Tensor,  # class labels [N]
+    epochs: Sequence[int] | None = None,  # which rows of `probs` to sum (None: all)
+) -> Tensor:
     "LBPE: the L2 error of the prediction, summed over `epochs`, float32 [N] (YOCO keeps the low scores)."
     p = probs[None] if probs.ndim == 2 else probs
     if p.ndim != 3 or p.shape[1] != len(labels):
-        raise ValueError(f"probs must be [E, N, C] or [N, C] with N = len(labels) = {len(labels)}; "
-                         f"got {tuple(probs.shape)}")
+        raise ValueError(
+            f"probs must be [E, N, C] or [N, C] with N = len(labels) = {len(labels)}; got {tuple(probs.shape)}"
+        )
     if not torch.isfinite(p).all():
         raise ValueError("probs contain NaN or infinite values")
     rows = list(range(p.shape[0])) if epochs is None else [int(e) for e in epochs]
@@ -71,10 +84,11 @@ def lbpe_scores(probs: Tensor, # predicted probabilities [E, N, C] recorded in E
     return el2n_scores(p[rows], labels) * len(rows)
 
 
-def lbpe(dynamics: TrainingDynamics|list, # one recorded run on the condensed set, or a list of runs (scores averaged)
-         top_k: int=3, # epochs summed: those of highest training accuracy (YOCO `--topk`)
-         stop_epoch: int|None=100, # candidates: the first `stop_epoch` epochs (YOCO `--stop_epoch`; None: all recorded)
-        ) -> Tensor:
+def lbpe(
+    dynamics: TrainingDynamics | list,  # one recorded run on the condensed set, or a list of runs (scores averaged)
+    top_k: int = 3,  # epochs summed: those of highest training accuracy (YOCO `--topk`)
+    stop_epoch: int | None = 100,  # candidates: the first `stop_epoch` epochs (YOCO `--stop_epoch`; None: all recorded)
+) -> Tensor:
     "LBPE scores [N] read from recorded training dynamics (needs 'correct' and 'logp'), averaged over runs."
     runs = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
     if not runs:
@@ -91,12 +105,13 @@ def lbpe(dynamics: TrainingDynamics|list, # one recorded run on the condensed se
     return torch.stack(out).mean(0)
 
 # %% ../../nbs/28a_any_size.ipynb #dc5918d0
-def yoco_select(scores, # one score per sample [N] (LBPE for YOCO)
-                labels, # class labels [N]
-                ipc: int, # samples kept per class
-                direction: str='low', # 'low': keep the easiest (YOCO's rule 1); 'high': the hardest (pruning papers)
-                n_classes: int|None=None, # number of classes (default: max label + 1); every class must hold `ipc`
-               ) -> Tensor:
+def yoco_select(
+    scores,  # one score per sample [N] (LBPE for YOCO)
+    labels,  # class labels [N]
+    ipc: int,  # samples kept per class
+    direction: str = 'low',  # 'low': keep the easiest (YOCO's rule 1); 'high': the hardest (pruning papers)
+    n_classes: int | None = None,  # number of classes (default: max label + 1); every class must hold `ipc`
+) -> Tensor:
     "YOCO's balanced construction: the `ipc` lowest (or highest) scores of every class; sorted indices [C·ipc]."
     check_choice('direction', direction, ['low', 'high'])
     s = check_scores(scores)
@@ -114,24 +129,33 @@ def yoco_select(scores, # one score per sample [N] (LBPE for YOCO)
     counts = torch.bincount(y, minlength=C)
     short = [c for c in range(C) if counts[c] < ipc]
     if short:
-        raise ValueError(f"ipc={ipc} exceeds the samples available in class(es) {short[:8]} (they hold "
-                         f"{[int(counts[c]) for c in short[:8]]}); expected ipc <= {int(counts.min())}")
+        raise ValueError(
+            f"ipc={ipc} exceeds the samples available in class(es) {short[:8]} (they hold "
+            f"{[int(counts[c]) for c in short[:8]]}); expected ipc <= {int(counts.min())}"
+        )
     key = s if direction == 'low' else -s
-    o = torch.sort(key, stable=True).indices                      # by score, ties by index
-    o = o[torch.sort(y[o], stable=True).indices]                  # grouped by class, by score inside
+    o = torch.sort(key, stable=True).indices  # by score, ties by index
+    o = o[torch.sort(y[o], stable=True).indices]  # grouped by class, by score inside
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.arange(len(o)) - starts[y[o]]
     return torch.sort(o[rank < ipc]).values
 
 # %% ../../nbs/28a_any_size.ipynb #734bbf25
-YOCO_LBPE = {   # (stop_epoch, top_k) by the method that made the set: generate_importance_score.py, the argument block
-    'idc': (100, 10), 'idc/cifar100': (200, 10), 'idc/imagenet': (200, 10), 'dream': (200, 10),
-    'mtt': (10, 3), 'dsa': (100, 3), 'kip': (50, 3)}
+YOCO_LBPE = {  # (stop_epoch, top_k) by the method that made the set: generate_importance_score.py, the argument block
+    'idc': (100, 10),
+    'idc/cifar100': (200, 10),
+    'idc/imagenet': (200, 10),
+    'dream': (200, 10),
+    'mtt': (10, 3),
+    'dsa': (100, 3),
+    'kip': (50, 3),
+}
 
 
-def lbpe_preset(method: str|None, # the method that made the condensed set (e.g. 'dsa', 'idc', 'dm')
-                dataset: str='', # its dataset (IDC: CIFAR-100 and ImageNet have their own row)
-               ) -> dict:
+def lbpe_preset(
+    method: str | None,  # the method that made the condensed set (e.g. 'dsa', 'idc', 'dm')
+    dataset: str = '',  # its dataset (IDC: CIFAR-100 and ImageNet have their own row)
+) -> dict:
     "YOCO's (stop_epoch, top_k) for a set made by `method`; sets of methods YOCO did not prune get the DSA row."
     m, d = str(method or '').lower(), str(dataset).lower()
     key = f'{m}/{d}' if f'{m}/{d}' in YOCO_LBPE else (m if m in YOCO_LBPE else 'dsa')
@@ -139,10 +163,11 @@ def lbpe_preset(method: str|None, # the method that made the condensed set (e.g.
     return dict(stop_epoch=stop, top_k=k, preset=key)
 
 # %% ../../nbs/28a_any_size.ipynb #2725b526
-def yoco_augment(x: Tensor, # a training batch [B, C, H, W]
-                 generator: torch.Generator|None=None, # randomness
-                 flip: bool=True, # random horizontal flips (False for digits)
-                ) -> Tensor:
+def yoco_augment(
+    x: Tensor,  # a training batch [B, C, H, W]
+    generator: torch.Generator | None = None,  # randomness
+    flip: bool = True,  # random horizontal flips (False for digits)
+) -> Tensor:
     "IDC/YOCO's training augmentation: flip and colour on every batch, then one of crop, scale, rotate (per image)."
     if flip:
         x = dsa(x, 'flip', generator=generator)
@@ -150,17 +175,19 @@ def yoco_augment(x: Tensor, # a training batch [B, C, H, W]
     return dsa(x, 'crop_scale_rotate', generator=generator)
 
 
-def synset_dynamics(syn: SyntheticSet, # the condensed set (hard labels)
-                    epochs: int=100, # epochs trained and recorded (YOCO only scores the first `stop_epoch`)
-                    seed: int=0, # model initialisation, batch order, augmentation
-                    lr: float=0.01, # SGD learning rate (constant: YOCO's decays only after 2/3 of 1,000 epochs)
-                    batch_size: int=64, # batch size
-                    momentum: float=0.9, weight_decay: float=5e-4,
-                    augment: bool=True, # the IDC augmentation (`yoco_augment`); False: none
-                    arch: str|None=None, # architecture (default: the set's, else ConvNet)
-                    device=None, # where to train (default: the set's device)
-                    **arch_options, # e.g. width=32 (default: the set's arch_options)
-                   ) -> TrainingDynamics:
+def synset_dynamics(
+    syn: SyntheticSet,  # the condensed set (hard labels)
+    epochs: int = 100,  # epochs trained and recorded (YOCO only scores the first `stop_epoch`)
+    seed: int = 0,  # model initialisation, batch order, augmentation
+    lr: float = 0.01,  # SGD learning rate (constant: YOCO's decays only after 2/3 of 1,000 epochs)
+    batch_size: int = 64,  # batch size
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    augment: bool = True,  # the IDC augmentation (`yoco_augment`); False: none
+    arch: str | None = None,  # architecture (default: the set's, else ConvNet)
+    device=None,  # where to train (default: the set's device)
+    **arch_options,  # e.g. width=32 (default: the set's arch_options)
+) -> TrainingDynamics:
     "Train a fresh model on the condensed set, recording every epoch's correctness and probabilities (LBPE's input)."
     _check_hard(syn, 'synset_dynamics')
     check_range('epochs', epochs, 1)
@@ -175,12 +202,33 @@ def synset_dynamics(syn: SyntheticSet, # the condensed set (hard labels)
     td = TrainingDynamics(y, None, ('correct', 'logp'))
     flip = dsa_strategy_for(m.get('dataset', '')) == DSA_STRATEGY
     aug = (lambda xb, g: yoco_augment(xb, g, flip)) if augment else None
-    fit(model, x, y, epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-        schedule='constant', augment=aug, callbacks=[td], seed=seed)
+    fit(
+        model,
+        x,
+        y,
+        epochs,
+        lr=lr,
+        batch_size=batch_size,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        schedule='constant',
+        augment=aug,
+        callbacks=[td],
+        seed=seed,
+    )
     td.model = model.eval()
-    td.config = dict(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size, momentum=momentum,
-                     weight_decay=weight_decay, augment='yoco' if augment else 'none', flip=flip, arch=arch,
-                     **arch_options)
+    td.config = dict(
+        epochs=epochs,
+        seed=seed,
+        lr=lr,
+        batch_size=batch_size,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        augment='yoco' if augment else 'none',
+        flip=flip,
+        arch=arch,
+        **arch_options,
+    )
     return td
 
 
@@ -189,8 +237,10 @@ def _check_hard(syn, who):
     if not isinstance(syn, SyntheticSet):
         raise TypeError(f"{who}: syn must be a SyntheticSet; got {type(syn).__name__}")
     if syn.meta.get('label_mode') is not None or syn.soft_labels is not None:
-        raise ValueError(f"{who}: {syn.meta.get('method')!r} stores soft labels "
-                         f"(label_mode={syn.meta.get('label_mode')!r}); pruning needs a hard-label set")
+        raise ValueError(
+            f"{who}: {syn.meta.get('method')!r} stores soft labels "
+            f"(label_mode={syn.meta.get('label_mode')!r}); pruning needs a hard-label set"
+        )
 
 # %% ../../nbs/28a_any_size.ipynb #a1f69973
 PRUNE_RULES = ('yoco', 'random', 'first', 'el2n', 'forgetting')
@@ -198,14 +248,16 @@ _DIRECTION = dict(yoco='low', random='low', first='low', el2n='high', forgetting
 _PARENT_KEYS = ('method', 'dataset', 'ipc', 'seed', 'iterations', 'config', 'history')
 
 
-def synset_scores(syn: SyntheticSet, # the condensed set
-                  rule: str='yoco', # one of PRUNE_RULES
-                  seed: int=0, # the random rule's draw and the dynamics run's seed
-                  dynamics: TrainingDynamics|list|None=None, # a recorded run on `syn` to reuse (yoco, el2n, forgetting)
-                  top_k: int|None=None, stop_epoch: int|None=None, # LBPE (None: `lbpe_preset` of the set's method)
-                  el2n_epochs: int=10, # el2n: epochs 0..el2n_epochs-1 summed (YOCO's EL2N baseline)
-                  **dynamics_options, # of `synset_dynamics` when it runs here (lr, batch_size, epochs, ...)
-                 ) -> tuple[Tensor, dict]:
+def synset_scores(
+    syn: SyntheticSet,  # the condensed set
+    rule: str = 'yoco',  # one of PRUNE_RULES
+    seed: int = 0,  # the random rule's draw and the dynamics run's seed
+    dynamics: TrainingDynamics | list | None = None,  # a recorded run on `syn` to reuse (yoco, el2n, forgetting)
+    top_k: int | None = None,
+    stop_epoch: int | None = None,  # LBPE (None: `lbpe_preset` of the set's method)
+    el2n_epochs: int = 10,  # el2n: epochs 0..el2n_epochs-1 summed (YOCO's EL2N baseline)
+    **dynamics_options,  # of `synset_dynamics` when it runs here (lr, batch_size, epochs, ...)
+) -> tuple[Tensor, dict]:
     "The per-image scores a rule ranks by (kept end: `_DIRECTION[rule]`) and what made them."
     check_choice('rule', rule, PRUNE_RULES)
     M = len(syn)
@@ -230,22 +282,27 @@ def synset_scores(syn: SyntheticSet, # the condensed set
         raise ValueError(f"dynamics were recorded on {len(runs[0].labels)} images but syn has {M}")
     info = dict(dynamics=[getattr(td, 'config', {}) for td in runs])
     if rule == 'yoco':
-        info.update(top_k=top_k, stop_epoch=stop_epoch, preset=pre['preset'],
-                    epochs=[top_accuracy_epochs(td.correct, top_k, stop_epoch) for td in runs])
+        info.update(
+            top_k=top_k,
+            stop_epoch=stop_epoch,
+            preset=pre['preset'],
+            epochs=[top_accuracy_epochs(td.correct, top_k, stop_epoch) for td in runs],
+        )
         return lbpe(runs, top_k, stop_epoch).double(), info
     if rule == 'el2n':
         return online_el2n(runs, el2n_epochs, sum_epochs=True).double(), dict(info, el2n_epochs=el2n_epochs)
     return forgetting_scores([td.correct for td in runs]).double(), dict(info, epochs=len(runs[0].epochs))
 
 # %% ../../nbs/28a_any_size.ipynb #2fe23735
-def prune_synset(syn: SyntheticSet, # a condensed set (hard labels, the same count in every class is not needed)
-                 ipc: int, # images per class to keep
-                 rule: str='yoco', # 'yoco' (low LBPE), 'random', 'first' (prefixes), 'el2n' or 'forgetting' (keep high)
-                 seed: int=0, # seed of the random rule and of the dynamics run
-                 scores: Tensor|None=None, # precomputed scores for `rule` (skip scoring)
-                 source: str|None=None, # where the parent set was loaded from (recorded)
-                 **options, # of `synset_scores` (dynamics=, top_k=, stop_epoch=, epochs=, lr=, ...)
-                ) -> SyntheticSet:
+def prune_synset(
+    syn: SyntheticSet,  # a condensed set (hard labels, the same count in every class is not needed)
+    ipc: int,  # images per class to keep
+    rule: str = 'yoco',  # 'yoco' (low LBPE), 'random', 'first' (prefixes), 'el2n' or 'forgetting' (keep high)
+    seed: int = 0,  # seed of the random rule and of the dynamics run
+    scores: Tensor | None = None,  # precomputed scores for `rule` (skip scoring)
+    source: str | None = None,  # where the parent set was loaded from (recorded)
+    **options,  # of `synset_scores` (dynamics=, top_k=, stop_epoch=, epochs=, lr=, ...)
+) -> SyntheticSet:
     "A smaller condensed set: `ipc` images of every class chosen by `rule`, balanced; its provenance in `meta`."
     _check_hard(syn, 'prune_synset')
     check_choice('rule', rule, PRUNE_RULES)
@@ -263,23 +320,37 @@ def prune_synset(syn: SyntheticSet, # a condensed set (hard labels, the same cou
     if 'pruned' in m:
         parent['pruned'] = m['pruned']
     meta = {k: v for k, v in m.items() if k not in _PARENT_KEYS and k != 'pruned'}
-    pruned = dict(rule=rule, ipc=int(ipc), seed=seed, direction=_DIRECTION[rule], kept=kept.tolist(),
-                  scores=check_scores(scores).tolist(), info=info, parent=parent)
-    meta.update(method=f"{m.get('method', 'synset')}+{rule}", dataset=m.get('dataset'), ipc=int(ipc),
-                seed=m.get('seed'), pruned=pruned)
+    pruned = dict(
+        rule=rule,
+        ipc=int(ipc),
+        seed=seed,
+        direction=_DIRECTION[rule],
+        kept=kept.tolist(),
+        scores=check_scores(scores).tolist(),
+        info=info,
+        parent=parent,
+    )
+    meta.update(
+        method=f"{m.get('method', 'synset')}+{rule}",
+        dataset=m.get('dataset'),
+        ipc=int(ipc),
+        seed=m.get('seed'),
+        pruned=pruned,
+    )
     idx = kept.to(syn.images.device)
     extra = {k: v[kept.to(v.device)] if v.ndim and len(v) == len(syn) else v for k, v in syn.extra.items()}
     return SyntheticSet(syn.images[idx].clone(), syn.labels[idx].clone(), None, syn.lr, meta, extra)
 
 # %% ../../nbs/28a_any_size.ipynb #0e233af4
-def prune_synset_dir(src: str|Path, # folder of a saved SyntheticSet
-                     ipc: int, # images per class to keep
-                     rule: str='yoco', # see `prune_synset`
-                     out: str|Path|None=None, # output folder (default: `<src>_ipc<ipc>_<rule>` beside it)
-                     seed: int=0, # seed of the random rule and the dynamics run
-                     device=None, # where to run the dynamics (default CPU)
-                     **options, # of `prune_synset`
-                    ) -> tuple[SyntheticSet, Path]:
+def prune_synset_dir(
+    src: str | Path,  # folder of a saved SyntheticSet
+    ipc: int,  # images per class to keep
+    rule: str = 'yoco',  # see `prune_synset`
+    out: str | Path | None = None,  # output folder (default: `<src>_ipc<ipc>_<rule>` beside it)
+    seed: int = 0,  # seed of the random rule and the dynamics run
+    device=None,  # where to run the dynamics (default CPU)
+    **options,  # of `prune_synset`
+) -> tuple[SyntheticSet, Path]:
     "Load a set, prune it to `ipc` per class with `rule`, save the result with its provenance; return (set, folder)."
     src = Path(src)
     try:
@@ -288,7 +359,7 @@ def prune_synset_dir(src: str|Path, # folder of a saved SyntheticSet
         raise type(e)(f"synset {src}: {e}") from e
     if device is not None:
         syn = syn.to(device)
-    out = Path(out) if out is not None else src.parent/f'{src.name}_ipc{ipc}_{rule}'
+    out = Path(out) if out is not None else src.parent / f'{src.name}_ipc{ipc}_{rule}'
     if out.resolve() == src.resolve():
         raise ValueError(f"out={str(out)!r} is the source folder; choose another folder")
     small = prune_synset(syn, ipc, rule, seed, source=str(src), **options)
@@ -299,6 +370,7 @@ def prune_synset_dir(src: str|Path, # folder of a saved SyntheticSet
 def prune_synset_options() -> dict:
     "The settings `prune_synset` passes on (scoring and recording run): {name: (annotation, default)}, for `--set`."
     import inspect
+
     skip = {'syn', 'rule', 'seed', 'dynamics', 'device'}
     out = {}
     for f in (synset_scores, synset_dynamics):
@@ -308,10 +380,11 @@ def prune_synset_options() -> dict:
     return out
 
 # %% ../../nbs/28a_any_size.ipynb #84b1f7a5
-def prefix_distances(emb_real, # real embeddings: [C, n, d] or a sequence of C tensors [n_c, d]
-                     emb_syn: Tensor, # synthetic embeddings per class [C, ipc, d], in the set's order
-                     sizes: Sequence[int], # subset sizes x (1 <= x <= ipc): the first x images of every class
-                    ) -> Tensor:
+def prefix_distances(
+    emb_real,  # real embeddings: [C, n, d] or a sequence of C tensors [n_c, d]
+    emb_syn: Tensor,  # synthetic embeddings per class [C, ipc, d], in the set's order
+    sizes: Sequence[int],  # subset sizes x (1 <= x <= ipc): the first x images of every class
+) -> Tensor:
     "MDC's feature distance of every prefix: ‖mean ψ(real_c) − mean ψ(S_c[:x])‖² per class and size [C, len(sizes)]."
     if not isinstance(emb_syn, Tensor) or emb_syn.ndim != 3:
         raise ValueError(f"emb_syn must be [C, ipc, d]; got {getattr(emb_syn, 'shape', emb_syn)}")
@@ -330,10 +403,11 @@ def prefix_distances(emb_real, # real embeddings: [C, n, d] or a sequence of C t
     return ((pm[:, idx] - mr[:, None]) ** 2).sum(-1)
 
 # %% ../../nbs/28a_any_size.ipynb #7cfc7b44
-def mls_select(prev: Tensor|None, # the tracked distances at the previous decision [S] (None: the first decision)
-               cur: Tensor, # the tracked distances now [S]
-               sizes: Sequence[int], # the candidate subset sizes, ascending
-              ) -> int:
+def mls_select(
+    prev: Tensor | None,  # the tracked distances at the previous decision [S] (None: the first decision)
+    cur: Tensor,  # the tracked distances now [S]
+    sizes: Sequence[int],  # the candidate subset sizes, ascending
+) -> int:
     "The most learnable subset: the size whose distance changed most since the last decision (first: the smallest)."
     sizes = list(sizes)
     cur = torch.as_tensor(cur, dtype=torch.float64)
@@ -352,27 +426,32 @@ def mls_select(prev: Tensor|None, # the tracked distances at the previous decisi
 # %% ../../nbs/28a_any_size.ipynb #cc49528b
 class MLSSchedule:
     "MDC's bookkeeping of the most learnable subset (MLS) per class: decisions, the sizes regularised, freezing."
-    def __init__(self, n_classes: int, # classes (each keeps its own state; shared decisions give identical rows)
-                 ipc: int, # images per class of the set
-                 sizes: Sequence[int], # candidate subset sizes (official: 1..ipc-1)
-                 period: int, # iterations between decisions
-                 class_wise: bool=False, # decide per class (else on the distances averaged over classes)
-                 decimals: int|None=2, # round the tracked distances before comparing (official: 2)
-                 freeze: bool=True, # freeze earlier MLSs below the current one
-                 device=None, # where the state tensors live (the images' device)
-                 log_slots: int=512, # decisions kept in the log
-                ):
+
+    def __init__(
+        self,
+        n_classes: int,  # classes (each keeps its own state; shared decisions give identical rows)
+        ipc: int,  # images per class of the set
+        sizes: Sequence[int],  # candidate subset sizes (official: 1..ipc-1)
+        period: int,  # iterations between decisions
+        class_wise: bool = False,  # decide per class (else on the distances averaged over classes)
+        decimals: int | None = 2,  # round the tracked distances before comparing (official: 2)
+        freeze: bool = True,  # freeze earlier MLSs below the current one
+        device=None,  # where the state tensors live (the images' device)
+        log_slots: int = 512,  # decisions kept in the log
+    ):
         self.C, self.ipc, self.sizes = n_classes, ipc, [int(x) for x in sizes]
         self.period = int(check_range('period', period, 1))
         self.class_wise, self.decimals, self.freeze = class_wise, decimals, freeze
         C, S, z = n_classes, len(self.sizes), dict(dtype=torch.int64, device=device)
-        self.state = dict(mls_reg=torch.zeros(C, ipc + 1, **z),                  # 1: the size is regularised now
-                          mls_quit=torch.full((C, ipc + 1), -1, **z),           # the iteration it expires at
-                          mls_frozen=torch.zeros(C, ipc + 1, **z),              # 1: expired (a candidate for freezing)
-                          mls_prev=torch.zeros(C, max(S, 1), dtype=torch.float64, device=device),   # last distances
-                          mls_has_prev=torch.zeros(C, **z),
-                          mls_log=torch.full((log_slots, C + 1), -1, **z),      # decisions: iteration, size per class
-                          mls_n=torch.zeros(1, **z))
+        self.state = dict(
+            mls_reg=torch.zeros(C, ipc + 1, **z),  # 1: the size is regularised now
+            mls_quit=torch.full((C, ipc + 1), -1, **z),  # the iteration it expires at
+            mls_frozen=torch.zeros(C, ipc + 1, **z),  # 1: expired (a candidate for freezing)
+            mls_prev=torch.zeros(C, max(S, 1), dtype=torch.float64, device=device),  # last distances
+            mls_has_prev=torch.zeros(C, **z),
+            mls_log=torch.full((log_slots, C + 1), -1, **z),  # decisions: iteration, size per class
+            mls_n=torch.zeros(1, **z),
+        )
 
     def tracking(self, it: int) -> bool:
         "Whether iteration `it` measures the subsets (and ends with a decision): the first and every `period`-th."
@@ -388,13 +467,17 @@ class MLSSchedule:
         cur = [[x for x in range(1, self.ipc + 1) if reg[c][x]] for c in range(self.C)]
         fz = [0] * self.C
         if self.freeze:
-            fz = [max([x for x in range(1, self.ipc + 1) if frozen[c][x] and cur[c] and x < min(cur[c])], default=0)
-                  for c in range(self.C)]
+            fz = [
+                max([x for x in range(1, self.ipc + 1) if frozen[c][x] and cur[c] and x < min(cur[c])], default=0)
+                for c in range(self.C)
+            ]
         return cur, fz
 
-    def decide(self, it: int, # the iteration that just ended (a tracking one)
-               cur: Tensor, # its distances [C, S], averaged over the iteration's matches
-              ) -> list[int]:
+    def decide(
+        self,
+        it: int,  # the iteration that just ended (a tracking one)
+        cur: Tensor,  # its distances [C, S], averaged over the iteration's matches
+    ) -> list[int]:
         "The decision at the end of a measuring iteration: the new MLS per class (the previous one stops)."
         st = self.state
         cur = cur.detach().to('cpu', torch.float64)
@@ -418,37 +501,50 @@ class MLSSchedule:
 
     def log(self) -> list[dict]:
         "The decisions so far: iteration and the chosen size per class."
-        rows = self.state['mls_log'][:int(self.state['mls_n'])].tolist()
+        rows = self.state['mls_log'][: int(self.state['mls_n'])].tolist()
         return [dict(iteration=r[0], sizes=r[1:]) for r in rows]
 
 # %% ../../nbs/28a_any_size.ipynb #04210128
 MDC_BASES = ('dm', 'dsa')
-MDC_DECISIONS = 20 # MLS decisions per run: the official 2,000 IDC iterations with one every 100
-_SHARED = ('iterations', 'init', 'arch', 'width', 'depth', 'eval_every', 'eval_models', 'eval_recipe', 'eval_epochs',
-           'ckpt_every')
+MDC_DECISIONS = 20  # MLS decisions per run: the official 2,000 IDC iterations with one every 100
+_SHARED = (
+    'iterations',
+    'init',
+    'arch',
+    'width',
+    'depth',
+    'eval_every',
+    'eval_models',
+    'eval_recipe',
+    'eval_epochs',
+    'ckpt_every',
+)
 _BASE_CONFIGS = dict(dm=DMConfig, dsa=DSAConfig)
 
 
 @dataclass
 class MDCConfig(DistillConfig):
     "MDC settings: a base method (DM or DSA, with its preset) and the adaptive subset loss on the most learnable one."
-    base: str = 'dm' # the base condensation method: 'dm' or 'dsa' (the paper's base, IDC, is not in the library)
-    base_options: dict = field(default_factory=dict) # settings of the base method's config (lr_img=, batch_real=, ...)
-    dataset: str = '' # the dataset whose base preset is used (set by `preset`)
-    subset_sizes: tuple|None = None # candidate subset sizes (None: 1..ipc-1, official)
-    period: int|None = None # iterations between MLS decisions (None: iterations // 20, the official 100 of 2,000)
-    decimals: int|None = 2 # tracked distances rounded to this many decimals before comparing (official); None: exact
-    freeze: bool = True # freeze the earlier MLSs below the current one (official)
-    class_wise: bool = False # one decision per class (official `--adaptive_class_wise`); False: shared (the default)
-    adaptive: bool = True # False: no subset loss, no tracking (the base method exactly; for checks)
+
+    base: str = 'dm'  # the base condensation method: 'dm' or 'dsa' (the paper's base, IDC, is not in the library)
+    base_options: dict = field(default_factory=dict)  # settings of the base method's config (lr_img=, batch_real=, ...)
+    dataset: str = ''  # the dataset whose base preset is used (set by `preset`)
+    subset_sizes: tuple | None = None  # candidate subset sizes (None: 1..ipc-1, official)
+    period: int | None = None  # iterations between MLS decisions (None: iterations // 20, the official 100 of 2,000)
+    decimals: int | None = 2  # tracked distances rounded to this many decimals before comparing (official); None: exact
+    freeze: bool = True  # freeze the earlier MLSs below the current one (official)
+    class_wise: bool = False  # one decision per class (official `--adaptive_class_wise`); False: shared (the default)
+    adaptive: bool = True  # False: no subset loss, no tracking (the base method exactly; for checks)
 
     def __post_init__(self):
         check_choice('base', self.base, MDC_BASES)
         allowed = {f.name for f in fields(_BASE_CONFIGS[self.base])} - set(_SHARED) - {'ipc', 'seed', 'profile'}
         bad = sorted(set(self.base_options) - allowed)
         if bad:
-            raise ValueError(f"base_options {bad} are not settings of {_BASE_CONFIGS[self.base].__name__}; "
-                             f"expected some of {sorted(allowed)}")
+            raise ValueError(
+                f"base_options {bad} are not settings of {_BASE_CONFIGS[self.base].__name__}; "
+                f"expected some of {sorted(allowed)}"
+            )
         if self.period is not None:
             check_range('period', self.period, 1)
         if self.decimals is not None:
@@ -470,11 +566,12 @@ class MDCConfig(DistillConfig):
     def base_config(self) -> DistillConfig:
         "The base method's configuration: its preset for (dataset, ipc, profile), the shared fields and `base_options`."
         shared = {k: getattr(self, k) for k in _SHARED}
-        return method_config(self.base, self.dataset, self.ipc, self.profile, seed=self.seed, **shared,
-                             **self.base_options)
+        return method_config(
+            self.base, self.dataset, self.ipc, self.profile, seed=self.seed, **shared, **self.base_options
+        )
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper', base: str='dm') -> MDCConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper', base: str = 'dm') -> MDCConfig:
         "MDC on `base`: the base's preset for (dataset, ipc, profile) and the official MDC schedule."
         check_choice('profile', profile, ['paper', 'cpu'])
         check_choice('base', base, MDC_BASES)
@@ -486,8 +583,9 @@ class MDCConfig(DistillConfig):
         "A copy with fields changed; the base method's settings go to `base_options`; a new `base` restarts its preset."
         ov, cfg = dict(overrides), self
         if 'base' in ov and ov['base'] != self.base:
-            keep = {f.name: getattr(self, f.name) for f in fields(self)
-                    if f.name not in _SHARED + ('base', 'base_options')}
+            keep = {
+                f.name: getattr(self, f.name) for f in fields(self) if f.name not in _SHARED + ('base', 'base_options')
+            }
             cfg = _dc_replace(type(self).preset(self.dataset, self.ipc, self.profile, ov.pop('base')), **keep)
         ov.pop('base', None)
         own = {f.name for f in fields(cfg)}
@@ -495,8 +593,10 @@ class MDCConfig(DistillConfig):
         base_fields = {f.name for f in fields(_BASE_CONFIGS[cfg.base])}
         bad = [k for k in ov if k not in own and k not in base_fields]
         if bad:
-            raise ValueError(f"unknown option(s) {bad} for MDCConfig with base {cfg.base!r}; "
-                             f"expected some of {sorted(own | base_fields)}")
+            raise ValueError(
+                f"unknown option(s) {bad} for MDCConfig with base {cfg.base!r}; "
+                f"expected some of {sorted(own | base_fields)}"
+            )
         opts.update({k: v for k, v in ov.items() if k not in own})
         return _dc_replace(cfg, base_options=opts, **{k: v for k, v in ov.items() if k in own})
 
@@ -543,15 +643,17 @@ def _subset_terms(mls_now, loss_fn):
     return total
 
 # %% ../../nbs/28a_any_size.ipynb #e44098e6
-@register_distillation('mdc', MDCConfig,
-                       doc='MDC (He et al., ICLR 2024): every prefix of one set is good; subset loss on DM or DSA')
-def distill_mdc(data: ImageData, # the real training set (on the device to distil on)
-                cfg: MDCConfig, # settings (see `MDCConfig.preset`)
-                ckpt=None, # checkpoint file (None: none)
-                resume: bool=False, # continue from `ckpt`
-                progress: bool|None=None, # progress bar
-                test: ImageData|None=None, # test set for periodic evaluation every `cfg.eval_every` iterations
-               ) -> SyntheticSet:
+@register_distillation(
+    'mdc', MDCConfig, doc='MDC (He et al., ICLR 2024): every prefix of one set is good; subset loss on DM or DSA'
+)
+def distill_mdc(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: MDCConfig,  # settings (see `MDCConfig.preset`)
+    ckpt=None,  # checkpoint file (None: none)
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set for periodic evaluation every `cfg.eval_every` iterations
+) -> SyntheticSet:
     "Distil `data` with MDC: the base loss plus the base loss on the most learnable prefix, re-chosen every `period`."
     b = _dc_replace(cfg, dataset=cfg.dataset or data.name).base_config()
     ipc = check_ipc(b.ipc, data)
@@ -562,26 +664,49 @@ def distill_mdc(data: ImageData, # the real training set (on the device to disti
     opt = torch.optim.SGD([images], lr=b.lr_img, momentum=b.momentum_img)
     mls = MLSSchedule(C, ipc, sizes, period, cfg.class_wise, cfg.decimals, cfg.freeze, device=dev)
     step = (_mdc_dm_step if cfg.base == 'dm' else _mdc_dsa_step)(data, b, images, labels, opt, mls)
-    mdc = dict(sizes=sizes, period=period, decimals=cfg.decimals, freeze=cfg.freeze, class_wise=cfg.class_wise,
-               adaptive=cfg.adaptive)
+    mdc = dict(
+        sizes=sizes,
+        period=period,
+        decimals=cfg.decimals,
+        freeze=cfg.freeze,
+        class_wise=cfg.class_wise,
+        adaptive=cfg.adaptive,
+    )
 
     def meta(**more):
-        return synset_meta(data, cfg, 'mdc', base=cfg.base, base_config=b.as_dict(), subset_rule='first', mdc=mdc,
-                           **more)
+        return synset_meta(
+            data, cfg, 'mdc', base=cfg.base, base_config=b.as_dict(), subset_rule='first', mdc=mdc, **more
+        )
 
     def evaluate(it):
         s = SyntheticSet(images.detach().clone(), labels, meta=meta())
         r = evaluate_synthetic(s, test, n_models=cfg.eval_models)
         return dict(acc_mean=r.acc_mean, acc_std=r.acc_std)
 
-    hist = distill_loop(dict(images=images, **mls.state), step, b.iterations, b.seed, dict(images=opt), ckpt=ckpt,
-                        ckpt_every=b.ckpt_every, resume=resume, config=asdict(cfg),
-                        eval_every=b.eval_every if test is not None else 0, evaluate=evaluate, progress=progress,
-                        desc=f'MDC({cfg.base}) ipc={ipc}')
+    hist = distill_loop(
+        dict(images=images, **mls.state),
+        step,
+        b.iterations,
+        b.seed,
+        dict(images=opt),
+        ckpt=ckpt,
+        ckpt_every=b.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=b.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc=f'MDC({cfg.base}) ipc={ipc}',
+    )
     losses = hist['loss']
-    summary = dict(loss_first=losses[0], loss_last=losses[-1], loss_last10=float(np.mean(losses[-10:])),
-                   seconds=hist['seconds'], seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
-                   eval=hist['eval'])
+    summary = dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        loss_last10=float(np.mean(losses[-10:])),
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
+        eval=hist['eval'],
+    )
     return SyntheticSet(images.detach().clone(), labels, meta=meta(history=summary, mls_log=mls.log()))
 
 # %% ../../nbs/28a_any_size.ipynb #6550e69a
@@ -612,6 +737,7 @@ def _mdc_dm_step(data, b, images, labels, opt, mls):
         if mls.tracking(it):
             mls.decide(it, dist)
         return loss.detach()
+
     return step
 
 
@@ -628,6 +754,7 @@ def _mdc_dsa_step(data, b, images, labels, opt_img, mls):
     def real_batch(c, n, g):
         ix = byc[c]
         return data.x[ix[torch.randperm(len(ix), generator=g, device=g.device)[:n].to(ix.device)]]
+
     inner_aug = (lambda x, g: dsa(x, strategy, generator=g)) if b.dsa else None
     ml = dict(metric=b.dis_metric, include_1d=b.include_1d)
 
@@ -646,14 +773,17 @@ def _mdc_dsa_step(data, b, images, labels, opt_img, mls):
             real = [real_batch(c, b.batch_real, g) for c in range(C)]
             aug = None
             if b.dsa:
+
                 def aug(x, c, ol=ol):
                     return dsa(x, strategy, seed=iteration_seed(b.seed, it, 1000 + ol * C + c))
+
             syn = _with_frozen(images.view(C, ipc, *shape), frozen)
             loss = match_loss(net, syn, real, augment=aug, **ml)
 
             def subset_loss(x, cls, syn=syn, real=real, aug=aug):
                 sub, rb = [syn[c][:x] for c in cls], [real[c] for c in cls]
                 return match_loss(net, sub, rb, classes=cls, augment=aug, **ml)
+
             extra = _subset_terms(mls_now, subset_loss)
             if extra is not None:
                 loss = loss + extra
@@ -664,7 +794,7 @@ def _mdc_dsa_step(data, b, images, labels, opt_img, mls):
                     es = torch.stack([net.embed(a(syn[c], c)) for c in range(C)])
                     dist += prefix_distances(er, es, mls.sizes).double()
             opt_img.zero_grad(set_to_none=True)
-            images.grad, = torch.autograd.grad(loss, [images])
+            (images.grad,) = torch.autograd.grad(loss, [images])
             opt_img.step()
             total += loss.detach()
             if ol == outer - 1:
@@ -673,18 +803,25 @@ def _mdc_dsa_step(data, b, images, labels, opt_img, mls):
         if track:
             mls.decide(it, dist / outer)
         return total / (outer * C)
+
     return step
 
 # %% ../../nbs/28a_any_size.ipynb #95dfeb55
-ANYSIZE_ROWS = {'each': 'condensed at each IPC', 'yoco': 'pruned: YOCO (low LBPE, balanced)',
-                'random': 'pruned: random (balanced) = prefix subsets', 'el2n': 'pruned: EL2N (high, balanced)',
-                'forgetting': 'pruned: forgetting (high, balanced)', 'first': 'pruned: first images (prefix)',
-                'mdc': 'MDC prefixes'}
+ANYSIZE_ROWS = {
+    'each': 'condensed at each IPC',
+    'yoco': 'pruned: YOCO (low LBPE, balanced)',
+    'random': 'pruned: random (balanced) = prefix subsets',
+    'el2n': 'pruned: EL2N (high, balanced)',
+    'forgetting': 'pruned: forgetting (high, balanced)',
+    'first': 'pruned: first images (prefix)',
+    'mdc': 'MDC prefixes',
+}
 
 
 def _fingerprint(*tensors) -> str:
     "A short hash of the tensors' values (the cache key of an evaluated set)."
     import hashlib
+
     h = hashlib.sha1()
     for t in tensors:
         h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
@@ -703,23 +840,25 @@ def _cell(accs, seconds, **more) -> dict:
     return dict(acc_mean=float(np.mean(accs)), acc_std=float(np.std(accs)), accs=accs, seconds=float(seconds), **more)
 
 
-def anysize_benchmark(dataset: str, # an offline dataset name (train and test splits are loaded)
-                      ipcs: Sequence[int]=(1, 2, 5), # the smaller sizes
-                      parent_ipc: int=10, # the size condensed once
-                      each_ipcs: Sequence[int]|None=None, # the smaller sizes condensed again (None: all of `ipcs`)
-                      rules: Sequence[str]=('yoco', 'random', 'el2n'), # pruning rules applied to the parent
-                      base: str='dm', # the condensation method ('dm' or 'dsa'); MDC runs on it
-                      n_seeds: int=3, # evaluation models (random rule: selection seed s with model seed s)
-                      profile: str='cpu', # preset profile of every condensation
-                      iterations: int|None=None, # override the preset's iterations (every condensation)
-                      eval_epochs: int|None=None, # override the sets' evaluation epochs
-                      out: str|Path|None=None, # cache: sets as SyntheticSet folders, evaluations in runs.json
-                      device=None, # where to run (default: CPU)
-                      log=print, # progress messages
-                     ) -> dict:
+def anysize_benchmark(
+    dataset: str,  # an offline dataset name (train and test splits are loaded)
+    ipcs: Sequence[int] = (1, 2, 5),  # the smaller sizes
+    parent_ipc: int = 10,  # the size condensed once
+    each_ipcs: Sequence[int] | None = None,  # the smaller sizes condensed again (None: all of `ipcs`)
+    rules: Sequence[str] = ('yoco', 'random', 'el2n'),  # pruning rules applied to the parent
+    base: str = 'dm',  # the condensation method ('dm' or 'dsa'); MDC runs on it
+    n_seeds: int = 3,  # evaluation models (random rule: selection seed s with model seed s)
+    profile: str = 'cpu',  # preset profile of every condensation
+    iterations: int | None = None,  # override the preset's iterations (every condensation)
+    eval_epochs: int | None = None,  # override the sets' evaluation epochs
+    out: str | Path | None = None,  # cache: sets as SyntheticSet folders, evaluations in runs.json
+    device=None,  # where to run (default: CPU)
+    log=print,  # progress messages
+) -> dict:
     "One set of `parent_ipc` pruned to each of `ipcs` by `rules`, MDC's prefixes, and the base condensed at every size."
     from dataset_condensation.core import JSONCache, get_device
     from dataset_condensation.data import load_dataset
+
     check_choice('base', base, MDC_BASES)
     for r in rules:
         check_choice('rule', r, PRUNE_RULES)
@@ -731,20 +870,20 @@ def anysize_benchmark(dataset: str, # an offline dataset name (train and test sp
         raise ValueError(f"each_ipcs {each_ipcs} must be some of ipcs {ipcs}")
     dev = get_device(device or 'cpu')
     train, test = load_dataset(dataset, device=dev), load_dataset(dataset, 'test', device=dev)
-    out = None if out is None else Path(out)/train.name
-    cache = JSONCache(None if out is None else out/'runs.json')
+    out = None if out is None else Path(out) / train.name
+    cache = JSONCache(None if out is None else out / 'runs.json')
     over = {} if iterations is None else dict(iterations=iterations)
     ev_kw = {} if eval_epochs is None else dict(epochs=eval_epochs)
 
     def get_set(method, ipc, **kw):
         want = method_config(method, train.name, ipc, profile, **over, **kw)
-        folder = None if out is None else out/f'{method}{"_" + kw["base"] if "base" in kw else ""}_ipc{ipc}'
-        if folder is not None and (folder/'synset.safetensors').exists():
+        folder = None if out is None else out / f'{method}{"_" + kw["base"] if "base" in kw else ""}_ipc{ipc}'
+        if folder is not None and (folder / 'synset.safetensors').exists():
             s = SyntheticSet.load(folder)
             if _same_config(s.meta.get('config') or {}, want):
                 return s.to(dev)
             log(f"{train.name}: {folder.name} was made with another configuration; distilling again")
-        ck = None if folder is None else folder.parent/f'ckpt.{folder.name}.safetensors'
+        ck = None if folder is None else folder.parent / f'ckpt.{folder.name}.safetensors'
         s = distill(train, method, ipc, profile=profile, progress=False, ckpt=ck, resume=ck is not None, **over, **kw)
         on = f" on {kw['base']}" if 'base' in kw else ''
         log(f"{train.name}: {method}{on} at IPC {ipc} distilled in {s.meta['history']['seconds']:.0f}s")
@@ -755,6 +894,7 @@ def anysize_benchmark(dataset: str, # an offline dataset name (train and test sp
 
     def evaluate(row, ipc, s, seeds=None):
         key = f"{row}|ipc{ipc}|{_fingerprint(s.images)}|n{n_seeds}|e{eval_epochs}"
+
         def run():
             t0 = time.perf_counter()
             if seeds is None:
@@ -765,6 +905,7 @@ def anysize_benchmark(dataset: str, # an offline dataset name (train and test sp
             acc = f"{100 * c['acc_mean']:.1f} ± {100 * c['acc_std']:.1f}"
             log(f"{train.name}: {row:>10s} ipc {ipc:2d}: {acc} ({c['seconds']:.0f}s)")
             return c
+
         return cache.get(key, run)
 
     rows, info = {r: {} for r in ('each', *rules, 'mdc')}, {}
@@ -774,8 +915,12 @@ def anysize_benchmark(dataset: str, # an offline dataset name (train and test sp
         t0 = time.perf_counter()
         td = synset_dynamics(parent, epochs=pre['stop_epoch'], seed=0)
         acc = [round(float(a), 4) for a in td.correct.float().mean(1).tolist()]
-        info['dynamics'] = dict(seconds=time.perf_counter() - t0, train_acc=acc,
-                                lbpe_epochs=top_accuracy_epochs(td.correct, pre['top_k'], pre['stop_epoch']), **pre)
+        info['dynamics'] = dict(
+            seconds=time.perf_counter() - t0,
+            train_acc=acc,
+            lbpe_epochs=top_accuracy_epochs(td.correct, pre['top_k'], pre['stop_epoch']),
+            **pre,
+        )
     for r in rules:
         for k in ipcs:
             if r == 'random':
@@ -794,9 +939,17 @@ def anysize_benchmark(dataset: str, # an offline dataset name (train and test sp
         s = get_set(base, k)
         info['distill_seconds'][k] = s.meta['history']['seconds']
         rows['each'][k] = evaluate('each', k, s)
-    return dict(dataset=train.name, base=base, parent_ipc=parent_ipc, ipcs=ipcs, each_ipcs=each_ipcs, profile=profile,
-                n_seeds=n_seeds,
-                rows={r: {str(k): v for k, v in sorted(c.items())} for r, c in rows.items()}, info=info)
+    return dict(
+        dataset=train.name,
+        base=base,
+        parent_ipc=parent_ipc,
+        ipcs=ipcs,
+        each_ipcs=each_ipcs,
+        profile=profile,
+        n_seeds=n_seeds,
+        rows={r: {str(k): v for k, v in sorted(c.items())} for r, c in rows.items()},
+        info=info,
+    )
 
 # %% ../../nbs/28a_any_size.ipynb #88091456
 def format_anysize_table(res: dict) -> str:
@@ -805,27 +958,46 @@ def format_anysize_table(res: dict) -> str:
     head = f"| {res['dataset']}, base {res['base'].upper()} | " + ' | '.join(f'IPC {k}' for k in ks) + ' |'
     lines = [head, '|---' * (len(ks) + 1) + '|']
     for r, c in res['rows'].items():
-        cells = [f"{100 * c[str(k)]['acc_mean']:.1f} ± {100 * c[str(k)]['acc_std']:.1f}" if str(k) in c else '–'
-                 for k in ks]
+        cells = [
+            f"{100 * c[str(k)]['acc_mean']:.1f} ± {100 * c[str(k)]['acc_std']:.1f}" if str(k) in c else '–' for k in ks
+        ]
         lines.append(f"| {ANYSIZE_ROWS.get(r, r)} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def plot_anysize(res: dict, # a result of `anysize_benchmark`
-                 ax=None, # matplotlib axis (None: a new figure)
-                ):
+def plot_anysize(
+    res: dict,  # a result of `anysize_benchmark`
+    ax=None,  # matplotlib axis (None: a new figure)
+):
     "Accuracy against IPC, one line per row, error bars: std over seeds."
     import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3), dpi=80)
-    style = dict(each=('k', 'o', '-'), yoco=('tab:green', 's', '-'), random=('tab:gray', 'v', '--'),
-                 el2n=('tab:red', '^', ':'), forgetting=('tab:purple', 'D', ':'), first=('tab:brown', 'x', '--'),
-                 mdc=('tab:blue', 'P', '-'))
+    style = dict(
+        each=('k', 'o', '-'),
+        yoco=('tab:green', 's', '-'),
+        random=('tab:gray', 'v', '--'),
+        el2n=('tab:red', '^', ':'),
+        forgetting=('tab:purple', 'D', ':'),
+        first=('tab:brown', 'x', '--'),
+        mdc=('tab:blue', 'P', '-'),
+    )
     for r, c in res['rows'].items():
         ks = sorted(int(k) for k in c)
         col, mk, ls = style.get(r, ('tab:olive', '.', '-'))
-        ax.errorbar(ks, [100 * c[str(k)]['acc_mean'] for k in ks], yerr=[100 * c[str(k)]['acc_std'] for k in ks],
-                    color=col, marker=mk, ls=ls, ms=4, lw=1.2, capsize=2, label=ANYSIZE_ROWS.get(r, r))
+        ax.errorbar(
+            ks,
+            [100 * c[str(k)]['acc_mean'] for k in ks],
+            yerr=[100 * c[str(k)]['acc_std'] for k in ks],
+            color=col,
+            marker=mk,
+            ls=ls,
+            ms=4,
+            lw=1.2,
+            capsize=2,
+            label=ANYSIZE_ROWS.get(r, r),
+        )
     ax.set_xscale('log')
     ax.set_xticks(sorted({int(k) for c in res['rows'].values() for k in c}))
     ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())

@@ -4,17 +4,30 @@
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #c22d62d7
 from __future__ import annotations
-import math, time
+import math
+import time
 from pathlib import Path
 import numpy as np
-import torch
 import matplotlib.pyplot as plt
-from ..core import (DISTILLATION_METHODS, check_range, provenance, save_json, load_json,
-                                       get_device, JSONCache)
+from dataset_condensation.core import (
+    DISTILLATION_METHODS,
+    check_range,
+    provenance,
+    save_json,
+    load_json,
+    get_device,
+    JSONCache,
+)
 from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
-from .core import (SyntheticSet, distill, evaluate_synthetic, load_distillation_methods,
-                                               check_ipc, method_config)
+from dataset_condensation.distill.core import (
+    SyntheticSet,
+    distill,
+    evaluate_synthetic,
+    load_distillation_methods,
+    check_ipc,
+    method_config,
+)
 
 # %% auto #0
 __all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'bench_evaluations', 'provide_buffer', 'provide_teachers',
@@ -22,231 +35,417 @@ __all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'bench_evaluations'
            'format_lrs_table']
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #02cdb6eb
-BENCH_DISTILL = ('dd', 'krr', 'dc', 'dsa', 'dm', 'mtt', 'ftd', 'seqmatch', 'sre2l', 'dwa', 'infer') # the methods of the table
+BENCH_DISTILL = (
+    'dd',
+    'krr',
+    'dc',
+    'dsa',
+    'dm',
+    'mtt',
+    'ftd',
+    'seqmatch',
+    'sre2l',
+    'dwa',
+    'infer',
+)  # the methods of the table
 
 # Benchmark settings beyond the CPU presets (see the protocol above for why):
-BENCH_OVERRIDES = {('dc', 10): dict(iterations=60, eval_every=20), ('dsa', 10): dict(iterations=60, eval_every=20),
-                   'krr': dict(kernel='conv_rf', iterations=100)}
+BENCH_OVERRIDES = {
+    ('dc', 10): dict(iterations=60, eval_every=20),
+    ('dsa', 10): dict(iterations=60, eval_every=20),
+    'krr': dict(kernel='conv_rf', iterations=100),
+}
 # (method, ipc) cells not run: DC/DSA at IPC 50 (50 outer steps) and MTT/FTD at 50 are beyond a CPU budget; SeqMatch is not
 # defined at IPC 1; the soft-label methods are benchmarked at IPC 10 and 50 (INFER's budget needs IPC >= 2)
-BENCH_SKIP = {('dc', 50), ('dsa', 50), ('mtt', 50), ('ftd', 50), ('seqmatch', 1), ('sre2l', 1), ('dwa', 1), ('infer', 1)}
+BENCH_SKIP = {
+    ('dc', 50),
+    ('dsa', 50),
+    ('mtt', 50),
+    ('ftd', 50),
+    ('seqmatch', 1),
+    ('sre2l', 1),
+    ('dwa', 1),
+    ('infer', 1),
+}
+
 
 def _cell(accs) -> dict:
     accs = [float(a) for a in accs]
     return dict(acc_mean=float(np.mean(accs)), acc_std=float(np.std(accs)), accs=accs)
 
+
 def _comparable(config: dict) -> dict:
     "A configuration as compared between runs: expert buffers and teachers count by their file names (settings hashes), not paths."
     out = dict(config)
-    if out.get('buffer'): out['buffer'] = Path(out['buffer']).name
-    if out.get('teacher'): out['teacher'] = [Path(p).name for p in ([out['teacher']] if isinstance(out['teacher'], str) else out['teacher'])]
+    if out.get('buffer'):
+        out['buffer'] = Path(out['buffer']).name
+    if out.get('teacher'):
+        out['teacher'] = [
+            Path(p).name for p in ([out['teacher']] if isinstance(out['teacher'], str) else out['teacher'])
+        ]
     return out
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #719f5dce
 def _soft_random(syn, train, test, n_seeds, kw):
     "Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by its teachers and trained its way (one model per subset seed)."
     from dataset_condensation.distill.dwa import relabel_set, evaluate_soft, load_teacher, online_teachers
+
     m = syn.meta
-    if m['label_mode'] == 'online': teachers = online_teachers(syn, train.device)   # the set carries them
+    if m['label_mode'] == 'online':
+        teachers = online_teachers(syn, train.device)  # the set carries them
     else:
         paths = m['config']['teacher']
         teachers = [load_teacher(p, train) for p in ([paths] if isinstance(paths, str) else paths)]
-    return [evaluate_soft(relabel_set(train.subset(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=s)), None, teachers, mode=m['label_mode'],
-                                      epochs=kw['epochs'], seed=s, temperature=m['temperature'], mixup=m['mixup']),
-                          test, n_models=1, seed=s, labels='soft', **kw).accs[0] for s in range(n_seeds)]
+    return [
+        evaluate_soft(
+            relabel_set(
+                train.subset(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=s)),
+                None,
+                teachers,
+                mode=m['label_mode'],
+                epochs=kw['epochs'],
+                seed=s,
+                temperature=m['temperature'],
+                mixup=m['mixup'],
+            ),
+            test,
+            n_models=1,
+            seed=s,
+            labels='soft',
+            **kw,
+        ).accs[0]
+        for s in range(n_seeds)
+    ]
 
-def bench_evaluations(method: str, # the method that made `syn`
-                      syn: SyntheticSet, # the distilled set
-                      test: ImageData, # the test set
-                      n_seeds: int=3, # evaluation models
-                      train: ImageData|None=None, # the training set (soft-label methods: for the soft-labelled random subset)
-                      **rec, # the recipe (recipe, epochs, width)
-                     ) -> dict:
+
+def bench_evaluations(
+    method: str,  # the method that made `syn`
+    syn: SyntheticSet,  # the distilled set
+    test: ImageData,  # the test set
+    n_seeds: int = 3,  # evaluation models
+    train: ImageData | None = None,  # the training set (soft-label methods: for the soft-labelled random subset)
+    **rec,  # the recipe (recipe, epochs, width)
+) -> dict:
     "Every row one set contributes to the table: {row name: accuracies}; the first is the method's own."
     ev = lambda s, **kw: evaluate_synthetic(s.to(test.x.device), test, n_models=n_seeds, seed=0, **rec, **kw).accs
     if method == 'seqmatch':
         from dataset_condensation.distill.seqmatch import evaluate_seqmatch
-        return {method: evaluate_seqmatch(syn.to(test.x.device), test, n_models=n_seeds, seed=0, **rec).accs, f'{method} (joint eval)': ev(syn)}
-    if syn.meta.get('label_mode') is not None:                                  # soft-label sets (static, per-crop or online labels)
+
+        return {
+            method: evaluate_seqmatch(syn.to(test.x.device), test, n_models=n_seeds, seed=0, **rec).accs,
+            f'{method} (joint eval)': ev(syn),
+        }
+    if syn.meta.get('label_mode') is not None:  # soft-label sets (static, per-crop or online labels)
         from dataset_condensation.distill.dwa import evaluate_soft
+
         kw = dict(epochs=rec['epochs'], width=rec['width'], recipe=rec['recipe'])
-        rows = {method: evaluate_soft(syn, test, n_seeds, 0, labels='soft', **kw).accs,
-                f'{method} (hard labels)': evaluate_soft(syn, test, n_seeds, 0, labels='hard', **kw).accs}
-        if train is not None: rows[f'random real ({method} labels)'] = _soft_random(syn, train, test, n_seeds, kw)
+        rows = {
+            method: evaluate_soft(syn, test, n_seeds, 0, labels='soft', **kw).accs,
+            f'{method} (hard labels)': evaluate_soft(syn, test, n_seeds, 0, labels='hard', **kw).accs,
+        }
+        if train is not None:
+            rows[f'random real ({method} labels)'] = _soft_random(syn, train, test, n_seeds, kw)
         return rows
     rows = {method: ev(syn)}
     if 'images_raw' in syn.extra:
-        rows[f'{method} (no EMA)'] = ev(SyntheticSet(syn.extra['images_raw'], syn.labels, syn.soft_labels, syn.lr, syn.meta))
+        rows[f'{method} (no EMA)'] = ev(
+            SyntheticSet(syn.extra['images_raw'], syn.labels, syn.soft_labels, syn.lr, syn.meta)
+        )
     return rows
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #308084b0
-def provide_buffer(cfg, # a method's configuration
-                   ov: dict, # the overrides it was made with
-                   train: ImageData, root: Path, # the training set; the folder of expert buffers
-                   log=print) -> dict:
+def provide_buffer(
+    cfg,  # a method's configuration
+    ov: dict,  # the overrides it was made with
+    train: ImageData,
+    root: Path,  # the training set; the folder of expert buffers
+    log=print,
+) -> dict:
     "Trajectory methods without a buffer: train (or reuse) the one the configuration describes in `root`; the overrides with it."
     from dataset_condensation.distill.trajectory import experts_for
-    if not hasattr(cfg, 'expert_train_epochs') or cfg.buffer is not None: return ov   # duck-typed: MTTConfig and its subclasses
-    t0 = time.perf_counter(); folder = experts_for(train, cfg, root)
-    if time.perf_counter() - t0 > 1: log(f"{train.name}: expert buffer {folder.name} trained in {time.perf_counter() - t0:.0f}s")
+
+    if not hasattr(cfg, 'expert_train_epochs') or cfg.buffer is not None:
+        return ov  # duck-typed: MTTConfig and its subclasses
+    t0 = time.perf_counter()
+    folder = experts_for(train, cfg, root)
+    if time.perf_counter() - t0 > 1:
+        log(f"{train.name}: expert buffer {folder.name} trained in {time.perf_counter() - t0:.0f}s")
     return dict(ov, buffer=str(folder))
 
-def provide_teachers(cfg, # a method's configuration
-                     ov: dict, # the overrides it was made with
-                     train: ImageData, test: ImageData, root: Path, # the data; the folder of saved teachers
-                     log=print) -> dict:
+
+def provide_teachers(
+    cfg,  # a method's configuration
+    ov: dict,  # the overrides it was made with
+    train: ImageData,
+    test: ImageData,
+    root: Path,  # the data; the folder of saved teachers
+    log=print,
+) -> dict:
     "Soft-label methods: train (or reuse) the teachers the configuration describes, saved in `root`, and pass their paths."
-    import hashlib, json
+    import hashlib
+    import json
     from dataset_condensation.distill.dwa import train_teacher, save_teacher
     from dataset_condensation.distill.infer import parse_teacher_spec
     from dataset_condensation.train import evaluate as evaluate_model
-    if not hasattr(cfg, 'teacher_epochs') or cfg.teacher is not None: return ov   # duck-typed: SRe2L/DWA and INFER configs
-    infer = isinstance(cfg.teacher_arch, (tuple, list))                        # INFER: several teacher specs
-    specs = ([parse_teacher_spec(t) for t in cfg.teacher_arch] if infer else
-             [(cfg.teacher_arch, dict(width=cfg.teacher_width) if cfg.teacher_width and cfg.teacher_arch.startswith('ConvNet') else {})])
+
+    if not hasattr(cfg, 'teacher_epochs') or cfg.teacher is not None:
+        return ov  # duck-typed: SRe2L/DWA and INFER configs
+    infer = isinstance(cfg.teacher_arch, (tuple, list))  # INFER: several teacher specs
+    specs = (
+        [parse_teacher_spec(t) for t in cfg.teacher_arch]
+        if infer
+        else [
+            (
+                cfg.teacher_arch,
+                dict(width=cfg.teacher_width) if cfg.teacher_width and cfg.teacher_arch.startswith('ConvNet') else {},
+            )
+        ]
+    )
     paths = []
     for i, (arch, opts) in enumerate(specs):
-        seed = cfg.seed + i if infer else cfg.seed   # as the methods' own get_teacher(s) do
-        key = hashlib.sha1(json.dumps([train.name, len(train), arch, opts, cfg.teacher_epochs, cfg.teacher_lr, seed], sort_keys=True).encode()).hexdigest()[:10]
-        path = root/f'{train.name}_{arch}_{key}.safetensors'
+        seed = cfg.seed + i if infer else cfg.seed  # as the methods' own get_teacher(s) do
+        key = hashlib.sha1(
+            json.dumps(
+                [train.name, len(train), arch, opts, cfg.teacher_epochs, cfg.teacher_lr, seed], sort_keys=True
+            ).encode()
+        ).hexdigest()[:10]
+        path = root / f'{train.name}_{arch}_{key}.safetensors'
         if not path.exists():
-            t0 = time.perf_counter(); t = train_teacher(train, arch, cfg.teacher_epochs, seed, cfg.teacher_lr, **opts)
+            t0 = time.perf_counter()
+            t = train_teacher(train, arch, cfg.teacher_epochs, seed, cfg.teacher_lr, **opts)
             acc = evaluate_model(t, test.x, test.y)['acc']
             save_teacher(t, path, arch, opts, train, cfg.teacher_epochs, seed, acc)
-            log(f"{train.name}: teacher {arch} {opts} trained in {time.perf_counter() - t0:.0f}s, test accuracy {100 * acc:.1f}")
+            log(
+                f"{train.name}: teacher {arch} {opts} trained in {time.perf_counter() - t0:.0f}s, test accuracy {100 * acc:.1f}"
+            )
         paths.append(str(path))
     return dict(ov, teacher=tuple(paths) if infer else paths[0])
+
 
 def _same_config(stored: dict, want) -> bool:
     "Whether a stored configuration is `want`'s (a DistillConfig); fields added to the class since count at their defaults."
     a, b, defaults = _comparable(stored), _comparable(want.as_dict()), type(want)().as_dict()
-    for k in ('buffer', 'teacher'):   # provisioned by the benchmark from the other settings (their hash names the files)
-        if b.get(k) is None: a.pop(k, None); b.pop(k, None)
+    for k in ('buffer', 'teacher'):  # provisioned by the benchmark from the other settings (their hash names the files)
+        if b.get(k) is None:
+            a.pop(k, None)
+            b.pop(k, None)
     return set(a) <= set(b) and all(a.get(k, defaults.get(k)) == v for k, v in b.items())
 
-def distillation_benchmark(dataset: str, # an offline dataset
-                           methods=BENCH_DISTILL, # registered distillation methods
-                           ipcs=(1, 10), # images per class
-                           n_seeds: int=3, # evaluation models per synthetic set; random subsets per IPC
-                           eval_epochs: int=300, # epochs of every evaluation (DSA recipe)
-                           width: int=32, # ConvNet-3 width of the evaluation models
-                           profile: str='cpu', # preset profile of the distillation runs
-                           overrides: dict|None=None, # {method: {...}} or {(method, ipc): {...}} applied to the presets (None: BENCH_OVERRIDES)
-                           out: str|Path|None=None, # folder for the synthetic sets, expert buffers, teachers and the cache (None: nothing kept)
-                           full_epochs: int=20, # epochs of the full-data line (0: skip it)
-                           skip=None, # (method, ipc) pairs not run (None: BENCH_SKIP)
-                           device=None, log=print,
-                          ) -> dict:
+
+def distillation_benchmark(
+    dataset: str,  # an offline dataset
+    methods=BENCH_DISTILL,  # registered distillation methods
+    ipcs=(1, 10),  # images per class
+    n_seeds: int = 3,  # evaluation models per synthetic set; random subsets per IPC
+    eval_epochs: int = 300,  # epochs of every evaluation (DSA recipe)
+    width: int = 32,  # ConvNet-3 width of the evaluation models
+    profile: str = 'cpu',  # preset profile of the distillation runs
+    overrides: dict
+    | None = None,  # {method: {...}} or {(method, ipc): {...}} applied to the presets (None: BENCH_OVERRIDES)
+    out: str
+    | Path
+    | None = None,  # folder for the synthetic sets, expert buffers, teachers and the cache (None: nothing kept)
+    full_epochs: int = 20,  # epochs of the full-data line (0: skip it)
+    skip=None,  # (method, ipc) pairs not run (None: BENCH_SKIP)
+    device=None,
+    log=print,
+) -> dict:
     "Distil `dataset` with every method at every IPC, evaluate each set and the baselines; one result dict."
     import tempfile
+
     load_distillation_methods()
-    for m in methods: DISTILLATION_METHODS.entry(m)   # unknown names fail before any work
-    check_range('n_seeds', n_seeds, 1); check_range('eval_epochs', eval_epochs, 1)
+    for m in methods:
+        DISTILLATION_METHODS.entry(m)  # unknown names fail before any work
+    check_range('n_seeds', n_seeds, 1)
+    check_range('eval_epochs', eval_epochs, 1)
     dev = get_device(device)
     train, test = load_dataset(dataset, device=dev), load_dataset(dataset, 'test', device=dev)
-    for k in ipcs: check_ipc(k, train)
+    for k in ipcs:
+        check_ipc(k, train)
     overrides = BENCH_OVERRIDES if overrides is None else overrides
-    keep = Path(out) if out is not None else Path(tempfile.mkdtemp())   # expert buffers and teachers, shared by the datasets' folders
-    experts, teachers = keep/'experts', keep/'teachers'
-    out = None if out is None else Path(out)/dataset
-    done = JSONCache(None if out is None else out/'cells.json')
+    keep = (
+        Path(out) if out is not None else Path(tempfile.mkdtemp())
+    )  # expert buffers and teachers, shared by the datasets' folders
+    experts, teachers = keep / 'experts', keep / 'teachers'
+    out = None if out is None else Path(out) / dataset
+    done = JSONCache(None if out is None else out / 'cells.json')
     tag = f"{profile}|w{width}|e{eval_epochs}|n{n_seeds}"
+
     def get(key, fn, config=None):
         def valid(v):
-            if config is None or _same_config(v.get('config') or {}, config): return True
-            log(f"{dataset}: the cached cell {tag}|{key} was made with another configuration; running it again"); return False
+            if config is None or _same_config(v.get('config') or {}, config):
+                return True
+            log(f"{dataset}: the cached cell {tag}|{key} was made with another configuration; running it again")
+            return False
+
         return done.get(f'{tag}|{key}', fn, valid)
+
     rec = dict(recipe='dsa', epochs=eval_epochs, width=width)
     rows = {}
     for k in ipcs:
+
         def rand():
-            accs = [evaluate_subset(train, sample_per_class(train.y.cpu(), k, seed=s), test, n_models=1, seed=s, **rec).accs[0]
-                    for s in range(n_seeds)]
+            accs = [
+                evaluate_subset(
+                    train, sample_per_class(train.y.cpu(), k, seed=s), test, n_models=1, seed=s, **rec
+                ).accs[0]
+                for s in range(n_seeds)
+            ]
             return _cell(accs)
+
         rows.setdefault('random real', {})[k] = get(f'random|{k}', rand)
         log(f"{dataset} ipc {k}: random real {100 * rows['random real'][k]['acc_mean']:.1f}")
         for m in methods:
-            if (m, k) in (BENCH_SKIP if skip is None else skip): continue
+            if (m, k) in (BENCH_SKIP if skip is None else skip):
+                continue
             ov = dict(overrides.get(m, {}), **overrides.get((m, k), {}))
-            folder = None if out is None else out/f'{m}_ipc{k}'
+            folder = None if out is None else out / f'{m}_ipc{k}'
             want = method_config(m, dataset, k, profile, **ov)
+
             def run():
                 t0 = time.perf_counter()
-                syn = SyntheticSet.load(folder) if folder is not None and (folder/'synset.json').exists() else None   # the manifest is written last
+                syn = (
+                    SyntheticSet.load(folder) if folder is not None and (folder / 'synset.json').exists() else None
+                )  # the manifest is written last
                 loaded = syn is not None
                 if syn is not None and not _same_config(syn.meta.get('config', {}), want):
-                    raise ValueError(f"{folder} holds a set made with another configuration than {m} with overrides {ov}; "
-                                     "delete the folder (or choose another out=) to distil it again")
+                    raise ValueError(
+                        f"{folder} holds a set made with another configuration than {m} with overrides {ov}; "
+                        "delete the folder (or choose another out=) to distil it again"
+                    )
                 if syn is None:
                     cfg = method_config(m, dataset, k, profile, **ov)
                     o = provide_teachers(cfg, provide_buffer(cfg, ov, train, experts, log), train, test, teachers, log)
-                    syn = distill(train, m, k, profile=profile, progress=False, test=test,
-                                  ckpt=None if folder is None else folder/'ckpt.safetensors', resume=True, **o)
-                    if folder is not None: syn.save(folder)
+                    syn = distill(
+                        train,
+                        m,
+                        k,
+                        profile=profile,
+                        progress=False,
+                        test=test,
+                        ckpt=None if folder is None else folder / 'ckpt.safetensors',
+                        resume=True,
+                        **o,
+                    )
+                    if folder is not None:
+                        syn.save(folder)
                 hist = syn.meta.get('history') or {}
                 secs = time.perf_counter() - t0
-                if loaded and isinstance(hist, dict) and hist.get('seconds'): secs = hist['seconds']   # a kept set: its recorded run
+                if loaded and isinstance(hist, dict) and hist.get('seconds'):
+                    secs = hist['seconds']  # a kept set: its recorded run
                 evs = bench_evaluations(m, syn, test, n_seeds, train, **rec)
                 variants = {name: _cell(a) for name, a in list(evs.items())[1:]}
                 lrs_in = {}
                 if f'{m} (hard labels)' in variants:
-                    lrs_in = dict(acc_hard=variants[f'{m} (hard labels)']['acc_mean'],
-                                  acc_random_any=variants[f'random real ({m} labels)']['acc_mean'])
-                return dict(_cell(evs[m]), distill_seconds=secs, iterations=syn.meta.get('iterations'),
-                            config=syn.meta.get('config', {}), during=hist.get('eval', []) if isinstance(hist, dict) else [],
-                            learned_lr=syn.lr, variants=variants, storage=syn.storage_bytes(), **lrs_in)
+                    lrs_in = dict(
+                        acc_hard=variants[f'{m} (hard labels)']['acc_mean'],
+                        acc_random_any=variants[f'random real ({m} labels)']['acc_mean'],
+                    )
+                return dict(
+                    _cell(evs[m]),
+                    distill_seconds=secs,
+                    iterations=syn.meta.get('iterations'),
+                    config=syn.meta.get('config', {}),
+                    during=hist.get('eval', []) if isinstance(hist, dict) else [],
+                    learned_lr=syn.lr,
+                    variants=variants,
+                    storage=syn.storage_bytes(),
+                    **lrs_in,
+                )
+
             cell = get(f'{m}|{k}', run, config=want)
             rows.setdefault(m, {})[k] = cell
-            for name, v in (cell.get('variants') or {}).items(): rows.setdefault(name, {})[k] = dict(v, variant_of=m)
+            for name, v in (cell.get('variants') or {}).items():
+                rows.setdefault(name, {})[k] = dict(v, variant_of=m)
             log(f"{dataset} ipc {k}: {m} {100 * cell['acc_mean']:.1f} ± {100 * cell['acc_std']:.1f}")
     full = None
     if full_epochs:
-        full = get(f'full|{full_epochs}', lambda: _cell(evaluate_tensors(train.x, train.y, test, n_models=n_seeds, recipe='full',
-                                                                          epochs=full_epochs, width=width, kind='full').accs))
-    return provenance(dataset=dataset, n_train=len(train), ipcs=list(ipcs), methods=list(methods), n_seeds=n_seeds,
-                      report='final', profile=profile,
-                      protocol=dict(rec, arch='ConvNet', depth=3, optimizer='sgd', lr=0.01, batch_size=256, schedule='step'),
-                      table={m: {str(k): v for k, v in d.items()} for m, d in rows.items()}, full=full,
-                      folder=None if out is None else str(out))
+        full = get(
+            f'full|{full_epochs}',
+            lambda: _cell(
+                evaluate_tensors(
+                    train.x,
+                    train.y,
+                    test,
+                    n_models=n_seeds,
+                    recipe='full',
+                    epochs=full_epochs,
+                    width=width,
+                    kind='full',
+                ).accs
+            ),
+        )
+    return provenance(
+        dataset=dataset,
+        n_train=len(train),
+        ipcs=list(ipcs),
+        methods=list(methods),
+        n_seeds=n_seeds,
+        report='final',
+        profile=profile,
+        protocol=dict(rec, arch='ConvNet', depth=3, optimizer='sgd', lr=0.01, batch_size=256, schedule='step'),
+        table={m: {str(k): v for k, v in d.items()} for m, d in rows.items()},
+        full=full,
+        folder=None if out is None else str(out),
+    )
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #9f18cb1a
 def format_distillation_table(res: dict) -> str:
     "Markdown table (accuracy %, mean ± std) of a `distillation_benchmark` result."
     ks = [str(k) for k in res['ipcs']]
-    lines = [f"| {res['dataset']} | " + ' | '.join(f'IPC {k}' for k in ks) + ' | iterations | distill time |',
-             '|---|' + '---|' * (len(ks) + 2)]
+    lines = [
+        f"| {res['dataset']} | " + ' | '.join(f'IPC {k}' for k in ks) + ' | iterations | distill time |',
+        '|---|' + '---|' * (len(ks) + 2),
+    ]
     for m, d in res['table'].items():
         its = '/'.join(str(d[k].get('iterations', '')) for k in ks if k in d) if m != 'random real' else '–'
         secs = '/'.join(f"{d[k]['distill_seconds']:.0f}s" for k in ks if k in d and 'distill_seconds' in d[k]) or '–'
-        lines.append(f'| {m} | ' + ' | '.join(f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–'
-                                            for k in ks) + f' | {its} | {secs} |')
+        lines.append(
+            f'| {m} | '
+            + ' | '.join(f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in ks)
+            + f' | {its} | {secs} |'
+        )
     if res.get('full'):
-        f = res['full']; lines.append(f"| full data ({res['n_train']}) | {100 * f['acc_mean']:.1f} ± {100 * f['acc_std']:.1f} |"
-                                      + ' |' * (len(ks) + 1))
+        f = res['full']
+        lines.append(
+            f"| full data ({res['n_train']}) | {100 * f['acc_mean']:.1f} ± {100 * f['acc_std']:.1f} |"
+            + ' |' * (len(ks) + 1)
+        )
     return '\n'.join(lines)
 
-def plot_synsets(res: dict, # a `distillation_benchmark` result with a folder
-                 ipc: int=10, # which IPC to draw
-                 max_per_class: int=5, # images per class shown
-                ):
+
+def plot_synsets(
+    res: dict,  # a `distillation_benchmark` result with a folder
+    ipc: int = 10,  # which IPC to draw
+    max_per_class: int = 5,  # images per class shown
+):
     "One grid of synthetic images per method (rows: classes)."
-    folder = Path(res['folder']); ms = [m for m in res['methods'] if (folder/f'{m}_ipc{ipc}'/'synset.json').exists()]
-    if not ms: raise ValueError(f"no synthetic sets for ipc={ipc} under {folder}")
+    folder = Path(res['folder'])
+    ms = [m for m in res['methods'] if (folder / f'{m}_ipc{ipc}' / 'synset.json').exists()]
+    if not ms:
+        raise ValueError(f"no synthetic sets for ipc={ipc} under {folder}")
     fig, axs = plt.subplots(1, len(ms), figsize=(1.9 * len(ms), 3.4), dpi=80, squeeze=False)
     for ax, m in zip(axs[0], ms):
-        SyntheticSet.load(folder/f'{m}_ipc{ipc}').show(max_per_class=max_per_class, ax=ax, title=m)
-    fig.suptitle(f"{res['dataset']}, IPC {ipc}", fontsize=10); fig.tight_layout()
+        SyntheticSet.load(folder / f'{m}_ipc{ipc}').show(max_per_class=max_per_class, ax=ax, title=m)
+    fig.suptitle(f"{res['dataset']}, IPC {ipc}", fontsize=10)
+    fig.tight_layout()
     return fig
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #0d72a644
-def label_robust_score(acc_real_hard: float, # full real data, hard labels (fraction)
-                       acc_syn_hard: float, # the synthetic set trained with hard labels only
-                       acc_syn_any: float, # the synthetic set trained the method's way (soft labels if it has them)
-                       acc_rdm_any: float, # a random real subset of the same size trained the same way
-                       w: float=0.5, # weight of IOR against HLR
-                      ) -> dict:
+def label_robust_score(
+    acc_real_hard: float,  # full real data, hard labels (fraction)
+    acc_syn_hard: float,  # the synthetic set trained with hard labels only
+    acc_syn_any: float,  # the synthetic set trained the method's way (soft labels if it has them)
+    acc_rdm_any: float,  # a random real subset of the same size trained the same way
+    w: float = 0.5,  # weight of IOR against HLR
+) -> dict:
     "DD-Ranking's label-robust score: HLR, IOR, α and LRS (90_references.ipynb#dd-ranking)."
-    for name, v in (('acc_real_hard', acc_real_hard), ('acc_syn_hard', acc_syn_hard), ('acc_syn_any', acc_syn_any), ('acc_rdm_any', acc_rdm_any)):
+    for name, v in (
+        ('acc_real_hard', acc_real_hard),
+        ('acc_syn_hard', acc_syn_hard),
+        ('acc_syn_any', acc_syn_any),
+        ('acc_rdm_any', acc_rdm_any),
+    ):
         check_range(name, v, 0, 1)
     check_range('w', w, 0, 1)
     hlr, ior = acc_real_hard - acc_syn_hard, acc_syn_any - acc_rdm_any
@@ -254,25 +453,40 @@ def label_robust_score(acc_real_hard: float, # full real data, hard labels (frac
     return dict(hlr=hlr, ior=ior, alpha=alpha, lrs=(math.exp(alpha) - math.exp(-1)) / (math.e - math.exp(-1)))
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #cf0a2fd8
-def lrs_rows(res: dict, # a `distillation_benchmark` result with a full-data line
-            ) -> dict:
+def lrs_rows(
+    res: dict,  # a `distillation_benchmark` result with a full-data line
+) -> dict:
     "{method: {ipc: label_robust_score(...)}} for every method row of `res` (variants excluded)."
-    if not res.get('full'): raise ValueError("the label-robust score needs the full-data line (full_epochs > 0)")
+    if not res.get('full'):
+        raise ValueError("the label-robust score needs the full-data line (full_epochs > 0)")
     real, out = res['full']['acc_mean'], {}
     for m, d in res['table'].items():
-        if m == 'random real': continue
+        if m == 'random real':
+            continue
         for k, c in d.items():
-            if 'variant_of' in c: continue
-            hard = c.get('acc_hard', c['acc_mean'])                       # soft-label methods store their hard-label accuracy
-            rdm = c.get('acc_random_any', res['table']['random real'][k]['acc_mean'])   # ... and their soft-labelled random subset
+            if 'variant_of' in c:
+                continue
+            hard = c.get('acc_hard', c['acc_mean'])  # soft-label methods store their hard-label accuracy
+            rdm = c.get(
+                'acc_random_any', res['table']['random real'][k]['acc_mean']
+            )  # ... and their soft-labelled random subset
             out.setdefault(m, {})[k] = label_robust_score(real, hard, c['acc_mean'], rdm)
     return out
+
 
 def format_lrs_table(res: dict) -> str:
     "Markdown table of HLR / IOR (points) and LRS per method and IPC."
     rows, ks = lrs_rows(res), [str(k) for k in res['ipcs']]
-    lines = [f"| {res['dataset']} | " + ' | '.join(f'IPC {k}: HLR / IOR / LRS' for k in ks) + ' |', '|---|' + '---|' * len(ks)]
+    lines = [
+        f"| {res['dataset']} | " + ' | '.join(f'IPC {k}: HLR / IOR / LRS' for k in ks) + ' |',
+        '|---|' + '---|' * len(ks),
+    ]
     for m, d in rows.items():
-        lines.append(f'| {m} | ' + ' | '.join(f"{100 * d[k]['hlr']:.1f} / {100 * d[k]['ior']:+.1f} / {d[k]['lrs']:.3f}" if k in d else '–'
-                                            for k in ks) + ' |')
+        lines.append(
+            f'| {m} | '
+            + ' | '.join(
+                f"{100 * d[k]['hlr']:.1f} / {100 * d[k]['ior']:+.1f} / {d[k]['lrs']:.3f}" if k in d else '–' for k in ks
+            )
+            + ' |'
+        )
     return '\n'.join(lines)

@@ -4,15 +4,28 @@
 
 # %% ../../nbs/20_distillation.ipynb #c44488f9
 from __future__ import annotations
-import json, math, time, warnings
+import json
+import math
+import time
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import (DISTILLATION_METHODS, check_choice, check_range, check_option, atomic_write, save_json,
-                                       load_json, provenance, make_generator, get_device, clean_stale_tmp, progress as _progress)
+from dataset_condensation.core import (
+    DISTILLATION_METHODS,
+    check_choice,
+    check_range,
+    check_option,
+    atomic_write,
+    save_json,
+    load_json,
+    provenance,
+    make_generator,
+    clean_stale_tmp,
+    progress as _progress,
+)
 from ..data import ImageData, class_indices, image_grid
 
 # %% auto #0
@@ -22,25 +35,30 @@ __all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'CPU_PROFILE', 'DISTI
            'register_distillation', 'load_distillation_methods', 'method_config', 'distill']
 
 # %% ../../nbs/20_distillation.ipynb #b68a3c9b
-def check_ipc(ipc: int, # images per class requested
-              data: ImageData, # the real training set
-             ) -> int:
+def check_ipc(
+    ipc: int,  # images per class requested
+    data: ImageData,  # the real training set
+) -> int:
     "Validate IPC against the smallest class of `data` (a synthetic set initialised from real images needs that many)."
     if isinstance(ipc, bool) or not isinstance(ipc, (int, np.integer)):
         raise ValueError(f"ipc={ipc!r} must be an integer number of images per class")
     smallest = int(data.counts().min())
     if not 1 <= ipc <= smallest:
-        raise ValueError(f"ipc={ipc} is out of range; expected 1 <= ipc <= {smallest} (the smallest class of {data.name!r} has {smallest} images)")
+        raise ValueError(
+            f"ipc={ipc} is out of range; expected 1 <= ipc <= {smallest} (the smallest class of {data.name!r} has {smallest} images)"
+        )
     return int(ipc)
 
 # %% ../../nbs/20_distillation.ipynb #971d590d
-def init_synthetic(data: ImageData, # the real training set (its device is used)
-                   ipc: int, # images per class
-                   init: str='real', # 'real' (distinct real images of the class) or 'noise' (standard normal)
-                   seed: int=0, # which real images / which noise
-                  ) -> tuple[Tensor, Tensor]:
+def init_synthetic(
+    data: ImageData,  # the real training set (its device is used)
+    ipc: int,  # images per class
+    init: str = 'real',  # 'real' (distinct real images of the class) or 'noise' (standard normal)
+    seed: int = 0,  # which real images / which noise
+) -> tuple[Tensor, Tensor]:
     "Initial synthetic images [C·ipc, C, H, W] (a fresh float32 copy) and their class-major labels [C·ipc]."
-    check_choice('init', init, ['real', 'noise']); ipc = check_ipc(ipc, data)
+    check_choice('init', init, ['real', 'noise'])
+    ipc = check_ipc(ipc, data)
     C, dev = data.n_classes, data.device
     labels = torch.arange(C, device=dev).repeat_interleave(ipc)
     g = make_generator(seed)
@@ -53,111 +71,174 @@ def init_synthetic(data: ImageData, # the real training set (its device is used)
 @dataclass
 class SyntheticSet:
     "A distilled training set: images, labels, optional soft labels, learned lr and extras, and metadata."
-    images: Tensor # [M, C, H, W] float32, in the real data's normalisation
-    labels: Tensor # [M] int64 class indices (class-major for sets made here)
-    soft_labels: Tensor|None = None # [M, K] teacher logits (SRe2L family), or None
-    lr: float|None = None # learned learning rate for evaluation (MTT family), or None
-    meta: dict = field(default_factory=dict) # method, dataset, ipc, seed, iterations, classes, mean, std, recipe, ...
-    extra: dict = field(default_factory=dict) # more learned tensors (name -> Tensor), e.g. DD's step sizes
+
+    images: Tensor  # [M, C, H, W] float32, in the real data's normalisation
+    labels: Tensor  # [M] int64 class indices (class-major for sets made here)
+    soft_labels: Tensor | None = None  # [M, K] teacher logits (SRe2L family), or None
+    lr: float | None = None  # learned learning rate for evaluation (MTT family), or None
+    meta: dict = field(default_factory=dict)  # method, dataset, ipc, seed, iterations, classes, mean, std, recipe, ...
+    extra: dict = field(default_factory=dict)  # more learned tensors (name -> Tensor), e.g. DD's step sizes
 
     def __post_init__(self):
         self.images = torch.as_tensor(self.images).detach()
         self.labels = torch.as_tensor(self.labels).detach().long()
         if self.images.ndim != 4 or not self.images.is_floating_point():
-            raise ValueError(f"images must be a float tensor [M, C, H, W]; got {self.images.dtype} {tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must be a float tensor [M, C, H, W]; got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"labels must have shape [M] = [{len(self.images)}]; got {tuple(self.labels.shape)}")
-        if len(self.labels) and int(self.labels.min()) < 0: raise ValueError("labels must be non-negative class indices")
+        if len(self.labels) and int(self.labels.min()) < 0:
+            raise ValueError("labels must be non-negative class indices")
         if self.soft_labels is not None:
             self.soft_labels = torch.as_tensor(self.soft_labels).detach()
             if self.soft_labels.ndim < 2 or len(self.soft_labels) != len(self.images):
-                raise ValueError(f"soft_labels must be [M, K] with M = {len(self.images)}; got {tuple(self.soft_labels.shape)}")
+                raise ValueError(
+                    f"soft_labels must be [M, K] with M = {len(self.images)}; got {tuple(self.soft_labels.shape)}"
+                )
         if self.lr is not None:
             self.lr = float(self.lr)
-            if not math.isfinite(self.lr) or self.lr <= 0: raise ValueError(f"lr={self.lr} must be a finite positive learning rate")
+            if not math.isfinite(self.lr) or self.lr <= 0:
+                raise ValueError(f"lr={self.lr} must be a finite positive learning rate")
         self.extra = {k: torch.as_tensor(v).detach() for k, v in self.extra.items()}
-        self.meta = dict(self.meta); self.meta.setdefault('image_shape', list(self.images.shape[1:]))
+        self.meta = dict(self.meta)
+        self.meta.setdefault('image_shape', list(self.images.shape[1:]))
 
-    def __len__(self): return len(self.labels)
+    def __len__(self):
+        return len(self.labels)
+
     @property
-    def n_classes(self) -> int: return int(self.meta.get('n_classes', int(self.labels.max()) + 1 if len(self.labels) else 0))
+    def n_classes(self) -> int:
+        return int(self.meta.get('n_classes', int(self.labels.max()) + 1 if len(self.labels) else 0))
+
     @property
-    def image_shape(self) -> tuple: return tuple(self.images.shape[1:])
-    def counts(self) -> Tensor: return torch.bincount(self.labels.cpu(), minlength=self.n_classes)
+    def image_shape(self) -> tuple:
+        return tuple(self.images.shape[1:])
+
+    def counts(self) -> Tensor:
+        return torch.bincount(self.labels.cpu(), minlength=self.n_classes)
+
     @property
     def ipc(self) -> int:
         "Images per class (the largest class count, for sets with unequal classes)."
         return int(self.counts().max()) if len(self) else 0
+
     def __repr__(self):
-        return (f"SyntheticSet({self.meta.get('method', '?')!r} on {self.meta.get('dataset', '?')!r}: {len(self)} images "
-                f"{list(self.image_shape)}, ipc={self.ipc}, classes={self.n_classes}"
-                + (f", soft labels {list(self.soft_labels.shape[1:])}" if self.soft_labels is not None else '')
-                + (f", lr={self.lr:.4g}" if self.lr is not None else '') + ")")
+        return (
+            f"SyntheticSet({self.meta.get('method', '?')!r} on {self.meta.get('dataset', '?')!r}: {len(self)} images "
+            f"{list(self.image_shape)}, ipc={self.ipc}, classes={self.n_classes}"
+            + (f", soft labels {list(self.soft_labels.shape[1:])}" if self.soft_labels is not None else '')
+            + (f", lr={self.lr:.4g}" if self.lr is not None else '')
+            + ")"
+        )
+
     def to(self, device) -> SyntheticSet:
         "A copy with every tensor on `device`."
         mv = lambda t: None if t is None else t.to(device)
-        return replace(self, images=mv(self.images), labels=mv(self.labels), soft_labels=mv(self.soft_labels),
-                       extra={k: mv(v) for k, v in self.extra.items()})
+        return replace(
+            self,
+            images=mv(self.images),
+            labels=mv(self.labels),
+            soft_labels=mv(self.soft_labels),
+            extra={k: mv(v) for k, v in self.extra.items()},
+        )
+
     def storage_bytes(self) -> dict:
         "Bytes of the images and of the soft labels as stored (labels and metadata are negligible)."
         nb = lambda t: 0 if t is None else t.numel() * t.element_size()
-        return dict(images=nb(self.images), soft_labels=nb(self.soft_labels), extra=sum(nb(v) for v in self.extra.values()))
+        return dict(
+            images=nb(self.images), soft_labels=nb(self.soft_labels), extra=sum(nb(v) for v in self.extra.values())
+        )
 
 # %% ../../nbs/20_distillation.ipynb #d8f15acc
 SYNSET_TENSORS, SYNSET_JSON = 'synset.safetensors', 'synset.json'
 
+
 def _sha256(path: Path) -> str:
     import hashlib
+
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+        for b in iter(lambda: f.read(1 << 20), b''):
+            h.update(b)
     return h.hexdigest()
+
 
 def _save_synset(self: SyntheticSet, folder) -> Path:
     "Write `synset.safetensors`, then `synset.json` (its manifest: shapes and checksum), each atomically; returns the folder."
     from safetensors.torch import save_file
+
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} is a file, not a folder for a synthetic set")
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file, not a folder for a synthetic set")
     folder.mkdir(parents=True, exist_ok=True)
     t = {'images': self.images.float(), 'labels': self.labels}
-    if self.soft_labels is not None: t['soft_labels'] = self.soft_labels
+    if self.soft_labels is not None:
+        t['soft_labels'] = self.soft_labels
     t.update({f'extra.{k}': v for k, v in self.extra.items()})
     t = {k: v.detach().cpu().contiguous() for k, v in t.items()}
-    atomic_write(folder/SYNSET_TENSORS, lambda p: save_file(t, str(p)))
+    atomic_write(folder / SYNSET_TENSORS, lambda p: save_file(t, str(p)))
     shapes = {k: list(v.shape) for k, v in t.items()}
-    save_json(provenance(**{**self.meta, 'lr': self.lr, 'n_images': len(self), 'ipc': self.meta.get('ipc', self.ipc),
-                            'tensors': shapes, 'tensors_sha256': _sha256(folder/SYNSET_TENSORS)}), folder/SYNSET_JSON)
+    save_json(
+        provenance(
+            **{
+                **self.meta,
+                'lr': self.lr,
+                'n_images': len(self),
+                'ipc': self.meta.get('ipc', self.ipc),
+                'tensors': shapes,
+                'tensors_sha256': _sha256(folder / SYNSET_TENSORS),
+            }
+        ),
+        folder / SYNSET_JSON,
+    )
     return folder
+
 
 def _load_synset(cls, folder) -> SyntheticSet:
     "Read a folder written by `save`: both files required, checked against each other."
     from safetensors.torch import load_file
+
     folder = Path(folder)
-    f, j = folder/SYNSET_TENSORS, folder/SYNSET_JSON
-    if not folder.exists(): raise FileNotFoundError(f"{folder} does not exist")
-    if not folder.is_dir(): raise ValueError(f"{folder} is not a folder; expected a folder written by SyntheticSet.save")
-    if not f.exists(): raise FileNotFoundError(f"{folder} holds no {SYNSET_TENSORS}; expected a folder written by SyntheticSet.save")
+    f, j = folder / SYNSET_TENSORS, folder / SYNSET_JSON
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; expected a folder written by SyntheticSet.save")
+    if not f.exists():
+        raise FileNotFoundError(f"{folder} holds no {SYNSET_TENSORS}; expected a folder written by SyntheticSet.save")
     if not j.exists():
-        raise FileNotFoundError(f"{folder} holds {SYNSET_TENSORS} but no {SYNSET_JSON}: the set is incomplete (its write was "
-                                "interrupted?); make it again, or resume its run")
+        raise FileNotFoundError(
+            f"{folder} holds {SYNSET_TENSORS} but no {SYNSET_JSON}: the set is incomplete (its write was "
+            "interrupted?); make it again, or resume its run"
+        )
     meta = load_json(j)
-    if not isinstance(meta, dict): raise ValueError(f"{j} must hold a JSON object; found {type(meta).__name__}")
-    try: t = load_file(str(f))
-    except Exception as e: raise ValueError(f"{f} is not a readable safetensors file (corrupted or truncated?): {e}") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{j} must hold a JSON object; found {type(meta).__name__}")
+    try:
+        t = load_file(str(f))
+    except Exception as e:
+        raise ValueError(f"{f} is not a readable safetensors file (corrupted or truncated?): {e}") from e
     for k in ('images', 'labels'):
-        if k not in t: raise ValueError(f"{f} has no {k!r} tensor (found {sorted(t)})")
+        if k not in t:
+            raise ValueError(f"{f} has no {k!r} tensor (found {sorted(t)})")
     for k, shape in (meta.get('tensors') or {}).items():
         if k not in t or list(t[k].shape) != shape:
-            raise ValueError(f"{f} does not match {j}: tensor {k!r} should have shape {shape}, found "
-                             f"{list(t[k].shape) if k in t else 'nothing'}")
+            raise ValueError(
+                f"{f} does not match {j}: tensor {k!r} should have shape {shape}, found "
+                f"{list(t[k].shape) if k in t else 'nothing'}"
+            )
     want = meta.pop('tensors_sha256', None)
     if want is not None and _sha256(f) != want:
         raise ValueError(f"{f} does not match {j} (checksum differs): the folder mixes two writes; make the set again")
-    if t['labels'].dtype not in (torch.int64, torch.int32): raise ValueError(f"{f}: labels must be integers; got {t['labels'].dtype}")
+    if t['labels'].dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"{f}: labels must be integers; got {t['labels'].dtype}")
     lr = meta.pop('lr', None)
-    for k in ('tensors', 'n_images'): meta.pop(k, None)
+    for k in ('tensors', 'n_images'):
+        meta.pop(k, None)
     extra = {k[6:]: v for k, v in t.items() if k.startswith('extra.')}
     return cls(t['images'], t['labels'], t.get('soft_labels'), lr, meta, extra)
+
 
 SyntheticSet.save, SyntheticSet.load = _save_synset, classmethod(_load_synset)
 
@@ -166,30 +247,47 @@ def _check_synset(self: SyntheticSet, data: ImageData) -> SyntheticSet:
     "Raise a clear error unless the set's image shape and classes fit `data`; returns the set."
     name = data.name
     if self.image_shape != data.image_shape:
-        raise ValueError(f"the synthetic set's images have shape {list(self.image_shape)} but {name!r} has {list(data.image_shape)}")
+        raise ValueError(
+            f"the synthetic set's images have shape {list(self.image_shape)} but {name!r} has {list(data.image_shape)}"
+        )
     if len(self) and int(self.labels.max()) >= data.n_classes:
-        raise ValueError(f"the synthetic set's labels go up to {int(self.labels.max())} but {name!r} has {data.n_classes} classes")
+        raise ValueError(
+            f"the synthetic set's labels go up to {int(self.labels.max())} but {name!r} has {data.n_classes} classes"
+        )
     if 'n_classes' in self.meta and int(self.meta['n_classes']) != data.n_classes:
-        raise ValueError(f"the synthetic set was made for {self.meta['n_classes']} classes but {name!r} has {data.n_classes}")
+        raise ValueError(
+            f"the synthetic set was made for {self.meta['n_classes']} classes but {name!r} has {data.n_classes}"
+        )
     if 'classes' in self.meta and list(self.meta['classes']) != list(map(str, data.classes)):
-        raise ValueError(f"the synthetic set's classes {self.meta['classes'][:4]}... differ from those of {name!r} {list(data.classes)[:4]}...")
+        raise ValueError(
+            f"the synthetic set's classes {self.meta['classes'][:4]}... differ from those of {name!r} {list(data.classes)[:4]}..."
+        )
     if self.soft_labels is not None and self.soft_labels.shape[-1] != data.n_classes:
         raise ValueError(f"soft_labels have {self.soft_labels.shape[-1]} classes but {name!r} has {data.n_classes}")
     return self
 
+
 SyntheticSet.check = _check_synset
 
 # %% ../../nbs/20_distillation.ipynb #216d05fa
-def _show_synset(self: SyntheticSet, data: ImageData|None=None, # for the normalisation (default: the stored mean/std)
-                 max_per_class: int=10, # images shown per class
-                 ax=None, title: str|None=None):
+def _show_synset(
+    self: SyntheticSet,
+    data: ImageData | None = None,  # for the normalisation (default: the stored mean/std)
+    max_per_class: int = 10,  # images shown per class
+    ax=None,
+    title: str | None = None,
+):
     "Draw the set as a grid, one row per class; returns the axis."
     x, y = self.images.detach().float().cpu(), self.labels.cpu()
-    if data is not None: x = data.denormalize(x.to(data.device)).cpu()
+    if data is not None:
+        x = data.denormalize(x.to(data.device)).cpu()
     elif 'mean' in self.meta and 'std' in self.meta:
         m, s = torch.tensor(self.meta['mean']).view(1, -1, 1, 1), torch.tensor(self.meta['std']).view(1, -1, 1, 1)
         x = x * s + m
-    else: x = (x - x.amin((1, 2, 3), keepdim=True)) / (x.amax((1, 2, 3), keepdim=True) - x.amin((1, 2, 3), keepdim=True) + 1e-8)
+    else:
+        x = (x - x.amin((1, 2, 3), keepdim=True)) / (
+            x.amax((1, 2, 3), keepdim=True) - x.amin((1, 2, 3), keepdim=True) + 1e-8
+        )
     k = min(max_per_class, self.ipc)
     rows = []
     for c in range(self.n_classes):
@@ -197,185 +295,257 @@ def _show_synset(self: SyntheticSet, data: ImageData|None=None, # for the normal
         rows.append(torch.cat([xc, torch.ones(k - len(xc), *x.shape[1:])]))
     return image_grid(torch.cat(rows), nrow=k, ax=ax, title=title or f"{self.meta.get('method', '')} ipc={self.ipc}")
 
+
 SyntheticSet.show = _show_synset
 
 # %% ../../nbs/20_distillation.ipynb #1027f730
-def iteration_seed(seed: int, # the run's seed
-                   it: int, # the iteration
-                   stream: int=0, # an independent stream within the iteration (e.g. 0: network, 1: batches)
-                  ) -> int:
+def iteration_seed(
+    seed: int,  # the run's seed
+    it: int,  # the iteration
+    stream: int = 0,  # an independent stream within the iteration (e.g. 0: network, 1: batches)
+) -> int:
     "A 63-bit seed that depends only on (seed, it, stream)."
     h = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(it), int(stream)]).generate_state(2, dtype=np.uint32)
     return int((int(h[0]) << 31) ^ int(h[1])) & (2**63 - 1)
 
-def iteration_generator(seed: int, it: int, device=None, stream: int=0) -> torch.Generator:
+
+def iteration_generator(seed: int, it: int, device=None, stream: int = 0) -> torch.Generator:
     "A `torch.Generator` on `device` seeded by `iteration_seed(seed, it, stream)`."
     return make_generator(iteration_seed(seed, it, stream), device or "cpu")
 
 # %% ../../nbs/20_distillation.ipynb #7d51c5db
 CKPT_FORMAT = 'dataset_condensation.distill.checkpoint/1'
 
+
 def _jsonable(o):
     "`o` with tuples as lists and numbers as Python numbers (what a JSON round trip gives)."
     return json.loads(json.dumps(o, default=lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)))
 
-def save_checkpoint(path: str|Path, # the checkpoint file
-                    state: dict[str, Tensor], # learned tensors
-                    optimizers: dict[str, torch.optim.Optimizer], # their optimisers
-                    info: dict, # JSON-serialisable: iteration, history, config, ...
-                   ) -> Path:
+
+def save_checkpoint(
+    path: str | Path,  # the checkpoint file
+    state: dict[str, Tensor],  # learned tensors
+    optimizers: dict[str, torch.optim.Optimizer],  # their optimisers
+    info: dict,  # JSON-serialisable: iteration, history, config, ...
+) -> Path:
     "Write a checkpoint atomically."
     from safetensors.torch import save_file
+
     t = {f'state.{k}': v.detach().cpu().contiguous().clone() for k, v in state.items()}
     groups, scalars = {}, {}
     for name, opt in optimizers.items():
-        sd = opt.state_dict(); groups[name] = sd['param_groups']
+        sd = opt.state_dict()
+        groups[name] = sd['param_groups']
         for pid, st in sd['state'].items():
             for key, v in st.items():
-                if torch.is_tensor(v): t[f'opt.{name}.{pid}.{key}'] = v.detach().cpu().contiguous().clone()
-                else: scalars[f'{name}.{pid}.{key}'] = v
+                if torch.is_tensor(v):
+                    t[f'opt.{name}.{pid}.{key}'] = v.detach().cpu().contiguous().clone()
+                else:
+                    scalars[f'{name}.{pid}.{key}'] = v
     head = dict(format=CKPT_FORMAT, info=_jsonable(info), param_groups=_jsonable(groups), scalars=_jsonable(scalars))
     return atomic_write(path, lambda p: save_file(t, str(p), metadata={'checkpoint': json.dumps(head)}))
 
-def checkpoint_info(path: str|Path) -> dict:
+
+def checkpoint_info(path: str | Path) -> dict:
     "The `info` of a checkpoint (iteration, history, config) from its header, without reading its tensors."
     from safetensors import safe_open
+
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        with safe_open(str(path), framework='pt') as f: head = json.loads((f.metadata() or {})['checkpoint'])
+        with safe_open(str(path), framework='pt') as f:
+            head = json.loads((f.metadata() or {})['checkpoint'])
     except Exception as e:
-        raise ValueError(f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
-                         "Delete it to start again, or restore a copy.") from e
-    if head.get('format') != CKPT_FORMAT: raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
+        raise ValueError(
+            f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
+            "Delete it to start again, or restore a copy."
+        ) from e
+    if head.get('format') != CKPT_FORMAT:
+        raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
     return head['info']
 
-def load_checkpoint(path: str|Path) -> tuple[dict, dict, dict]:
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
     "Read a checkpoint: (state tensors, optimiser state dicts, info); a clear error if it is damaged."
     from safetensors import safe_open
+
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         with safe_open(str(path), framework='pt') as f:
             head = json.loads((f.metadata() or {})['checkpoint'])
             t = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:
-        raise ValueError(f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
-                         "Delete it to start again, or restore a copy.") from e
-    if head.get('format') != CKPT_FORMAT: raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
+        raise ValueError(
+            f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
+            "Delete it to start again, or restore a copy."
+        ) from e
+    if head.get('format') != CKPT_FORMAT:
+        raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
     state = {k[6:]: v for k, v in t.items() if k.startswith('state.')}
     opts = {}
     for name, groups in head['param_groups'].items():
         st = {}
         for k, v in t.items():
             if k.startswith(f'opt.{name}.'):
-                pid, key = k[len(name) + 5:].split('.', 1); st.setdefault(int(pid), {})[key] = v
+                pid, key = k[len(name) + 5 :].split('.', 1)
+                st.setdefault(int(pid), {})[key] = v
         for k, v in head['scalars'].items():
             if k.startswith(f'{name}.'):
-                pid, key = k[len(name) + 1:].split('.', 1); st.setdefault(int(pid), {})[key] = v
+                pid, key = k[len(name) + 1 :].split('.', 1)
+                st.setdefault(int(pid), {})[key] = v
         opts[name] = {'state': st, 'param_groups': groups}
     return state, opts, head['info']
 
 # %% ../../nbs/20_distillation.ipynb #af73a8f6
-_RESUMABLE = ('iterations', 'eval_every', 'eval_models', 'eval_recipe', 'eval_epochs', 'ckpt_every')   # settings a resumed run may change
+_RESUMABLE = (
+    'iterations',
+    'eval_every',
+    'eval_models',
+    'eval_recipe',
+    'eval_epochs',
+    'ckpt_every',
+)  # settings a resumed run may change
+
 
 def _config_diff(a: dict, b: dict) -> list[str]:
     "Keys whose values differ between two configurations, ignoring those a resume may change."
     return sorted(k for k in set(a) | set(b) if k not in _RESUMABLE and a.get(k, '<missing>') != b.get(k, '<missing>'))
 
-def distill_loop(state: dict[str, Tensor], # learned tensors (updated in place by `step`)
-                 step: Callable[[int, torch.Generator], Tensor|float], # step(it, generator) -> loss of iteration it
-                 iterations: int, # total iterations of the run
-                 seed: int=0, # the run's seed: iteration it draws from iteration_generator(seed, it)
-                 optimizers: dict[str, torch.optim.Optimizer]|None=None, # optimisers to checkpoint with the state
-                 ckpt: str|Path|None=None, # checkpoint file (None: no checkpoints)
-                 ckpt_every: int=100, # iterations between checkpoints (and one at the end)
-                 resume: bool=False, # continue from `ckpt` if it exists
-                 config: dict|None=None, # the method's configuration, stored with the checkpoint and checked on resume
-                 eval_every: int=0, # evaluate every this many iterations (0: never)
-                 evaluate: Callable[[int], dict]|None=None, # evaluate(it) -> dict of figures, stored in the history
-                 progress: bool|None=None, # progress bar (None: in a terminal)
-                 desc: str='distill', # progress-bar label
-                 max_abs: float=1e4, # a learned tensor with a value beyond ±max_abs has diverged: stop as for NaN
-                ) -> dict:
+
+def distill_loop(
+    state: dict[str, Tensor],  # learned tensors (updated in place by `step`)
+    step: Callable[[int, torch.Generator], Tensor | float],  # step(it, generator) -> loss of iteration it
+    iterations: int,  # total iterations of the run
+    seed: int = 0,  # the run's seed: iteration it draws from iteration_generator(seed, it)
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,  # optimisers to checkpoint with the state
+    ckpt: str | Path | None = None,  # checkpoint file (None: no checkpoints)
+    ckpt_every: int = 100,  # iterations between checkpoints (and one at the end)
+    resume: bool = False,  # continue from `ckpt` if it exists
+    config: dict | None = None,  # the method's configuration, stored with the checkpoint and checked on resume
+    eval_every: int = 0,  # evaluate every this many iterations (0: never)
+    evaluate: Callable[[int], dict] | None = None,  # evaluate(it) -> dict of figures, stored in the history
+    progress: bool | None = None,  # progress bar (None: in a terminal)
+    desc: str = 'distill',  # progress-bar label
+    max_abs: float = 1e4,  # a learned tensor with a value beyond ±max_abs has diverged: stop as for NaN
+) -> dict:
     "Run `step` for `iterations` iterations with checkpoints, resume and a NaN/divergence guard; returns the history."
-    check_range('iterations', iterations, 1); check_range('ckpt_every', ckpt_every, 1); check_range('eval_every', eval_every, 0)
+    check_range('iterations', iterations, 1)
+    check_range('ckpt_every', ckpt_every, 1)
+    check_range('eval_every', eval_every, 0)
     optimizers, config = dict(optimizers or {}), _jsonable(config or {})
-    if not state: raise ValueError("state must hold at least one learned tensor")
+    if not state:
+        raise ValueError("state must hold at least one learned tensor")
     dev = next(iter(state.values())).device
-    hist, start, last_good = dict(loss=[], eval=[], seconds=0.), 0, None
+    hist, start, last_good = dict(loss=[], eval=[], seconds=0.0), 0, None
     if ckpt is not None:
         ckpt = Path(ckpt)
-        clean_stale_tmp(ckpt.parent, prefix=ckpt.name + '.')   # what a kill during a checkpoint write left behind
+        clean_stale_tmp(ckpt.parent, prefix=ckpt.name + '.')  # what a kill during a checkpoint write left behind
         if ckpt.exists() and not resume:
-            raise FileExistsError(f"ckpt={str(ckpt)!r} already exists; pass resume=True to continue that run, or choose another path")
+            raise FileExistsError(
+                f"ckpt={str(ckpt)!r} already exists; pass resume=True to continue that run, or choose another path"
+            )
         if ckpt.exists():
             st, opts, info = load_checkpoint(ckpt)
             if _config_diff(info.get('config', {}), config):
-                raise ValueError(f"ckpt={str(ckpt)!r} was written with another configuration (differs in "
-                                 f"{_config_diff(info.get('config', {}), config)}); use a new path or the same settings")
+                raise ValueError(
+                    f"ckpt={str(ckpt)!r} was written with another configuration (differs in "
+                    f"{_config_diff(info.get('config', {}), config)}); use a new path or the same settings"
+                )
             if int(info['iteration']) > iterations:
-                raise ValueError(f"ckpt={str(ckpt)!r} has done {info['iteration']} iterations, more than iterations={iterations}; "
-                                 f"a run can be continued or extended, never shortened: pass iterations >= {info['iteration']}")
+                raise ValueError(
+                    f"ckpt={str(ckpt)!r} has done {info['iteration']} iterations, more than iterations={iterations}; "
+                    f"a run can be continued or extended, never shortened: pass iterations >= {info['iteration']}"
+                )
             if set(st) != set(state) or any(st[k].shape != state[k].shape for k in state):
-                raise ValueError(f"ckpt={str(ckpt)!r} holds tensors {({k: list(v.shape) for k, v in st.items()})}, "
-                                 f"expected {({k: list(v.shape) for k, v in state.items()})}")
-            if set(opts) != set(optimizers): raise ValueError(f"ckpt={str(ckpt)!r} holds optimisers {sorted(opts)}, expected {sorted(optimizers)}")
+                raise ValueError(
+                    f"ckpt={str(ckpt)!r} holds tensors { ({k: list(v.shape) for k, v in st.items()}) }, "
+                    f"expected { ({k: list(v.shape) for k, v in state.items()}) }"
+                )
+            if set(opts) != set(optimizers):
+                raise ValueError(f"ckpt={str(ckpt)!r} holds optimisers {sorted(opts)}, expected {sorted(optimizers)}")
             with torch.no_grad():
-                for k, v in state.items(): v.copy_(st[k].to(v.device, v.dtype))
-            for k, o in optimizers.items(): o.load_state_dict(opts[k])
+                for k, v in state.items():
+                    v.copy_(st[k].to(v.device, v.dtype))
+            for k, o in optimizers.items():
+                o.load_state_dict(opts[k])
             start, hist, last_good = int(info['iteration']), info['history'], int(info['iteration'])
-    elif resume: raise ValueError("resume=True needs a checkpoint path (ckpt=...)")
+    elif resume:
+        raise ValueError("resume=True needs a checkpoint path (ckpt=...)")
+
     def save(it):
         save_checkpoint(ckpt, state, optimizers, dict(iteration=it, history=hist, config=config))
+
     bar = _progress(range(start, iterations), desc=desc, total=iterations - start, enable=progress)
     for it in bar:
         t0 = time.perf_counter()
         loss = torch.as_tensor(step(it, iteration_generator(seed, it, dev)), device=dev).detach().float()
-        vals = torch.stack([loss, *(torch.isfinite(v).all().float() for v in state.values()),
-                            *(v.detach().abs().amax().float() for v in state.values())]).tolist()   # one host sync per iteration
+        vals = torch.stack(
+            [
+                loss,
+                *(torch.isfinite(v).all().float() for v in state.values()),
+                *(v.detach().abs().amax().float() for v in state.values()),
+            ]
+        ).tolist()  # one host sync per iteration
         n = len(state)
-        loss, bad = vals[0], [k for k, ok in zip(state, vals[1:1 + n]) if not ok]
-        big = {k: m for k, m, ok in zip(state, vals[1 + n:], vals[1:1 + n]) if ok and m > max_abs}
+        loss, bad = vals[0], [k for k, ok in zip(state, vals[1 : 1 + n]) if not ok]
+        big = {k: m for k, m, ok in zip(state, vals[1 + n :], vals[1 : 1 + n]) if ok and m > max_abs}
         if not math.isfinite(loss) or bad or big:
-            kept = f"the last good checkpoint (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written"
+            kept = (
+                f"the last good checkpoint (iteration {last_good}) is kept in {ckpt}"
+                if last_good is not None
+                else "no checkpoint was written"
+            )
             what = f" and {bad} hold NaN/Inf" if bad else ''
             what += ''.join(f"; {k} diverged (values up to {m:.3g}, beyond ±{max_abs:g})" for k, m in big.items())
-            raise FloatingPointError(f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or check the data.")
-        hist['loss'].append(loss); hist['seconds'] += time.perf_counter() - t0
-        if hasattr(bar, 'set_postfix'): bar.set_postfix(loss=f'{loss:.4g}')
+            raise FloatingPointError(
+                f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or check the data."
+            )
+        hist['loss'].append(loss)
+        hist['seconds'] += time.perf_counter() - t0
+        if hasattr(bar, 'set_postfix'):
+            bar.set_postfix(loss=f'{loss:.4g}')
         if eval_every and evaluate is not None and ((it + 1) % eval_every == 0 or it + 1 == iterations):
             hist['eval'].append(dict(iteration=it + 1, **evaluate(it + 1)))
-        if ckpt is not None and ((it + 1) % ckpt_every == 0 or it + 1 == iterations): save(it + 1); last_good = it + 1
+        if ckpt is not None and ((it + 1) % ckpt_every == 0 or it + 1 == iterations):
+            save(it + 1)
+            last_good = it + 1
     return hist
 
 # %% ../../nbs/20_distillation.ipynb #c22677be
-CPU_PROFILE = dict(width=32, eval_recipe='dsa', eval_epochs=300)   # the CPU profile's shared settings
+CPU_PROFILE = dict(width=32, eval_recipe='dsa', eval_epochs=300)  # the CPU profile's shared settings
+
 
 @dataclass
 class DistillConfig:
     "Settings shared by every distillation method (a method's config adds its own)."
-    ipc: int = 10 # images per class
-    iterations: int = 1000 # outer iterations
-    seed: int = 0 # seed of the initialisation and of every iteration's randomness
-    init: str = 'real' # 'real' or 'noise'
-    arch: str = 'ConvNet' # network used while distilling
-    width: int = 128 # ConvNet width (paper profile 128; CPU profile 32)
-    depth: int|None = None # ConvNet depth (None: the architecture's default, 3; set 4 for 64 px as DM/MTT do on Tiny-ImageNet)
-    eval_every: int = 0 # evaluate every this many iterations during distillation (0: only at the end, by the caller)
-    eval_models: int = 1 # models per periodic evaluation
-    eval_recipe: str = 'dsa' # recipe of the evaluation the set is made for (stored in its metadata)
-    eval_epochs: int|None = None # override the recipe's epochs (CPU profile)
-    ckpt_every: int = 100 # iterations between checkpoints
-    profile: str = 'paper' # which preset the values came from ('paper', 'cpu' or 'custom')
+
+    ipc: int = 10  # images per class
+    iterations: int = 1000  # outer iterations
+    seed: int = 0  # seed of the initialisation and of every iteration's randomness
+    init: str = 'real'  # 'real' or 'noise'
+    arch: str = 'ConvNet'  # network used while distilling
+    width: int = 128  # ConvNet width (paper profile 128; CPU profile 32)
+    depth: int | None = (
+        None  # ConvNet depth (None: the architecture's default, 3; set 4 for 64 px as DM/MTT do on Tiny-ImageNet)
+    )
+    eval_every: int = 0  # evaluate every this many iterations during distillation (0: only at the end, by the caller)
+    eval_models: int = 1  # models per periodic evaluation
+    eval_recipe: str = 'dsa'  # recipe of the evaluation the set is made for (stored in its metadata)
+    eval_epochs: int | None = None  # override the recipe's epochs (CPU profile)
+    ckpt_every: int = 100  # iterations between checkpoints
+    profile: str = 'paper'  # which preset the values came from ('paper', 'cpu' or 'custom')
 
     def arch_options(self) -> dict:
         "Model options for `get_network` (width, and depth when set)."
-        if not self.arch.startswith('ConvNet'): return {}
+        if not self.arch.startswith('ConvNet'):
+            return {}
         return dict(width=self.width, **({} if self.depth is None else dict(depth=self.depth)))
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> DistillConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DistillConfig:
         "The method's defaults for (dataset, ipc) under `profile`; methods override this."
         check_choice('profile', profile, ['paper', 'cpu'])
         return cls(ipc=ipc, profile=profile, **(CPU_PROFILE if profile == 'cpu' else {}))
@@ -388,113 +558,178 @@ class DistillConfig:
         "A copy with some fields changed (unknown names are an error)."
         names = [f.name for f in fields(self)]
         bad = [k for k in overrides if k not in names]
-        if bad: raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
+        if bad:
+            raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
         return replace(self, **overrides)
 
     def check(self) -> DistillConfig:
         "Raise a one-line `ValueError` naming the first field with a wrong type, a value out of range or an unknown name."
         from dataset_condensation.models import NETWORKS
         from dataset_condensation.evaluate import RECIPES
+
         owner = type(self).__name__
-        for f in fields(self): check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
+        for f in fields(self):
+            check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
         check_choice('profile', self.profile, ['paper', 'cpu', 'custom'])
         check_choice('init', self.init, ['real', 'noise'])
         check_choice('eval_recipe', self.eval_recipe, list(RECIPES))
         check_choice('arch', self.arch, NETWORKS)
-        if isinstance(getattr(self, 'teacher_arch', None), str): check_choice('teacher_arch', self.teacher_arch, NETWORKS)
+        if isinstance(getattr(self, 'teacher_arch', None), str):
+            check_choice('teacher_arch', self.teacher_arch, NETWORKS)
         return self
 
 # %% ../../nbs/20_distillation.ipynb #93d03762
-def synset_meta(data: ImageData, # the real training set
-                cfg: DistillConfig, # the run's configuration
-                method: str, # the method name
-                **more, # method-specific fields
-               ) -> dict:
+def synset_meta(
+    data: ImageData,  # the real training set
+    cfg: DistillConfig,  # the run's configuration
+    method: str,  # the method name
+    **more,  # method-specific fields
+) -> dict:
     "Metadata of a distilled set: what made it, for which data, and how to evaluate it."
-    return dict(method=method, dataset=data.name, ipc=cfg.ipc, seed=cfg.seed, iterations=cfg.iterations,
-                image_shape=list(data.image_shape), n_classes=data.n_classes, classes=list(map(str, data.classes)),
-                mean=None if data.mean is None else list(map(float, data.mean)),
-                std=None if data.std is None else list(map(float, data.std)),
-                arch=cfg.arch, arch_options=cfg.arch_options(), recipe=cfg.eval_recipe, eval_epochs=cfg.eval_epochs,
-                config=cfg.as_dict(), **more)
+    return dict(
+        method=method,
+        dataset=data.name,
+        ipc=cfg.ipc,
+        seed=cfg.seed,
+        iterations=cfg.iterations,
+        image_shape=list(data.image_shape),
+        n_classes=data.n_classes,
+        classes=list(map(str, data.classes)),
+        mean=None if data.mean is None else list(map(float, data.mean)),
+        std=None if data.std is None else list(map(float, data.std)),
+        arch=cfg.arch,
+        arch_options=cfg.arch_options(),
+        recipe=cfg.eval_recipe,
+        eval_epochs=cfg.eval_epochs,
+        config=cfg.as_dict(),
+        **more,
+    )
 
-def evaluate_synthetic(syn: SyntheticSet, # the distilled set
-                       test: ImageData, # the test set
-                       n_models: int=3, # models trained from scratch (seeds seed..seed+n_models-1)
-                       recipe: str|None=None, # default: the recipe stored in the set's metadata ('dsa' if none)
-                       use_lr: bool=True, # train with the set's learned lr when it has one
-                       use_soft_labels: bool=True, # train with its soft labels when it has them
-                       **kwargs, # more options of `evaluate.evaluate_tensors` (seed, arch, width, epochs, ...)
-                      ):
+
+def evaluate_synthetic(
+    syn: SyntheticSet,  # the distilled set
+    test: ImageData,  # the test set
+    n_models: int = 3,  # models trained from scratch (seeds seed..seed+n_models-1)
+    recipe: str | None = None,  # default: the recipe stored in the set's metadata ('dsa' if none)
+    use_lr: bool = True,  # train with the set's learned lr when it has one
+    use_soft_labels: bool = True,  # train with its soft labels when it has them
+    **kwargs,  # more options of `evaluate.evaluate_tensors` (seed, arch, width, epochs, ...)
+):
     "Evaluate a synthetic set under the shared protocol (final epoch, mean ± std over seeds)."
     from dataset_condensation.evaluate import evaluate_synset
+
     syn.check(test)
-    if syn.meta.get('label_mode') is not None: return _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs)
+    if syn.meta.get('label_mode') is not None:
+        return _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs)
     recipe = recipe or syn.meta.get('recipe') or 'dsa'
-    if syn.meta.get('eval_epochs') and 'epochs' not in kwargs: kwargs['epochs'] = syn.meta['eval_epochs']
-    for k, v in (syn.meta.get('arch_options') or {}).items(): kwargs.setdefault(k, v)
+    if syn.meta.get('eval_epochs') and 'epochs' not in kwargs:
+        kwargs['epochs'] = syn.meta['eval_epochs']
+    for k, v in (syn.meta.get('arch_options') or {}).items():
+        kwargs.setdefault(k, v)
     kwargs.setdefault('arch', syn.meta.get('arch', 'ConvNet'))
     extra = dict(kwargs.pop('extra', None) or {}, method=syn.meta.get('method'), distill_seed=syn.meta.get('seed'))
     dev = test.x.device
-    return evaluate_synset(syn.images.to(dev), syn.labels.to(dev), test, lr=syn.lr if use_lr else None,
-                           soft_labels=syn.soft_labels if use_soft_labels else None, n_models=n_models,
-                           recipe=recipe, extra=extra, **kwargs)
+    return evaluate_synset(
+        syn.images.to(dev),
+        syn.labels.to(dev),
+        test,
+        lr=syn.lr if use_lr else None,
+        soft_labels=syn.soft_labels if use_soft_labels else None,
+        n_models=n_models,
+        recipe=recipe,
+        extra=extra,
+        **kwargs,
+    )
+
 
 def _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs):
     "A soft-label set (SRe2L, DWA, INFER) through `dwa.evaluate_soft`, with the options it has."
     import inspect
     from dataset_condensation.distill.dwa import evaluate_soft
-    kw = dict(kwargs); extra = kw.pop('extra', None) or {}; kw.pop('progress', None)
+
+    kw = dict(kwargs)
+    extra = kw.pop('extra', None) or {}
+    kw.pop('progress', None)
     if kw.pop('report', 'final') != 'final':
-        raise ValueError(f"report: the students of a soft-label set ({syn.meta.get('method')}) report the final epoch only")
-    ok = [k for k in inspect.signature(evaluate_soft).parameters if k not in ('syn', 'test', 'n_models', 'labels', 'recipe')]
+        raise ValueError(
+            f"report: the students of a soft-label set ({syn.meta.get('method')}) report the final epoch only"
+        )
+    ok = [
+        k
+        for k in inspect.signature(evaluate_soft).parameters
+        if k not in ('syn', 'test', 'n_models', 'labels', 'recipe')
+    ]
     bad = sorted(set(kw) - set(ok))
-    if bad: raise ValueError(f"option(s) {bad} are not available for a soft-label set; expected some of {ok}")
+    if bad:
+        raise ValueError(f"option(s) {bad} are not available for a soft-label set; expected some of {ok}")
     r = evaluate_soft(syn, test, n_models, labels='soft' if use_soft_labels else 'hard', recipe=recipe, **kw)
-    r.extra.update(extra); return r
+    r.extra.update(extra)
+    return r
 
 # %% ../../nbs/20_distillation.ipynb #a636f51c
-DISTILLATION_MODULES = ('performance', 'gradient', 'distribution', 'trajectory', 'ftd', 'seqmatch', 'dwa', 'infer', 'anysize')
+DISTILLATION_MODULES = (
+    'performance',
+    'gradient',
+    'distribution',
+    'trajectory',
+    'ftd',
+    'seqmatch',
+    'dwa',
+    'infer',
+    'anysize',
+)
 
-def register_distillation(name: str, # method name, as users type it
-                          config: type, # its configuration dataclass (a DistillConfig subclass)
-                          doc: str='', # one line shown by `dc distill --list`
-                         ):
+
+def register_distillation(
+    name: str,  # method name, as users type it
+    config: type,  # its configuration dataclass (a DistillConfig subclass)
+    doc: str = '',  # one line shown by `dc distill --list`
+):
     "Decorator: register `fn(data, cfg, ckpt=None, resume=False, progress=None, test=None) -> SyntheticSet`."
     if not (isinstance(config, type) and issubclass(config, DistillConfig)):
         raise TypeError(f"config must be a DistillConfig subclass; got {config!r}")
     return DISTILLATION_METHODS.register(name, config=config, doc=doc)
 
+
 def load_distillation_methods() -> list[str]:
     "Import every distillation-method module (registering its methods); return the registered names."
     import importlib
-    for m in DISTILLATION_MODULES: importlib.import_module(f'dataset_condensation.distill.{m}')
+
+    for m in DISTILLATION_MODULES:
+        importlib.import_module(f'dataset_condensation.distill.{m}')
     return DISTILLATION_METHODS.names()
 
-def method_config(method: str, # a registered method
-                  dataset: str, # dataset name (selects the preset)
-                  ipc: int, # images per class
-                  profile: str='paper', # 'paper' (official defaults) or 'cpu'
-                  **overrides, # any field of the method's config
-                 ) -> DistillConfig:
+
+def method_config(
+    method: str,  # a registered method
+    dataset: str,  # dataset name (selects the preset)
+    ipc: int,  # images per class
+    profile: str = 'paper',  # 'paper' (official defaults) or 'cpu'
+    **overrides,  # any field of the method's config
+) -> DistillConfig:
     "The preset of `method` for (dataset, ipc, profile) with overrides applied."
-    if method not in DISTILLATION_METHODS: load_distillation_methods()
+    if method not in DISTILLATION_METHODS:
+        load_distillation_methods()
     cfg = DISTILLATION_METHODS.entry(method)['config'].preset(dataset, ipc, profile)
     return cfg.replace(**overrides) if overrides else cfg
 
-def distill(data: ImageData, # the real training set (on the device to distil on)
-            method: str, # a registered method (see `DISTILLATION_METHODS.names()`)
-            ipc: int, # images per class
-            profile: str='paper', # preset profile: 'paper' or 'cpu'
-            ckpt: str|Path|None=None, # checkpoint file
-            resume: bool=False, # continue from `ckpt`
-            progress: bool|None=None,
-            test: ImageData|None=None, # test set for periodic evaluation (cfg.eval_every)
-            **overrides, # fields of the method's config (iterations=, lr_img=, seed=, ...)
-           ) -> SyntheticSet:
+
+def distill(
+    data: ImageData,  # the real training set (on the device to distil on)
+    method: str,  # a registered method (see `DISTILLATION_METHODS.names()`)
+    ipc: int,  # images per class
+    profile: str = 'paper',  # preset profile: 'paper' or 'cpu'
+    ckpt: str | Path | None = None,  # checkpoint file
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,
+    test: ImageData | None = None,  # test set for periodic evaluation (cfg.eval_every)
+    **overrides,  # fields of the method's config (iterations=, lr_img=, seed=, ...)
+) -> SyntheticSet:
     "Distil `data` into `ipc` images per class with `method`."
-    if not isinstance(data, ImageData): raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
-    if method not in DISTILLATION_METHODS: load_distillation_methods()
+    if not isinstance(data, ImageData):
+        raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
+    if method not in DISTILLATION_METHODS:
+        load_distillation_methods()
     entry = DISTILLATION_METHODS.entry(method)
     check_ipc(ipc, data)
     check_choice('profile', profile, ['paper', 'cpu'])

@@ -13,138 +13,197 @@ from ..core import check_choice, check_range
 from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, parse_strategy, DSA_STRATEGY
-from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta, evaluate_synthetic,
-                                               register_distillation)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
 
 # %% auto #0
 __all__ = ['DM_PAPER_ITERATIONS', 'DM_PAPER_BATCH_REAL', 'DM_CPU_ITERATIONS', 'DM_CPU_BATCH_REAL', 'distribution_loss',
            'dm_matching_loss', 'class_batches', 'dm_lr_img', 'DMConfig', 'distill_dm']
 
 # %% ../../nbs/23_distribution_matching.ipynb #fc614f2b
-def _class_means(emb, # [C, n, d] tensor or a sequence of C tensors [n_c, d]
-                 name: str, # the argument's name, for errors
-                ) -> Tensor:
+def _class_means(
+    emb,  # [C, n, d] tensor or a sequence of C tensors [n_c, d]
+    name: str,  # the argument's name, for errors
+) -> Tensor:
     "The per-class mean embeddings [C, d]."
     expected = f"{name} must be a [C, n, d] tensor or a sequence of per-class [n_c, d] tensors (n, n_c >= 1)"
     if isinstance(emb, Tensor):
-        if emb.ndim != 3 or 0 in emb.shape: raise ValueError(f"{expected}; got a tensor of shape {list(emb.shape)}")
+        if emb.ndim != 3 or 0 in emb.shape:
+            raise ValueError(f"{expected}; got a tensor of shape {list(emb.shape)}")
         return emb.mean(1)
     emb = list(emb)
     bad = [c for c, e in enumerate(emb) if not isinstance(e, Tensor) or e.ndim != 2 or 0 in e.shape]
-    if not emb or bad: raise ValueError(f"{expected}; got {len(emb)} entries" + (f", of which {bad} are not [n_c, d] tensors" if bad else ''))
+    if not emb or bad:
+        raise ValueError(
+            f"{expected}; got {len(emb)} entries" + (f", of which {bad} are not [n_c, d] tensors" if bad else '')
+        )
     dims = sorted({int(e.shape[1]) for e in emb})
-    if len(dims) > 1: raise ValueError(f"{expected}; its classes have different embedding sizes {dims}")
+    if len(dims) > 1:
+        raise ValueError(f"{expected}; its classes have different embedding sizes {dims}")
     return torch.stack([e.mean(0) for e in emb])
 
-def distribution_loss(emb_real, # real embeddings: [C, n, d] or a sequence of C tensors [n_c, d] (detach them first)
-                      emb_syn, # synthetic embeddings: [C, m, d] or a sequence of C tensors [m_c, d]
-                     ) -> Tensor:
+
+def distribution_loss(
+    emb_real,  # real embeddings: [C, n, d] or a sequence of C tensors [n_c, d] (detach them first)
+    emb_syn,  # synthetic embeddings: [C, m, d] or a sequence of C tensors [m_c, d]
+) -> Tensor:
     "DM's objective: the squared L2 distance between the real and synthetic class-mean embeddings, summed over classes."
     mr, ms = _class_means(emb_real, 'emb_real'), _class_means(emb_syn, 'emb_syn')
     if mr.shape != ms.shape:
-        raise ValueError(f"emb_real and emb_syn must have the same number of classes C and embedding size d; "
-                         f"got class means [C, d] = {list(mr.shape)} and {list(ms.shape)}")
+        raise ValueError(
+            f"emb_real and emb_syn must have the same number of classes C and embedding size d; "
+            f"got class means [C, d] = {list(mr.shape)} and {list(ms.shape)}"
+        )
     return ((mr - ms) ** 2).sum()
 
 # %% ../../nbs/23_distribution_matching.ipynb #7c09ed77
-def dm_matching_loss(embed: Callable[[Tensor], Tensor], # features of a batch, e.g. `net.embed` of a frozen random network
-                     real: Tensor|Sequence[Tensor], # real batches per class: [C, n, ch, H, W] or a sequence of C tensors [n_c, ch, H, W]
-                     syn: Tensor, # synthetic images per class [C, ipc, ch, H, W] (a view of the learned images)
-                     seeds: Sequence[int]|None=None, # one siamese DSA seed per class (None: no augmentation)
-                     strategy: str=DSA_STRATEGY, # DSA op groups (see `augment.dsa_strategy_for`)
-                     batched: bool=True, # one forward over all classes per side (True) or one per class (official loop)
-                    ) -> Tensor:
+def dm_matching_loss(
+    embed: Callable[[Tensor], Tensor],  # features of a batch, e.g. `net.embed` of a frozen random network
+    real: Tensor
+    | Sequence[Tensor],  # real batches per class: [C, n, ch, H, W] or a sequence of C tensors [n_c, ch, H, W]
+    syn: Tensor,  # synthetic images per class [C, ipc, ch, H, W] (a view of the learned images)
+    seeds: Sequence[int] | None = None,  # one siamese DSA seed per class (None: no augmentation)
+    strategy: str = DSA_STRATEGY,  # DSA op groups (see `augment.dsa_strategy_for`)
+    batched: bool = True,  # one forward over all classes per side (True) or one per class (official loop)
+) -> Tensor:
     "DM's loss under one network: siamese-augment each class, embed (real side without gradient), match the class means."
     C = len(syn)
-    if syn.ndim != 5: raise ValueError(f"syn must be [C, ipc, ch, H, W]; got shape {list(syn.shape)}")
-    if len(real) != C: raise ValueError(f"real has {len(real)} classes but syn has {C}; expected one real batch per class")
-    if seeds is not None and len(seeds) != C: raise ValueError(f"seeds has {len(seeds)} entries; expected one per class ({C})")
+    if syn.ndim != 5:
+        raise ValueError(f"syn must be [C, ipc, ch, H, W]; got shape {list(syn.shape)}")
+    if len(real) != C:
+        raise ValueError(f"real has {len(real)} classes but syn has {C}; expected one real batch per class")
+    if seeds is not None and len(seeds) != C:
+        raise ValueError(f"seeds has {len(seeds)} entries; expected one per class ({C})")
     aug = (lambda x, c: x) if seeds is None else (lambda x, c: dsa(x, strategy, seed=int(seeds[c])))
     ar, asyn = [aug(real[c], c) for c in range(C)], [aug(syn[c], c) for c in range(C)]
     if batched:
-        with torch.no_grad(): er = embed(torch.cat(ar)).split([len(x) for x in ar])
+        with torch.no_grad():
+            er = embed(torch.cat(ar)).split([len(x) for x in ar])
         es = embed(torch.cat(asyn)).view(C, syn.shape[1], -1)
     else:
         er, es = [], []
         for xr, xs in zip(ar, asyn):
-            with torch.no_grad(): er.append(embed(xr))
+            with torch.no_grad():
+                er.append(embed(xr))
             es.append(embed(xs))
     return distribution_loss([e.detach() for e in er], es)
 
 # %% ../../nbs/23_distribution_matching.ipynb #c47303e2
-def class_batches(y: Tensor, # labels [N]
-                  n: int, # images per class to draw (capped at the class size)
-                  generator: torch.Generator, # randomness (its device must be y's)
-                  n_classes: int|None=None, # number of classes (default: max label + 1)
-                  counts: Sequence[int]|None=None, # the class sizes, if known (saves a host sync per call)
-                 ) -> list[Tensor]:
+def class_batches(
+    y: Tensor,  # labels [N]
+    n: int,  # images per class to draw (capped at the class size)
+    generator: torch.Generator,  # randomness (its device must be y's)
+    n_classes: int | None = None,  # number of classes (default: max label + 1)
+    counts: Sequence[int] | None = None,  # the class sizes, if known (saves a host sync per call)
+) -> list[Tensor]:
     "Indices of `min(n, n_c)` distinct random samples of every class c, one tensor per class."
     check_range('n', n, 1)
     if counts is None:
         counts = torch.bincount(y, minlength=int(y.max()) + 1 if n_classes is None else n_classes).tolist()
-    if 0 in counts: raise ValueError(f"class(es) {[c for c, k in enumerate(counts) if k == 0]} have no samples")
+    if 0 in counts:
+        raise ValueError(f"class(es) {[c for c, k in enumerate(counts) if k == 0]} have no samples")
     perm = torch.randperm(len(y), generator=generator, device=y.device)
-    order = perm[torch.argsort(y[perm], stable=True)]                         # grouped by class, shuffled inside
+    order = perm[torch.argsort(y[perm], stable=True)]  # grouped by class, shuffled inside
     starts = np.cumsum([0] + list(counts[:-1])).tolist()
-    return [order[s:s + min(n, k)] for s, k in zip(starts, counts)]
+    return [order[s : s + min(n, k)] for s, k in zip(starts, counts)]
 
 # %% ../../nbs/23_distribution_matching.ipynb #661122eb
-DM_PAPER_ITERATIONS, DM_PAPER_BATCH_REAL = 20000, 256   # main_DM.py: --Iteration 20000, --batch_real 256
-DM_CPU_ITERATIONS, DM_CPU_BATCH_REAL = 1000, 64          # ours: about 2 minutes of one CPU core on mnist5k
+DM_PAPER_ITERATIONS, DM_PAPER_BATCH_REAL = 20000, 256  # main_DM.py: --Iteration 20000, --batch_real 256
+DM_CPU_ITERATIONS, DM_CPU_BATCH_REAL = 1000, 64  # ours: about 2 minutes of one CPU core on mnist5k
 
-def dm_lr_img(dataset: str, # dataset name
-              ipc: int, # images per class
-             ) -> float:
+
+def dm_lr_img(
+    dataset: str,  # dataset name
+    ipc: int,  # images per class
+) -> float:
     "The official `lr_img` of DM for (dataset, ipc): 10 for CIFAR-10 from IPC 100 on, else 1 (README; argparse default)."
-    return 10. if str(dataset).lower() == 'cifar10' and ipc >= 100 else 1.
+    return 10.0 if str(dataset).lower() == 'cifar10' and ipc >= 100 else 1.0
+
 
 @dataclass
 class DMConfig(DistillConfig):
     "Settings of distribution matching (DM); `preset` gives the official ones."
-    iterations: int = DM_PAPER_ITERATIONS # outer iterations, one fresh random network each (paper 20,000)
-    lr_img: float = 1. # SGD learning rate of the images (see `dm_lr_img`)
-    momentum_img: float = 0.5 # SGD momentum of the images (main_DM.py)
-    batch_real: int = DM_PAPER_BATCH_REAL # real images per class per iteration (paper 256)
-    init: str = 'real' # initialise from real images (main_DM.py default)
-    dsa: bool = True # siamese DSA on the real and synthetic batch of every class
-    dsa_strategy: str|None = None # DSA op groups (None: `dsa_strategy_for(dataset)`, no flip for digits)
-    per_class_step: bool = False # the README's OOM trick: an optimiser step after every class (changes the optimisation)
-    batched: bool = True # one forward over all classes (True) or the per-class loop (same loss with instance norm); unused with per_class_step
+
+    iterations: int = DM_PAPER_ITERATIONS  # outer iterations, one fresh random network each (paper 20,000)
+    lr_img: float = 1.0  # SGD learning rate of the images (see `dm_lr_img`)
+    momentum_img: float = 0.5  # SGD momentum of the images (main_DM.py)
+    batch_real: int = DM_PAPER_BATCH_REAL  # real images per class per iteration (paper 256)
+    init: str = 'real'  # initialise from real images (main_DM.py default)
+    dsa: bool = True  # siamese DSA on the real and synthetic batch of every class
+    dsa_strategy: str | None = None  # DSA op groups (None: `dsa_strategy_for(dataset)`, no flip for digits)
+    per_class_step: bool = (
+        False  # the README's OOM trick: an optimiser step after every class (changes the optimisation)
+    )
+    batched: bool = True  # one forward over all classes (True) or the per-class loop (same loss with instance norm); unused with per_class_step
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> DMConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DMConfig:
         "DM's defaults for (dataset, ipc): the official ones (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
-        common = dict(ipc=ipc, lr_img=dm_lr_img(dataset, ipc), depth=4 if str(dataset).lower() == 'tinyimagenet' else None)
-        if profile == 'paper':   # main_DM.py; eval every 2000 iterations, 5 models (README command --num_eval 5), DSA 1000 epochs
+        common = dict(
+            ipc=ipc, lr_img=dm_lr_img(dataset, ipc), depth=4 if str(dataset).lower() == 'tinyimagenet' else None
+        )
+        if (
+            profile == 'paper'
+        ):  # main_DM.py; eval every 2000 iterations, 5 models (README command --num_eval 5), DSA 1000 epochs
             return cls(**common, profile='paper', eval_every=2000, eval_models=5, eval_recipe='dsa')
-        return cls(**common, **CPU_PROFILE, profile='cpu', iterations=DM_CPU_ITERATIONS, batch_real=DM_CPU_BATCH_REAL, batched=False)
+        return cls(
+            **common,
+            **CPU_PROFILE,
+            profile='cpu',
+            iterations=DM_CPU_ITERATIONS,
+            batch_real=DM_CPU_BATCH_REAL,
+            batched=False,
+        )
 
 # %% ../../nbs/23_distribution_matching.ipynb #2e9dffbb
 def _dm_network(cfg: DMConfig, data: ImageData, it: int) -> torch.nn.Module:
     "The frozen random network of iteration `it` (train mode, no parameter gradients)."
-    net = get_network(cfg.arch, data.channels, data.n_classes, data.im_size, seed=iteration_seed(cfg.seed, it, 1),
-                      **cfg.arch_options()).to(data.device)
+    net = get_network(
+        cfg.arch,
+        data.channels,
+        data.n_classes,
+        data.im_size,
+        seed=iteration_seed(cfg.seed, it, 1),
+        **cfg.arch_options(),
+    ).to(data.device)
     return net.train().requires_grad_(False)
+
 
 def _check_dm(cfg: DMConfig, data: ImageData) -> str:
     "Validate the DM-specific settings; return the DSA strategy to use."
-    check_range('batch_real', cfg.batch_real, 1); check_range('lr_img', cfg.lr_img, 0, low_open=True)
-    check_range('momentum_img', cfg.momentum_img, 0, 1, high_open=True); check_choice('init', cfg.init, ['real', 'noise'])
+    check_range('batch_real', cfg.batch_real, 1)
+    check_range('lr_img', cfg.lr_img, 0, low_open=True)
+    check_range('momentum_img', cfg.momentum_img, 0, 1, high_open=True)
+    check_choice('init', cfg.init, ['real', 'noise'])
     strategy = cfg.dsa_strategy or dsa_strategy_for(data.name)
     parse_strategy(strategy)
     return strategy
 
 # %% ../../nbs/23_distribution_matching.ipynb #db87933d
-@register_distillation('dm', DMConfig, doc='Distribution matching (Zhao & Bilen, WACV 2023): class-mean embeddings of fresh random networks')
-def distill_dm(data: ImageData, # the real training set (on the device to distil on)
-               cfg: DMConfig, # settings (see `DMConfig.preset`)
-               ckpt=None, # checkpoint file (None: none)
-               resume: bool=False, # continue from `ckpt`
-               progress: bool|None=None, # progress bar
-               test: ImageData|None=None, # test set for periodic evaluation every `cfg.eval_every` iterations
-              ) -> SyntheticSet:
+@register_distillation(
+    'dm',
+    DMConfig,
+    doc='Distribution matching (Zhao & Bilen, WACV 2023): class-mean embeddings of fresh random networks',
+)
+def distill_dm(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: DMConfig,  # settings (see `DMConfig.preset`)
+    ckpt=None,  # checkpoint file (None: none)
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set for periodic evaluation every `cfg.eval_every` iterations
+) -> SyntheticSet:
     "Distil `data` with DM: match the per-class mean embeddings of real and synthetic images under fresh random networks."
     ipc, strategy = check_ipc(cfg.ipc, data), _check_dm(cfg, data)
     C, shape = data.n_classes, data.image_shape
@@ -160,24 +219,54 @@ def distill_dm(data: ImageData, # the real training set (on the device to distil
         seeds = [iteration_seed(cfg.seed, it, 100 + c) for c in range(C)] if cfg.dsa else None
         if not cfg.per_class_step:
             loss = dm_matching_loss(net.embed, real, images.view(C, ipc, *shape), seeds, strategy, cfg.batched)
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
             return loss.detach()
         total = torch.zeros((), device=images.device)
-        for c in range(C):   # the OOM trick: every class is its own loss and its own optimiser step
-            loss = dm_matching_loss(net.embed, real[c:c + 1], images.view(C, ipc, *shape)[c:c + 1],
-                                    None if seeds is None else seeds[c:c + 1], strategy, batched=False)
-            opt.zero_grad(); loss.backward(); opt.step(); total += loss.detach()
+        for c in range(C):  # the OOM trick: every class is its own loss and its own optimiser step
+            loss = dm_matching_loss(
+                net.embed,
+                real[c : c + 1],
+                images.view(C, ipc, *shape)[c : c + 1],
+                None if seeds is None else seeds[c : c + 1],
+                strategy,
+                batched=False,
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.detach()
         return total
 
     def evaluate(it):
-        r = evaluate_synthetic(SyntheticSet(images.detach().clone(), labels, meta=meta()), test, n_models=cfg.eval_models)
+        r = evaluate_synthetic(
+            SyntheticSet(images.detach().clone(), labels, meta=meta()), test, n_models=cfg.eval_models
+        )
         return dict(acc_mean=r.acc_mean, acc_std=r.acc_std)
 
-    hist = distill_loop(dict(images=images), step, cfg.iterations, cfg.seed, dict(images=opt), ckpt=ckpt,
-                        ckpt_every=cfg.ckpt_every, resume=resume, config=asdict(cfg),
-                        eval_every=cfg.eval_every if test is not None else 0, evaluate=evaluate, progress=progress,
-                        desc=f'DM ipc={ipc}')
+    hist = distill_loop(
+        dict(images=images),
+        step,
+        cfg.iterations,
+        cfg.seed,
+        dict(images=opt),
+        ckpt=ckpt,
+        ckpt_every=cfg.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=cfg.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc=f'DM ipc={ipc}',
+    )
     n, losses = len(hist['loss']), hist['loss']
-    summary = dict(loss_first=losses[0], loss_last=losses[-1], loss_last10=float(np.mean(losses[-10:])),
-                   seconds=hist['seconds'], seconds_per_iteration=hist['seconds'] / max(n, 1), eval=hist['eval'])
+    summary = dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        loss_last10=float(np.mean(losses[-10:])),
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(n, 1),
+        eval=hist['eval'],
+    )
     return SyntheticSet(images.detach().clone(), labels, meta=meta(history=summary))

@@ -4,7 +4,11 @@
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #1f050714
 from __future__ import annotations
-import copy, json, math, os, tempfile
+import copy
+import json
+import math
+import os
+import tempfile
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,9 +23,18 @@ from ..models import get_network, bn_layers, has_batchnorm, NETWORKS
 from ..augment import dsa_strategy_for, DSA_STRATEGY, make_augment
 from ..train import fit, evaluate, per_sample_loss, make_optimizer, lr_at
 from ..evaluate import EvalResult, get_recipe, evaluate_tensors
-from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta, evaluate_synthetic,
-                                               register_distillation)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
 
 # %% auto #0
 __all__ = ['TEACHER_FORMAT', 'CPU_PROFILE_WIDTH', 'train_teacher', 'check_teacher', 'save_teacher', 'teacher_info',
@@ -31,20 +44,23 @@ __all__ = ['TEACHER_FORMAT', 'CPU_PROFILE_WIDTH', 'train_teacher', 'check_teache
            'SRe2LConfig', 'DWAConfig', 'distill_sre2l', 'distill_dwa']
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #35480389
-def _arch_options(arch: str, width: int|None=None, depth: int|None=None) -> dict:
+def _arch_options(arch: str, width: int | None = None, depth: int | None = None) -> dict:
     "Model options of a ConvNet-family teacher (empty for other architectures)."
-    if not arch.startswith('ConvNet'): return {}
+    if not arch.startswith('ConvNet'):
+        return {}
     return {k: v for k, v in dict(width=width, depth=depth).items() if v is not None}
 
-def train_teacher(data: ImageData, # the real training set (its device is used)
-                  arch: str='ConvNetBN', # a BatchNorm network from `models.NETWORKS`
-                  epochs: int=20, # training epochs
-                  seed: int=0, # initialisation, batch order and augmentation
-                  lr: float=0.05, # SGD learning rate (cosine schedule)
-                  batch_size: int=128, # batch size
-                  augment: str|None=None, # 'standard' (4 px crop + flip where allowed) or 'none'; None: 'none' below 16 px
-                  **arch_options, # e.g. width=32, depth=2
-                 ) -> nn.Module:
+
+def train_teacher(
+    data: ImageData,  # the real training set (its device is used)
+    arch: str = 'ConvNetBN',  # a BatchNorm network from `models.NETWORKS`
+    epochs: int = 20,  # training epochs
+    seed: int = 0,  # initialisation, batch order and augmentation
+    lr: float = 0.05,  # SGD learning rate (cosine schedule)
+    batch_size: int = 128,  # batch size
+    augment: str | None = None,  # 'standard' (4 px crop + flip where allowed) or 'none'; None: 'none' below 16 px
+    **arch_options,  # e.g. width=32, depth=2
+) -> nn.Module:
     "Squeeze: train a BatchNorm teacher on `data`; returned in eval mode with frozen parameters."
     check_range('epochs', epochs, 1)
     augment = augment or ('standard' if min(data.im_size) >= 16 else 'none')
@@ -52,81 +68,122 @@ def train_teacher(data: ImageData, # the real training set (its device is used)
     check_teacher(model, data, 'arch')
     aug = make_augment(augment, data.name)
     fit(model, data.x, data.y, epochs, lr=lr, batch_size=batch_size, schedule='cosine', augment=aug, seed=seed)
-    model.teacher_spec = dict(arch=arch, arch_options=dict(arch_options))   # rebuilds it (online labels store the teacher)
+    model.teacher_spec = dict(
+        arch=arch, arch_options=dict(arch_options)
+    )  # rebuilds it (online labels store the teacher)
     return model.eval().requires_grad_(False)
 
-def check_teacher(model: nn.Module, # the teacher
-                  data: ImageData, # the data it must fit
-                  name: str='teacher', # the argument's name, for errors
-                 ) -> nn.Module:
+
+def check_teacher(
+    model: nn.Module,  # the teacher
+    data: ImageData,  # the data it must fit
+    name: str = 'teacher',  # the argument's name, for errors
+) -> nn.Module:
     "Raise a clear error unless `model` has BatchNorm layers and maps `data`'s images to its classes."
     if not has_batchnorm(model) or not bn_layers(model):
-        raise ValueError(f"{name} has no BatchNorm2d layers; SRe2L, DWA and INFER match BatchNorm statistics, so a "
-                         f"BatchNorm network such as 'ConvNetBN' is required")
-    was = model.training; model.eval()
+        raise ValueError(
+            f"{name} has no BatchNorm2d layers; SRe2L, DWA and INFER match BatchNorm statistics, so a "
+            f"BatchNorm network such as 'ConvNetBN' is required"
+        )
+    was = model.training
+    model.eval()
     try:
-        with torch.no_grad(): out = model(torch.zeros(1, *data.image_shape, device=data.device))
+        with torch.no_grad():
+            out = model(torch.zeros(1, *data.image_shape, device=data.device))
     except RuntimeError as e:
         raise ValueError(f"{name} does not accept {data.name!r} images of shape {list(data.image_shape)}: {e}") from e
-    finally: model.train(was)
+    finally:
+        model.train(was)
     if out.ndim != 2 or out.shape[1] != data.n_classes:
-        raise ValueError(f"{name} outputs {list(out.shape[1:])} logits but {data.name!r} has {data.n_classes} classes; "
-                         f"expected a teacher trained on {data.n_classes} classes")
+        raise ValueError(
+            f"{name} outputs {list(out.shape[1:])} logits but {data.name!r} has {data.n_classes} classes; "
+            f"expected a teacher trained on {data.n_classes} classes"
+        )
     return model
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #f8081424
 TEACHER_FORMAT = 'dataset_condensation.teacher/1'
 
-def save_teacher(model: nn.Module, # the trained teacher
-                 path: str|Path, # the `.safetensors` file to write
-                 arch: str, # its architecture name (`models.NETWORKS`)
-                 arch_options: dict, # its model options (width, depth, ...)
-                 data: ImageData, # the data it was trained on
-                 epochs: int|None=None, # training epochs (for the record)
-                 seed: int|None=None, # training seed (for the record)
-                 test_acc: float|None=None, # test accuracy, if measured
-                ) -> Path:
+
+def save_teacher(
+    model: nn.Module,  # the trained teacher
+    path: str | Path,  # the `.safetensors` file to write
+    arch: str,  # its architecture name (`models.NETWORKS`)
+    arch_options: dict,  # its model options (width, depth, ...)
+    data: ImageData,  # the data it was trained on
+    epochs: int | None = None,  # training epochs (for the record)
+    seed: int | None = None,  # training seed (for the record)
+    test_acc: float | None = None,  # test accuracy, if measured
+) -> Path:
     "Write the teacher's state dict and its metadata (in the safetensors header) to one file, atomically."
     from safetensors.torch import save_file
+
     check_choice('arch', arch, NETWORKS)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(format=TEACHER_FORMAT, arch=arch, arch_options=dict(arch_options), dataset=data.name, n_classes=data.n_classes,
-                image_shape=list(data.image_shape), epochs=epochs, seed=seed, test_acc=test_acc, library_version=library_version())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(
+        format=TEACHER_FORMAT,
+        arch=arch,
+        arch_options=dict(arch_options),
+        dataset=data.name,
+        n_classes=data.n_classes,
+        image_shape=list(data.image_shape),
+        epochs=epochs,
+        seed=seed,
+        test_acc=test_acc,
+        library_version=library_version(),
+    )
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp'); os.close(fd)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    os.close(fd)
     try:
-        save_file(sd, tmp, metadata={'teacher': json.dumps(meta)}); os.replace(tmp, path)
+        save_file(sd, tmp, metadata={'teacher': json.dumps(meta)})
+        os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp): os.remove(tmp)
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
-def teacher_info(path: str|Path) -> dict:
+
+def teacher_info(path: str | Path) -> dict:
     "The metadata stored in a teacher file."
     from safetensors import safe_open
+
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"teacher={str(path)!r} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"teacher={str(path)!r} does not exist")
     try:
-        with safe_open(str(path), framework='pt') as f: meta = json.loads((f.metadata() or {})['teacher'])
-    except Exception as e: raise ValueError(f"teacher={str(path)!r} is not a teacher file written by save_teacher ({e})") from e
+        with safe_open(str(path), framework='pt') as f:
+            meta = json.loads((f.metadata() or {})['teacher'])
+    except Exception as e:
+        raise ValueError(f"teacher={str(path)!r} is not a teacher file written by save_teacher ({e})") from e
     return meta
 
-def load_teacher(path: str|Path, # a file written by `save_teacher`
-                 data: ImageData|None=None, # check the teacher against this data (classes, image shape)
-                 device=None, # default: data's device, else CPU
-                ) -> nn.Module:
+
+def load_teacher(
+    path: str | Path,  # a file written by `save_teacher`
+    data: ImageData | None = None,  # check the teacher against this data (classes, image shape)
+    device=None,  # default: data's device, else CPU
+) -> nn.Module:
     "Load a teacher (eval mode, frozen); with `data`, check that it fits."
     from safetensors.torch import load_file
+
     meta = teacher_info(path)
     if data is not None:
         if list(meta['image_shape']) != list(data.image_shape) or meta['n_classes'] != data.n_classes:
-            raise ValueError(f"teacher={str(path)!r} was trained on {meta['dataset']!r} ({meta['n_classes']} classes, images "
-                             f"{meta['image_shape']}); expected {data.n_classes} classes and images {list(data.image_shape)} for {data.name!r}")
+            raise ValueError(
+                f"teacher={str(path)!r} was trained on {meta['dataset']!r} ({meta['n_classes']} classes, images "
+                f"{meta['image_shape']}); expected {data.n_classes} classes and images {list(data.image_shape)} for {data.name!r}"
+            )
     ch, h, w = meta['image_shape']
     model = get_network(meta['arch'], ch, meta['n_classes'], (h, w), seed=0, **meta['arch_options'])
-    try: model.load_state_dict(load_file(str(path)))
+    try:
+        model.load_state_dict(load_file(str(path)))
     except RuntimeError as e:
-        raise ValueError(f"teacher={str(path)!r}: its weights do not fit the {meta['arch']} with {meta['n_classes']} classes its "
-                         f"header describes (a damaged or mislabelled file): {str(e).splitlines()[-1].strip()}") from e
+        raise ValueError(
+            f"teacher={str(path)!r}: its weights do not fit the {meta['arch']} with {meta['n_classes']} classes its "
+            f"header describes (a damaged or mislabelled file): {str(e).splitlines()[-1].strip()}"
+        ) from e
     model = model.to(device or (data.device if data is not None else 'cpu')).eval().requires_grad_(False)
     model.teacher_meta, model.teacher_spec = meta, dict(arch=meta['arch'], arch_options=dict(meta['arch_options']))
     return model if data is None else check_teacher(model, data)
@@ -134,83 +191,131 @@ def load_teacher(path: str|Path, # a file written by `save_teacher`
 # %% ../../nbs/27_sre2l_dwa.ipynb #b059c72d
 _TEACHER_CACHE: dict = {}
 
+
 def _data_key(data: ImageData) -> tuple:
     return (data.name, data.split, len(data), tuple(data.image_shape), float(data.x.double().sum()), int(data.y.sum()))
 
-def get_teacher(data: ImageData, # the real training set
-                cfg, # a config with teacher, teacher_arch, teacher_width, teacher_epochs, teacher_lr, seed
-               ) -> tuple[nn.Module, dict]:
+
+def get_teacher(
+    data: ImageData,  # the real training set
+    cfg,  # a config with teacher, teacher_arch, teacher_width, teacher_epochs, teacher_lr, seed
+) -> tuple[nn.Module, dict]:
     "The teacher of a run and its description: loaded from `cfg.teacher` (a path) or trained (deterministic, cached)."
     if cfg.teacher is not None:
         t = load_teacher(cfg.teacher, data)
-        return t, dict(arch=t.teacher_meta['arch'], arch_options=t.teacher_meta['arch_options'], path=str(cfg.teacher),
-                       test_acc=t.teacher_meta.get('test_acc'), epochs=t.teacher_meta.get('epochs'))
+        return t, dict(
+            arch=t.teacher_meta['arch'],
+            arch_options=t.teacher_meta['arch_options'],
+            path=str(cfg.teacher),
+            test_acc=t.teacher_meta.get('test_acc'),
+            epochs=t.teacher_meta.get('epochs'),
+        )
     opts = _arch_options(cfg.teacher_arch, cfg.teacher_width)
-    key = (_data_key(data), cfg.teacher_arch, tuple(sorted(opts.items())), cfg.teacher_epochs, cfg.teacher_lr, cfg.seed, str(data.device))
+    key = (
+        _data_key(data),
+        cfg.teacher_arch,
+        tuple(sorted(opts.items())),
+        cfg.teacher_epochs,
+        cfg.teacher_lr,
+        cfg.seed,
+        str(data.device),
+    )
     if key not in _TEACHER_CACHE:
-        _TEACHER_CACHE[key] = train_teacher(data, cfg.teacher_arch, cfg.teacher_epochs, cfg.seed, cfg.teacher_lr, **opts)
-    return _TEACHER_CACHE[key], dict(arch=cfg.teacher_arch, arch_options=opts, path='trained', epochs=cfg.teacher_epochs,
-                                     test_acc=getattr(_TEACHER_CACHE[key], 'test_acc', None))
+        _TEACHER_CACHE[key] = train_teacher(
+            data, cfg.teacher_arch, cfg.teacher_epochs, cfg.seed, cfg.teacher_lr, **opts
+        )
+    return _TEACHER_CACHE[key], dict(
+        arch=cfg.teacher_arch,
+        arch_options=opts,
+        path='trained',
+        epochs=cfg.teacher_epochs,
+        test_acc=getattr(_TEACHER_CACHE[key], 'test_acc', None),
+    )
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #33bacfd7
-def bn_matching_loss(means: Sequence[Tensor], # batch means of the input of every BN layer, [C_l] each
-                     vars: Sequence[Tensor], # batch (biased) variances, [C_l] each
-                     running_means: Sequence[Tensor], # the layers' running means
-                     running_vars: Sequence[Tensor], # the layers' running variances
-                     first_weight: float=10., # weight of the first BN layer (SRe2L: 10)
-                     r_var: float=1., # weight of the variance terms (SRe2L / INFER 1; DWA 11 or 2)
-                    ) -> Tensor:
+def bn_matching_loss(
+    means: Sequence[Tensor],  # batch means of the input of every BN layer, [C_l] each
+    vars: Sequence[Tensor],  # batch (biased) variances, [C_l] each
+    running_means: Sequence[Tensor],  # the layers' running means
+    running_vars: Sequence[Tensor],  # the layers' running variances
+    first_weight: float = 10.0,  # weight of the first BN layer (SRe2L: 10)
+    r_var: float = 1.0,  # weight of the variance terms (SRe2L / INFER 1; DWA 11 or 2)
+) -> Tensor:
     "SRe2L/DWA BN matching: sum_l w_l (||mu_l - mu_l^BN||_2 + r_var ||var_l - var_l^BN||_2), w_1 = first_weight."
     L = len(means)
     if L == 0 or not len(vars) == len(running_means) == len(running_vars) == L:
-        raise ValueError(f"means, vars, running_means and running_vars must be lists of the same length >= 1 (one entry "
-                         f"per BN layer); got {len(means)}, {len(vars)}, {len(running_means)}, {len(running_vars)}")
-    total = 0.
+        raise ValueError(
+            f"means, vars, running_means and running_vars must be lists of the same length >= 1 (one entry "
+            f"per BN layer); got {len(means)}, {len(vars)}, {len(running_means)}, {len(running_vars)}"
+        )
+    total = 0.0
     for l, (m, v, rm, rv) in enumerate(zip(means, vars, running_means, running_vars)):
         if not m.shape == v.shape == rm.shape == rv.shape:
-            raise ValueError(f"BN layer {l}: the statistics have shapes {list(m.shape)}, {list(v.shape)}, {list(rm.shape)}, "
-                             f"{list(rv.shape)}; expected one value per channel in each")
-        w = first_weight if l == 0 else 1.
+            raise ValueError(
+                f"BN layer {l}: the statistics have shapes {list(m.shape)}, {list(v.shape)}, {list(rm.shape)}, "
+                f"{list(rv.shape)}; expected one value per channel in each"
+            )
+        w = first_weight if l == 0 else 1.0
         total = total + w * (torch.linalg.vector_norm(m - rm) + r_var * torch.linalg.vector_norm(v - rv))
     return torch.as_tensor(total)
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #3138767a
 class BNStatsRecorder:
     "Forward hooks on every BatchNorm2d of `model` recording the batch mean and biased variance of its input."
-    def __init__(self, model: nn.Module, # the network (its BN layers are hooked)
-                 name: str='teacher', # the argument's name, for errors
-                ):
+
+    def __init__(
+        self,
+        model: nn.Module,  # the network (its BN layers are hooked)
+        name: str = 'teacher',  # the argument's name, for errors
+    ):
         self.layers = bn_layers(model)
-        if not self.layers: raise ValueError(f"{name} has no BatchNorm2d layers; a BatchNorm network such as 'ConvNetBN' is required")
-        self.means: list = [None] * len(self.layers); self.vars: list = [None] * len(self.layers)
+        if not self.layers:
+            raise ValueError(f"{name} has no BatchNorm2d layers; a BatchNorm network such as 'ConvNetBN' is required")
+        self.means: list = [None] * len(self.layers)
+        self.vars: list = [None] * len(self.layers)
         self.handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self.layers)]
 
     def _hook(self, i):
         def hook(module, inp, out):
             x = inp[0]
             self.vars[i], self.means[i] = torch.var_mean(x, dim=(0, 2, 3), correction=0)
+
         return hook
 
-    def loss(self, first_weight: float=10., r_var: float=1.) -> Tensor:
+    def loss(self, first_weight: float = 10.0, r_var: float = 1.0) -> Tensor:
         "`bn_matching_loss` of the last forward against the running statistics."
-        if any(m is None for m in self.means): raise RuntimeError("no forward pass has been recorded yet")
-        return bn_matching_loss(self.means, self.vars, [l.running_mean for l in self.layers],
-                                [l.running_var for l in self.layers], first_weight, r_var)
+        if any(m is None for m in self.means):
+            raise RuntimeError("no forward pass has been recorded yet")
+        return bn_matching_loss(
+            self.means,
+            self.vars,
+            [l.running_mean for l in self.layers],
+            [l.running_var for l in self.layers],
+            first_weight,
+            r_var,
+        )
 
     def remove(self):
-        for h in self.handles: h.remove()
+        for h in self.handles:
+            h.remove()
         self.handles = []
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #1fd83097
-def random_resized_boxes(n: int, # number of boxes
-                         H: int, W: int, # image size
-                         generator: torch.Generator, # CPU generator
-                         scale: tuple=(0.08, 1.), # area fraction range
-                         ratio: tuple=(3 / 4, 4 / 3), # aspect-ratio range
-                         flip: bool=False, # also draw a horizontal flip per box (fifth column 0/1)
-                        ) -> Tensor:
+def random_resized_boxes(
+    n: int,  # number of boxes
+    H: int,
+    W: int,  # image size
+    generator: torch.Generator,  # CPU generator
+    scale: tuple = (0.08, 1.0),  # area fraction range
+    ratio: tuple = (3 / 4, 4 / 3),  # aspect-ratio range
+    flip: bool = False,  # also draw a horizontal flip per box (fifth column 0/1)
+) -> Tensor:
     "RandomResizedCrop boxes [n, 5] int16: (x0, y0, w, h, flip), ten tries each, the whole image as fallback."
     tries = 10
     area = H * W * torch.empty(n, tries).uniform_(scale[0], scale[1], generator=generator)
@@ -227,9 +332,11 @@ def random_resized_boxes(n: int, # number of boxes
     fl = (u[:, 2] < 0.5).float() if flip else torch.zeros(n)
     return torch.stack([x0, y0, w, h, fl], 1).to(torch.int16)
 
-def apply_boxes(x: Tensor, # images [B, C, H, W]
-                boxes: Tensor, # [B, 5] (x0, y0, w, h, flip) from `random_resized_boxes`
-               ) -> Tensor:
+
+def apply_boxes(
+    x: Tensor,  # images [B, C, H, W]
+    boxes: Tensor,  # [B, 5] (x0, y0, w, h, flip) from `random_resized_boxes`
+) -> Tensor:
     "Cut every image's box (bilinear), resize it to H×W and flip it where asked."
     B, _, H, W = x.shape
     b = boxes.to(x.device, torch.float32)
@@ -241,32 +348,39 @@ def apply_boxes(x: Tensor, # images [B, C, H, W]
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
-def recover_augment(x: Tensor, # synthetic batch [B, C, H, W]
-                    generator: torch.Generator, # CPU generator (the draws are host-side: no device sync)
-                    jitter: int=4, # maximal shift in pixels (cyclic roll)
-                    flip: bool=True, # random horizontal flip (batch-wide)
-                    crop: bool=False, # RandomResizedCrop of the batch (ImageNet schedule)
-                   ) -> Tensor:
+
+def recover_augment(
+    x: Tensor,  # synthetic batch [B, C, H, W]
+    generator: torch.Generator,  # CPU generator (the draws are host-side: no device sync)
+    jitter: int = 4,  # maximal shift in pixels (cyclic roll)
+    flip: bool = True,  # random horizontal flip (batch-wide)
+    crop: bool = False,  # RandomResizedCrop of the batch (ImageNet schedule)
+) -> Tensor:
     "SRe2L's per-step augmentation: optional RandomResizedCrop, jitter (roll) and flip, one draw for the batch."
     B, _, H, W = x.shape
-    if crop: x = apply_boxes(x, random_resized_boxes(1, H, W, generator).expand(B, 5))
+    if crop:
+        x = apply_boxes(x, random_resized_boxes(1, H, W, generator).expand(B, 5))
     if jitter > 0:
         dx, dy = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
         x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-    if flip and bool(torch.rand(1, generator=generator) < 0.5): x = x.flip(3)
+    if flip and bool(torch.rand(1, generator=generator) < 0.5):
+        x = x.flip(3)
     return x
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #7325d8ba
-def directed_perturbation(model: nn.Module, # the teacher copy to perturb (in place)
-                          x: Tensor, # the real batch that initialises the synthetic batch
-                          y: Tensor, # its labels
-                          K: int=12, # number of normalised ascent steps
-                          rho: float=15e-3, # total step length
-                          augment: Callable[[Tensor], Tensor]|None=None, # augmentation per step (the recover jitter)
-                         ) -> nn.Module:
+def directed_perturbation(
+    model: nn.Module,  # the teacher copy to perturb (in place)
+    x: Tensor,  # the real batch that initialises the synthetic batch
+    y: Tensor,  # its labels
+    K: int = 12,  # number of normalised ascent steps
+    rho: float = 15e-3,  # total step length
+    augment: Callable[[Tensor], Tensor] | None = None,  # augmentation per step (the recover jitter)
+) -> nn.Module:
     "DWA: K gradient-ascent steps of length rho/K on the weights (global L2 normalisation), BN statistics untouched."
-    check_range('K', K, 1); check_range('rho', rho, 0)
-    was = model.training; model.eval()
+    check_range('K', K, 1)
+    check_range('rho', rho, 0)
+    was = model.training
+    model.eval()
     names = [n for n, _ in model.named_parameters()]
     params = {n: p.detach().clone() for n, p in model.named_parameters()}
     buffers = dict(model.named_buffers())
@@ -275,76 +389,91 @@ def directed_perturbation(model: nn.Module, # the teacher copy to perturb (in pl
         xb = x if augment is None else augment(x)
         loss = F.cross_entropy(functional_call(model, (p_req, buffers), (xb,)), y)
         gs = torch.autograd.grad(loss, [p_req[n] for n in names])
-        norm = torch.sqrt(sum((g ** 2).sum() for g in gs))
+        norm = torch.sqrt(sum((g**2).sum() for g in gs))
         params = {n: (p_req[n] + (rho / K) * g / (norm + 1e-12)).detach() for n, g in zip(names, gs)}
     with torch.no_grad():
-        for n, p in model.named_parameters(): p.copy_(params[n])
+        for n, p in model.named_parameters():
+            p.copy_(params[n])
     return model.train(was)
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #0dafcdeb
 @torch.no_grad()
-def soft_labels_static(teachers: Sequence[nn.Module], # one teacher (SRe2L) or several (INFER)
-                       images: Tensor, # images [N, C, H, W]
-                       batch_size: int=500, # forward batch size
-                      ) -> Tensor:
+def soft_labels_static(
+    teachers: Sequence[nn.Module],  # one teacher (SRe2L) or several (INFER)
+    images: Tensor,  # images [N, C, H, W]
+    batch_size: int = 500,  # forward batch size
+) -> Tensor:
     "The teachers' average logits on the un-augmented images [N, C] (float32)."
-    if isinstance(teachers, nn.Module): teachers = [teachers]
-    if not len(teachers): raise ValueError("teachers must hold at least one network")
-    out = 0.
+    if isinstance(teachers, nn.Module):
+        teachers = [teachers]
+    if not len(teachers):
+        raise ValueError("teachers must hold at least one network")
+    out = 0.0
     for t in teachers:
-        was = t.training; t.eval()
-        out = out + torch.cat([t(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]).float()
+        was = t.training
+        t.eval()
+        out = out + torch.cat([t(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]).float()
         t.train(was)
     return out / len(teachers)
 
+
 @torch.no_grad()
-def soft_labels_per_crop(teacher: nn.Module, # the teacher
-                         images: Tensor, # images [N, C, H, W]
-                         epochs: int, # student epochs: one crop per image and epoch
-                         seed: int=0, # which crops
-                         flip: bool=True, # flips allowed (False for digit datasets)
-                         scale: tuple=(0.08, 1.), # RandomResizedCrop area range
-                         batch_size: int=1000, # forward batch size
-                        ) -> dict:
+def soft_labels_per_crop(
+    teacher: nn.Module,  # the teacher
+    images: Tensor,  # images [N, C, H, W]
+    epochs: int,  # student epochs: one crop per image and epoch
+    seed: int = 0,  # which crops
+    flip: bool = True,  # flips allowed (False for digit datasets)
+    scale: tuple = (0.08, 1.0),  # RandomResizedCrop area range
+    batch_size: int = 1000,  # forward batch size
+) -> dict:
     "FKD relabelling: a random crop per image and epoch and the teacher's logits on it: dict(boxes [N,E,5] int16, logits [N,E,C] fp16)."
     check_range('epochs', epochs, 1)
     N, _, H, W = images.shape
     boxes = random_resized_boxes(N * epochs, H, W, make_generator(seed), scale=scale, flip=flip).view(epochs, N, 5)
-    was = teacher.training; teacher.eval()
+    was = teacher.training
+    teacher.eval()
     logits = []
     for e in range(epochs):
         xe = apply_boxes(images, boxes[e])
-        logits.append(torch.cat([teacher(xe[i:i + batch_size]) for i in range(0, N, batch_size)]).half())
+        logits.append(torch.cat([teacher(xe[i : i + batch_size]) for i in range(0, N, batch_size)]).half())
     teacher.train(was)
     return dict(boxes=boxes.transpose(0, 1).contiguous(), logits=torch.stack(logits, 1))
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #83c3e237
-def pack_teachers(teachers: Sequence[nn.Module], # teachers from `train_teacher` / `load_teacher`
-                 ) -> tuple[dict, list]:
+def pack_teachers(
+    teachers: Sequence[nn.Module],  # teachers from `train_teacher` / `load_teacher`
+) -> tuple[dict, list]:
     "The teachers as tensors for a set's `extra` ({'online_teacher.<j>.<name>': tensor}) and their architecture records."
-    if isinstance(teachers, nn.Module): teachers = [teachers]
+    if isinstance(teachers, nn.Module):
+        teachers = [teachers]
     extra, specs = {}, []
     for j, t in enumerate(teachers):
         spec = getattr(t, 'teacher_spec', None)
         if spec is None:
-            raise ValueError(f"teachers[{j}] has no architecture record (teacher_spec); online labels store the teacher with the set, "
-                             f"so it must come from train_teacher or load_teacher")
+            raise ValueError(
+                f"teachers[{j}] has no architecture record (teacher_spec); online labels store the teacher with the set, "
+                f"so it must come from train_teacher or load_teacher"
+            )
         specs.append(dict(arch=spec['arch'], arch_options=dict(spec['arch_options'])))
         extra.update({f'online_teacher.{j}.{k}': v.detach().clone() for k, v in t.state_dict().items()})
     return extra, specs
 
-def online_teachers(syn: SyntheticSet, # a set relabelled with mode='online'
-                    device=None, # default: the set's device
-                   ) -> list[nn.Module]:
+
+def online_teachers(
+    syn: SyntheticSet,  # a set relabelled with mode='online'
+    device=None,  # default: the set's device
+) -> list[nn.Module]:
     "The teachers stored with an online-labelled set, rebuilt in eval mode with frozen parameters."
     specs = syn.meta.get('online_teachers')
-    if not specs: raise ValueError(f"syn stores no teachers: its label_mode is {syn.meta.get('label_mode')!r}, not 'online'")
+    if not specs:
+        raise ValueError(f"syn stores no teachers: its label_mode is {syn.meta.get('label_mode')!r}, not 'online'")
     ch, h, w = syn.image_shape
     out = []
     for j, sp in enumerate(specs):
         net = get_network(sp['arch'], ch, syn.n_classes, (h, w), seed=0, **sp['arch_options'])
         pre = f'online_teacher.{j}.'
-        net.load_state_dict({k[len(pre):]: v for k, v in syn.extra.items() if k.startswith(pre)})
+        net.load_state_dict({k[len(pre) :]: v for k, v in syn.extra.items() if k.startswith(pre)})
         net.teacher_spec = sp
         out.append(net.to(device or syn.images.device).eval().requires_grad_(False))
     return out
@@ -355,24 +484,34 @@ def _mix_targets(soft: Tensor, j: Tensor, lam: float, T: float) -> Tensor:
     p = F.softmax(soft.float() / T, -1)
     return T * torch.log((lam * p + (1 - lam) * p[j]).clamp_min(1e-12))
 
-def fit_soft(model: nn.Module, # the student (trained in place)
-             x: Tensor, # images [N, C, H, W]
-             y: Tensor, # hard labels [N] (not used by the loss; batches and shapes)
-             soft: Tensor|None, # static teacher logits [N, C] (None with crops or teachers)
-             epochs: int, # epochs
-             temperature: float=1., # KD temperature
-             mixup: float=0., # mixup alpha (0: off)
-             crops: dict|None=None, # per-crop labels from `soft_labels_per_crop` (boxes [N,E,5], logits [N,E,C])
-             augment: Callable|None=None, # augment(x, generator) for static and online labels (e.g. DSA)
-             lr: float=0.01, batch_size: int=256, optimizer: str='sgd', momentum: float=0.9, weight_decay: float=5e-4,
-             schedule: str='step', # learning-rate schedule (`train.lr_at`)
-             seed: int=0, # batch order, augmentation, mixup
-             teachers: Sequence[nn.Module]|None=None, # online labels: the teachers' mean logits on every augmented, mixed batch
-            ) -> nn.Module:
+
+def fit_soft(
+    model: nn.Module,  # the student (trained in place)
+    x: Tensor,  # images [N, C, H, W]
+    y: Tensor,  # hard labels [N] (not used by the loss; batches and shapes)
+    soft: Tensor | None,  # static teacher logits [N, C] (None with crops or teachers)
+    epochs: int,  # epochs
+    temperature: float = 1.0,  # KD temperature
+    mixup: float = 0.0,  # mixup alpha (0: off)
+    crops: dict | None = None,  # per-crop labels from `soft_labels_per_crop` (boxes [N,E,5], logits [N,E,C])
+    augment: Callable | None = None,  # augment(x, generator) for static and online labels (e.g. DSA)
+    lr: float = 0.01,
+    batch_size: int = 256,
+    optimizer: str = 'sgd',
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    schedule: str = 'step',  # learning-rate schedule (`train.lr_at`)
+    seed: int = 0,  # batch order, augmentation, mixup
+    teachers: Sequence[nn.Module]
+    | None = None,  # online labels: the teachers' mean logits on every augmented, mixed batch
+) -> nn.Module:
     "Train a student with the KD loss on static, per-crop or online soft labels (optionally with mixup)."
-    check_range('epochs', epochs, 1); check_range('mixup', mixup, 0)
+    check_range('epochs', epochs, 1)
+    check_range('mixup', mixup, 0)
     if sum(v is not None for v in (soft, crops, teachers)) != 1:
-        raise ValueError("give exactly one of soft (static labels), crops (per-crop labels) and teachers (online labels)")
+        raise ValueError(
+            "give exactly one of soft (static labels), crops (per-crop labels) and teachers (online labels)"
+        )
     dev, n = x.device, len(x)
     model.to(dev).train()
     opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay)
@@ -381,82 +520,126 @@ def fit_soft(model: nn.Module, # the student (trained in place)
     for ep in range(epochs):
         perm = torch.randperm(n, generator=g_cpu).to(dev)
         for b in range(ipe):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+            idx = perm[b * batch_size : (b + 1) * batch_size]
             if crops is not None:
                 e = ep % crops['boxes'].shape[1]
                 xb, sb = apply_boxes(x[idx], crops['boxes'][idx.cpu(), e]), crops['logits'][idx, e].float()
             else:
                 xb, sb = x[idx], None if soft is None else soft[idx].float()
-                if augment is not None: xb = augment(xb, g_dev)
+                if augment is not None:
+                    xb = augment(xb, g_dev)
             if mixup > 0:
                 lam, j = float(rng.beta(mixup, mixup)), torch.randperm(len(idx), generator=g_cpu).to(dev)
                 xb, sb = lam * xb + (1 - lam) * xb[j], None if sb is None else _mix_targets(sb, j, lam, temperature)
-            if teachers is not None: sb = soft_labels_static(teachers, xb)       # online: label what the student sees
-            for group in opt.param_groups: group['lr'] = lr_at(it, ipe, epochs, lr, schedule)
+            if teachers is not None:
+                sb = soft_labels_static(teachers, xb)  # online: label what the student sees
+            for group in opt.param_groups:
+                group['lr'] = lr_at(it, ipe, epochs, lr, schedule)
             loss = per_sample_loss(model(xb), y[idx], sb, temperature).mean()
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); it += 1
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            it += 1
     return model
 
-def student_tensors(syn: SyntheticSet) -> tuple[Tensor, Tensor, Tensor|None]:
+
+def student_tensors(syn: SyntheticSet) -> tuple[Tensor, Tensor, Tensor | None]:
     "The images, hard labels and static soft labels a student trains on (INFER's compact sets expanded)."
-    if 'ufc' not in syn.extra: return syn.images, syn.labels, syn.soft_labels
+    if 'ufc' not in syn.extra:
+        return syn.images, syn.labels, syn.soft_labels
     ufc, C = syn.extra['ufc'], syn.n_classes
-    nat = syn.images.view(C, -1, *syn.image_shape)                              # [C, ipc_init, ...] class-major
+    nat = syn.images.view(C, -1, *syn.image_shape)  # [C, ipc_init, ...] class-major
     n_init = nat.shape[1]
-    base = nat.transpose(0, 1)                                                   # [ipc_init, C, ...]: natural batch b
-    groups = ufc.view(-1, n_init, *syn.image_shape)                              # [M, ipc_init, ...]
-    exp = (base[None] + groups[:, :, None]).flatten(0, 2)                        # [M * ipc_init * C, ...]
+    base = nat.transpose(0, 1)  # [ipc_init, C, ...]: natural batch b
+    groups = ufc.view(-1, n_init, *syn.image_shape)  # [M, ipc_init, ...]
+    exp = (base[None] + groups[:, :, None]).flatten(0, 2)  # [M * ipc_init * C, ...]
     y_exp = torch.arange(C, device=syn.labels.device).repeat(groups.shape[0] * n_init)
-    x = torch.cat([syn.images, exp.to(syn.images.dtype)]); y = torch.cat([syn.labels, y_exp])
-    if syn.soft_labels is None: return x, y, None
-    if 'ufc_soft_labels' in syn.extra: soft_exp = syn.extra['ufc_soft_labels'].to(syn.soft_labels.dtype)
-    elif syn.meta.get('ufc_labels') == 'inherit':                                # x_i + u_j keeps x_i's label (no extra label bytes)
-        soft_exp = syn.soft_labels.view(C, n_init, -1).transpose(0, 1)[None].expand(groups.shape[0], -1, -1, -1).flatten(0, 2)
-    else: raise ValueError("syn has compensators but no labels for them (extra['ufc_soft_labels'] or meta ufc_labels='inherit')")
+    x = torch.cat([syn.images, exp.to(syn.images.dtype)])
+    y = torch.cat([syn.labels, y_exp])
+    if syn.soft_labels is None:
+        return x, y, None
+    if 'ufc_soft_labels' in syn.extra:
+        soft_exp = syn.extra['ufc_soft_labels'].to(syn.soft_labels.dtype)
+    elif syn.meta.get('ufc_labels') == 'inherit':  # x_i + u_j keeps x_i's label (no extra label bytes)
+        soft_exp = (
+            syn.soft_labels.view(C, n_init, -1).transpose(0, 1)[None].expand(groups.shape[0], -1, -1, -1).flatten(0, 2)
+        )
+    else:
+        raise ValueError(
+            "syn has compensators but no labels for them (extra['ufc_soft_labels'] or meta ufc_labels='inherit')"
+        )
     return x, y, torch.cat([syn.soft_labels, soft_exp])
 
-def evaluate_soft(syn: SyntheticSet, # a soft-labelled set (from sre2l / dwa / infer or `relabel_set`)
-                  test: ImageData, # the test set
-                  n_models: int=3, # students (seeds seed..seed+n_models-1)
-                  seed: int=0, # first student seed
-                  labels: str='soft', # 'soft' (KD on the stored labels) or 'hard' (CE on the class labels)
-                  epochs: int|None=None, # default: the set's eval_epochs / recipe
-                  width: int|None=None, # ConvNet width (default: the set's)
-                  temperature: float|None=None, # default: the set's
-                  mixup: float|None=None, # default: the set's
-                  arch: str|None=None, # default: the set's
-                  recipe: str|None=None, # default: the set's ('dsa')
-                 ) -> EvalResult:
+
+def evaluate_soft(
+    syn: SyntheticSet,  # a soft-labelled set (from sre2l / dwa / infer or `relabel_set`)
+    test: ImageData,  # the test set
+    n_models: int = 3,  # students (seeds seed..seed+n_models-1)
+    seed: int = 0,  # first student seed
+    labels: str = 'soft',  # 'soft' (KD on the stored labels) or 'hard' (CE on the class labels)
+    epochs: int | None = None,  # default: the set's eval_epochs / recipe
+    width: int | None = None,  # ConvNet width (default: the set's)
+    temperature: float | None = None,  # default: the set's
+    mixup: float | None = None,  # default: the set's
+    arch: str | None = None,  # default: the set's
+    recipe: str | None = None,  # default: the set's ('dsa')
+) -> EvalResult:
     "Train fresh students on the set's soft labels (KL at T) or hard labels (CE) and test them; final epoch."
-    check_choice('labels', labels, ['soft', 'hard']); check_range('n_models', n_models, 1)
+    check_choice('labels', labels, ['soft', 'hard'])
+    check_range('n_models', n_models, 1)
     syn.check(test)
     m = syn.meta
     arch = arch or m.get('arch', 'ConvNet')
     opts = dict(m.get('arch_options') or {}, **({} if width is None else dict(width=width)))
     rec = get_recipe(recipe or m.get('recipe') or 'dsa', epochs=epochs or m.get('eval_epochs'))
     online = labels == 'soft' and m.get('label_mode') == 'online'
-    if online and int(m.get('epoch_divisor') or 1) > 1:                         # INFER+Dyn: epochs / (M + 1)
+    if online and int(m.get('epoch_divisor') or 1) > 1:  # INFER+Dyn: epochs / (M + 1)
         rec = replace(rec, epochs=max(1, rec.epochs // int(m['epoch_divisor'])))
     x, y, soft = student_tensors(syn)
-    dev = test.x.device; x, y = x.to(dev), y.to(dev)
-    T = float(m.get('temperature', 1.) if temperature is None else temperature)
-    mix = float(m.get('mixup', 0.) if mixup is None else mixup)
-    extra = dict(method=m.get('method'), labels=labels, label_mode=m.get('label_mode'), n_student_images=len(x),
-                 label_storage_bytes=m.get('label_storage_bytes'))
+    dev = test.x.device
+    x, y = x.to(dev), y.to(dev)
+    T = float(m.get('temperature', 1.0) if temperature is None else temperature)
+    mix = float(m.get('mixup', 0.0) if mixup is None else mixup)
+    extra = dict(
+        method=m.get('method'),
+        labels=labels,
+        label_mode=m.get('label_mode'),
+        n_student_images=len(x),
+        label_storage_bytes=m.get('label_storage_bytes'),
+    )
     if labels == 'hard':
         return evaluate_tensors(x, y, test, arch, n_models, rec, seed, kind='synset', extra=extra, **opts)
     crops = teachers = None
     if m.get('label_mode') == 'per_crop':
         crops = dict(boxes=syn.extra['crop_boxes'], logits=syn.extra['crop_logits'].to(dev))
-    elif online: teachers = online_teachers(syn, dev)
-    elif soft is None: raise ValueError("syn has no soft labels; relabel it first (relabel_set) or use labels='hard'")
+    elif online:
+        teachers = online_teachers(syn, dev)
+    elif soft is None:
+        raise ValueError("syn has no soft labels; relabel it first (relabel_set) or use labels='hard'")
     aug = None if crops is not None else make_augment(rec.augment, test.name)
     seeds = [seed + k for k in range(n_models)]
     accs = []
     for s in seeds:
         net = get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **opts)
-        fit_soft(net, x, y, None if crops is not None or online else soft.to(dev), rec.epochs, T, mix, crops, aug, rec.lr,
-                 rec.batch_size, rec.optimizer, rec.momentum, rec.weight_decay, rec.schedule, s, teachers=teachers)
+        fit_soft(
+            net,
+            x,
+            y,
+            None if crops is not None or online else soft.to(dev),
+            rec.epochs,
+            T,
+            mix,
+            crops,
+            aug,
+            rec.lr,
+            rec.batch_size,
+            rec.optimizer,
+            rec.momentum,
+            rec.weight_decay,
+            rec.schedule,
+            s,
+            teachers=teachers,
+        )
         accs.append(evaluate(net, test.x, test.y)['acc'])
     r = dict(asdict(rec), temperature=T, mixup=mix, augment='per_crop' if crops is not None else rec.augment)
     return EvalResult(accs, 'final', rec.epochs, arch, opts, seeds, r, test.name, test.split, len(x), 'synset', extra)
@@ -466,61 +649,90 @@ def _is_label_key(k: str) -> bool:
     "Whether `extra[k]` is label storage: per-crop boxes + logits, compensator labels, the teachers of online labels."
     return k in ('crop_boxes', 'crop_logits', 'ufc_soft_labels') or k.startswith('online_teacher.')
 
+
 def label_storage_bytes(syn: SyntheticSet) -> int:
     "Bytes of everything label-like the set stores: static soft labels, per-crop boxes + logits, the teachers of online labels."
     nb = lambda t: 0 if t is None else t.numel() * t.element_size()
     return nb(syn.soft_labels) + sum(nb(v) for k, v in syn.extra.items() if _is_label_key(k))
 
-def relabel_set(syn_or_images, # a SyntheticSet, an ImageData, or images [N, C, H, W]
-                labels: Tensor|None, # hard labels [N] (only for a tensor of images)
-                teachers, # one teacher or a list (static and online labels average them)
-                mode: str='static', # 'static', 'per_crop' (one teacher) or 'online' (the teachers are stored with the set)
-                epochs: int|None=None, # per_crop: student epochs to label (default: the set's eval_epochs or 300)
-                seed: int=0, # per_crop: which crops
-                temperature: float=20., # KD temperature stored with the set
-                mixup: float=0., # mixup alpha stored with the set
-                meta: dict|None=None, # metadata to add (dataset, arch, recipe, ... for tensors)
-                ufc_labels: str='own', # INFER sets, static mode: 'own' (a label per expanded image) or 'inherit' (x_i + u_j keeps x_i's)
-               ) -> SyntheticSet:
+
+def relabel_set(
+    syn_or_images,  # a SyntheticSet, an ImageData, or images [N, C, H, W]
+    labels: Tensor | None,  # hard labels [N] (only for a tensor of images)
+    teachers,  # one teacher or a list (static and online labels average them)
+    mode: str = 'static',  # 'static', 'per_crop' (one teacher) or 'online' (the teachers are stored with the set)
+    epochs: int | None = None,  # per_crop: student epochs to label (default: the set's eval_epochs or 300)
+    seed: int = 0,  # per_crop: which crops
+    temperature: float = 20.0,  # KD temperature stored with the set
+    mixup: float = 0.0,  # mixup alpha stored with the set
+    meta: dict | None = None,  # metadata to add (dataset, arch, recipe, ... for tensors)
+    ufc_labels: str = 'own',  # INFER sets, static mode: 'own' (a label per expanded image) or 'inherit' (x_i + u_j keeps x_i's)
+) -> SyntheticSet:
     "Soft-label any image set with the teacher(s): a SyntheticSet with static, per-crop or online labels."
-    check_choice('mode', mode, ['static', 'per_crop', 'online']); check_choice('ufc_labels', ufc_labels, ['own', 'inherit'])
-    if ufc_labels == 'inherit' and mode != 'static': raise ValueError(f"ufc_labels='inherit' needs mode='static'; got mode={mode!r}")
+    check_choice('mode', mode, ['static', 'per_crop', 'online'])
+    check_choice('ufc_labels', ufc_labels, ['own', 'inherit'])
+    if ufc_labels == 'inherit' and mode != 'static':
+        raise ValueError(f"ufc_labels='inherit' needs mode='static'; got mode={mode!r}")
     teachers = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
     if mode == 'per_crop':
-        if len(teachers) != 1: raise ValueError(f"mode='per_crop' relabels with one teacher; got {len(teachers)}")
+        if len(teachers) != 1:
+            raise ValueError(f"mode='per_crop' relabels with one teacher; got {len(teachers)}")
         if isinstance(syn_or_images, SyntheticSet) and 'ufc' in syn_or_images.extra:
             raise ValueError("mode='per_crop' is not supported for INFER sets (static labels only)")
-    if isinstance(syn_or_images, SyntheticSet): base = syn_or_images
+    if isinstance(syn_or_images, SyntheticSet):
+        base = syn_or_images
     elif isinstance(syn_or_images, ImageData):
         d = syn_or_images
-        base = SyntheticSet(d.x, d.y, meta=dict(method='real', dataset=d.name, n_classes=d.n_classes, classes=list(map(str, d.classes)),
-                                                mean=None if d.mean is None else list(map(float, d.mean)),
-                                                std=None if d.std is None else list(map(float, d.std)),
-                                                arch='ConvNet', arch_options=dict(CPU_PROFILE_WIDTH), recipe='dsa'))
+        base = SyntheticSet(
+            d.x,
+            d.y,
+            meta=dict(
+                method='real',
+                dataset=d.name,
+                n_classes=d.n_classes,
+                classes=list(map(str, d.classes)),
+                mean=None if d.mean is None else list(map(float, d.mean)),
+                std=None if d.std is None else list(map(float, d.std)),
+                arch='ConvNet',
+                arch_options=dict(CPU_PROFILE_WIDTH),
+                recipe='dsa',
+            ),
+        )
     else:
-        if labels is None: raise ValueError("labels must be given with a tensor of images")
+        if labels is None:
+            raise ValueError("labels must be given with a tensor of images")
         base = SyntheticSet(syn_or_images, labels)
-    m = {k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor', 'ufc_labels')}   # of an earlier relabelling
+    m = {
+        k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor', 'ufc_labels')
+    }  # of an earlier relabelling
     m.update(meta or {})
     images = base.images
     extra = {k: v for k, v in base.extra.items() if not _is_label_key(k)}
     if mode == 'online':
-        soft = None                                                              # labelled during training
-        packed, m['online_teachers'] = pack_teachers(teachers); extra.update(packed)
+        soft = None  # labelled during training
+        packed, m['online_teachers'] = pack_teachers(teachers)
+        extra.update(packed)
     else:
         soft = soft_labels_static(teachers, images)
-        if 'ufc' in base.extra and ufc_labels == 'inherit': m['ufc_labels'] = 'inherit'
+        if 'ufc' in base.extra and ufc_labels == 'inherit':
+            m['ufc_labels'] = 'inherit'
         elif 'ufc' in base.extra:
             x_all = student_tensors(SyntheticSet(images, base.labels, None, meta=m, extra=extra))[0]
-            extra['ufc_soft_labels'] = soft_labels_static(teachers, x_all[len(images):])
+            extra['ufc_soft_labels'] = soft_labels_static(teachers, x_all[len(images) :])
     if mode == 'per_crop':
         E = int(epochs or m.get('eval_epochs') or 300)
         flip = dsa_strategy_for(m.get('dataset', '')) == DSA_STRATEGY
         pc = soft_labels_per_crop(teachers[0], images, E, seed, flip=flip)
         extra.update(crop_boxes=pc['boxes'], crop_logits=pc['logits'])
     out = SyntheticSet(images, base.labels, soft, base.lr, m, extra)
-    out.meta.update(label_mode=mode, temperature=float(temperature), mixup=float(mixup), label_storage_bytes=label_storage_bytes(out))
+    out.meta.update(
+        label_mode=mode,
+        temperature=float(temperature),
+        mixup=float(mixup),
+        label_storage_bytes=label_storage_bytes(out),
+    )
     return out
+
 
 CPU_PROFILE_WIDTH = dict(width=CPU_PROFILE['width'])
 
@@ -529,97 +741,159 @@ def _family(dataset: str) -> str:
     d = str(dataset).lower()
     return 'imagenet' if d.startswith('imagenet') and d != 'imagenette' else 'tiny' if d == 'tinyimagenet' else 'cifar'
 
+
 @dataclass
 class SRe2LConfig(DistillConfig):
     "Settings of SRe2L (squeeze, recover, relabel); `preset` gives the official ones."
-    iterations: int = 1000 # recover iterations per batch (one batch = one image per class)
-    init: str = 'noise' # SRe2L recovers from noise (randn)
-    lr: float = 0.25 # Adam learning rate of the images (cosine schedule)
-    betas: tuple = (0.5, 0.9) # Adam betas
-    r_bn: float = 0.01 # weight of the BN-matching loss
-    r_var: float = 1. # weight of the variance terms (DWA: 11)
-    first_bn_weight: float = 10. # weight of the first BN layer
-    jitter: int = 4 # random shift in pixels
-    flip: bool|None = None # random flip (None: as the dataset allows)
-    crop: bool = False # RandomResizedCrop every step (ImageNet)
-    batch: int = 100 # classes per recover batch (C > batch: several class-batches per ipc_id)
-    teacher: str|None = None # path of a saved teacher (None: train one)
-    teacher_arch: str = 'ResNet18BN' # architecture of a trained teacher
-    teacher_width: int|None = None # ConvNet width of a trained teacher
-    teacher_epochs: int = 200 # epochs of a trained teacher
-    teacher_lr: float = 0.05 # SGD lr of a trained teacher (cosine)
-    label_mode: str = 'per_crop' # 'static', 'per_crop' (FKD) or 'online' (the teacher labels every student batch)
-    temperature: float = 20. # KD temperature of the student
-    mixup: float = 0. # mixup alpha in student training (0: off)
-    student_epochs: int|None = None # epochs labelled per crop and trained (None: eval_epochs or the recipe's)
-    arch: str = 'ConvNet' # student architecture (evaluation)
+
+    iterations: int = 1000  # recover iterations per batch (one batch = one image per class)
+    init: str = 'noise'  # SRe2L recovers from noise (randn)
+    lr: float = 0.25  # Adam learning rate of the images (cosine schedule)
+    betas: tuple = (0.5, 0.9)  # Adam betas
+    r_bn: float = 0.01  # weight of the BN-matching loss
+    r_var: float = 1.0  # weight of the variance terms (DWA: 11)
+    first_bn_weight: float = 10.0  # weight of the first BN layer
+    jitter: int = 4  # random shift in pixels
+    flip: bool | None = None  # random flip (None: as the dataset allows)
+    crop: bool = False  # RandomResizedCrop every step (ImageNet)
+    batch: int = 100  # classes per recover batch (C > batch: several class-batches per ipc_id)
+    teacher: str | None = None  # path of a saved teacher (None: train one)
+    teacher_arch: str = 'ResNet18BN'  # architecture of a trained teacher
+    teacher_width: int | None = None  # ConvNet width of a trained teacher
+    teacher_epochs: int = 200  # epochs of a trained teacher
+    teacher_lr: float = 0.05  # SGD lr of a trained teacher (cosine)
+    label_mode: str = 'per_crop'  # 'static', 'per_crop' (FKD) or 'online' (the teacher labels every student batch)
+    temperature: float = 20.0  # KD temperature of the student
+    mixup: float = 0.0  # mixup alpha in student training (0: off)
+    student_epochs: int | None = None  # epochs labelled per crop and trained (None: eval_epochs or the recipe's)
+    arch: str = 'ConvNet'  # student architecture (evaluation)
 
     @classmethod
     def _paper(cls, dataset: str, ipc: int) -> dict:
         f = _family(dataset)
         d = dict(ipc=ipc, profile='paper', eval_recipe='dsa')
         # CIFAR: 90_references.ipynb#sre2l; 400 epochs of online KD: 90_references.ipynb#evaluation-protocols
-        if f == 'cifar': return dict(d, iterations=1000, lr=0.25, r_bn=0.01, jitter=4, student_epochs=400, label_mode='online')
-        if f == 'tiny': return dict(d, iterations=4000, lr=0.1, r_bn=1., jitter=4, student_epochs=300)
+        if f == 'cifar':
+            return dict(d, iterations=1000, lr=0.25, r_bn=0.01, jitter=4, student_epochs=400, label_mode='online')
+        if f == 'tiny':
+            return dict(d, iterations=4000, lr=0.1, r_bn=1.0, jitter=4, student_epochs=300)
         # ImageNet: 90_references.ipynb#sre2l
         return dict(d, iterations=4000, lr=0.25, r_bn=0.01, jitter=32, crop=True, student_epochs=300)
 
     @classmethod
     def _cpu(cls, dataset: str, ipc: int) -> dict:
-        return dict(ipc=ipc, profile='cpu', **CPU_PROFILE, iterations=300, jitter=2, teacher_arch='ConvNetBN', teacher_width=32,
-                    teacher_epochs=10, label_mode='static')
+        return dict(
+            ipc=ipc,
+            profile='cpu',
+            **CPU_PROFILE,
+            iterations=300,
+            jitter=2,
+            teacher_arch='ConvNetBN',
+            teacher_width=32,
+            teacher_epochs=10,
+            label_mode='static',
+        )
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> SRe2LConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> SRe2LConfig:
         "The official defaults for (dataset, ipc) (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
         return cls(**(cls._paper(dataset, ipc) if profile == 'paper' else cls._cpu(dataset, ipc)))
 
+
 @dataclass
 class DWAConfig(SRe2LConfig):
     "Settings of DWA: SRe2L recovery against a directed perturbation of the teacher per batch."
-    init: str = 'real' # DWA initialises every batch with real images (the perturbation is computed on them)
-    K: int = 12 # normalised ascent steps
-    rho: float = 15e-3 # total perturbation size
-    r_var: float = 11. # weight of the variance terms
-    reset_perturbation_per_batch: bool = False # official: accumulates over an ipc_id (90_references.ipynb#pitfall-34)
+
+    init: str = 'real'  # DWA initialises every batch with real images (the perturbation is computed on them)
+    K: int = 12  # normalised ascent steps
+    rho: float = 15e-3  # total perturbation size
+    r_var: float = 11.0  # weight of the variance terms
+    reset_perturbation_per_batch: bool = False  # official: accumulates over an ipc_id (90_references.ipynb#pitfall-34)
     label_mode: str = 'static'
-    temperature: float = 30.
+    temperature: float = 30.0
     mixup: float = 0.8
 
     @classmethod
     def _paper(cls, dataset: str, ipc: int) -> dict:
         f = _family(dataset)
         d = dict(ipc=ipc, profile='paper', eval_recipe='dsa')
-        if f == 'cifar': return dict(d, iterations=1000, lr=0.25, r_bn=0.01, r_var=11., K=12, jitter=4, batch=100, student_epochs=400,
-                                     label_mode='online')   # validation_cifar.py: KL to the online teacher
-        if f == 'tiny': return dict(d, iterations=2000, lr=0.1, r_bn=0.01, r_var=11., K=12, jitter=4, batch=200, student_epochs=200)
-        return dict(d, iterations=2000, lr=0.25, r_bn=0.01, r_var=2., K=15, jitter=32, crop=True, batch=100, student_epochs=300,
-                    temperature=20., mixup=0.)
+        if f == 'cifar':
+            return dict(
+                d,
+                iterations=1000,
+                lr=0.25,
+                r_bn=0.01,
+                r_var=11.0,
+                K=12,
+                jitter=4,
+                batch=100,
+                student_epochs=400,
+                label_mode='online',
+            )  # validation_cifar.py: KL to the online teacher
+        if f == 'tiny':
+            return dict(
+                d, iterations=2000, lr=0.1, r_bn=0.01, r_var=11.0, K=12, jitter=4, batch=200, student_epochs=200
+            )
+        return dict(
+            d,
+            iterations=2000,
+            lr=0.25,
+            r_bn=0.01,
+            r_var=2.0,
+            K=15,
+            jitter=32,
+            crop=True,
+            batch=100,
+            student_epochs=300,
+            temperature=20.0,
+            mixup=0.0,
+        )
 
     @classmethod
     def _cpu(cls, dataset: str, ipc: int) -> dict:
         return dict(super()._cpu(dataset, ipc), label_mode='static')
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #25d6c644
-def _valid_range(data: ImageData) -> tuple[Tensor, Tensor]|None:
+def _valid_range(data: ImageData) -> tuple[Tensor, Tensor] | None:
     "Per-channel bounds of valid pixels ([0, 1] before normalisation), shaped [1, C, 1, 1]; None without mean/std."
-    if data.mean is None or data.std is None: return None
-    m = torch.tensor(data.mean, device=data.device).view(1, -1, 1, 1); s = torch.tensor(data.std, device=data.device).view(1, -1, 1, 1)
+    if data.mean is None or data.std is None:
+        return None
+    m = torch.tensor(data.mean, device=data.device).view(1, -1, 1, 1)
+    s = torch.tensor(data.std, device=data.device).view(1, -1, 1, 1)
     return (0 - m) / s, (1 - m) / s
 
-def _check_recover(cfg: SRe2LConfig, data: ImageData):
-    check_range('iterations', cfg.iterations, 1); check_range('lr', cfg.lr, 0, low_open=True); check_range('r_bn', cfg.r_bn, 0)
-    check_range('r_var', cfg.r_var, 0); check_range('jitter', cfg.jitter, 0); check_range('batch', cfg.batch, 1)
-    check_choice('init', cfg.init, ['real', 'noise']); check_choice('label_mode', cfg.label_mode, ['static', 'per_crop', 'online'])
-    check_range('temperature', cfg.temperature, 0, low_open=True); check_range('mixup', cfg.mixup, 0)
 
-def _recover(data: ImageData, cfg: SRe2LConfig, method: str, perturb: bool, ckpt=None, resume=False, progress=None,
-             test: ImageData|None=None) -> SyntheticSet:
+def _check_recover(cfg: SRe2LConfig, data: ImageData):
+    check_range('iterations', cfg.iterations, 1)
+    check_range('lr', cfg.lr, 0, low_open=True)
+    check_range('r_bn', cfg.r_bn, 0)
+    check_range('r_var', cfg.r_var, 0)
+    check_range('jitter', cfg.jitter, 0)
+    check_range('batch', cfg.batch, 1)
+    check_choice('init', cfg.init, ['real', 'noise'])
+    check_choice('label_mode', cfg.label_mode, ['static', 'per_crop', 'online'])
+    check_range('temperature', cfg.temperature, 0, low_open=True)
+    check_range('mixup', cfg.mixup, 0)
+
+
+def _recover(
+    data: ImageData,
+    cfg: SRe2LConfig,
+    method: str,
+    perturb: bool,
+    ckpt=None,
+    resume=False,
+    progress=None,
+    test: ImageData | None = None,
+) -> SyntheticSet:
     "Recover (SRe2L, or DWA with `perturb`) and relabel; the shared body of the two registered methods."
-    ipc = check_ipc(cfg.ipc, data); _check_recover(cfg, data)
-    teacher, tinfo = get_teacher(data, cfg); check_teacher(teacher, data)
-    if test is not None: tinfo = dict(tinfo, test_acc=evaluate(teacher, test.x, test.y)['acc'])
+    ipc = check_ipc(cfg.ipc, data)
+    _check_recover(cfg, data)
+    teacher, tinfo = get_teacher(data, cfg)
+    check_teacher(teacher, data)
+    if test is not None:
+        tinfo = dict(tinfo, test_acc=evaluate(teacher, test.x, test.y)['acc'])
     C, shape, dev = data.n_classes, data.image_shape, data.device
     flip = (dsa_strategy_for(data.name) == DSA_STRATEGY) if cfg.flip is None else cfg.flip
     images, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
@@ -630,76 +904,127 @@ def _recover(data: ImageData, cfg: SRe2LConfig, method: str, perturb: bool, ckpt
     opt = torch.optim.Adam([cur], lr=cfg.lr, betas=tuple(cfg.betas))
     bounds = _valid_range(data)
     cache = {}
-    idx_of = lambda b: chunks[b % nq] * ipc + b // nq                            # class-major rows of batch b
+    idx_of = lambda b: chunks[b % nq] * ipc + b // nq  # class-major rows of batch b
     aug = lambda x, g: recover_augment(x, g, cfg.jitter, flip, cfg.crop)
 
     def teacher_for(b):
-        if cache.get('b') == b: return cache['net']
+        if cache.get('b') == b:
+            return cache['net']
         net = teacher
         if perturb:
             net = copy.deepcopy(teacher)
             ipc_id, q = divmod(b, nq)
-            for qq in ([q] if cfg.reset_perturbation_per_batch else range(q + 1)):
-                bb = ipc_id * nq + qq; g = make_generator(iteration_seed(cfg.seed, bb, 7))
+            for qq in [q] if cfg.reset_perturbation_per_batch else range(q + 1):
+                bb = ipc_id * nq + qq
+                g = make_generator(iteration_seed(cfg.seed, bb, 7))
                 directed_perturbation(net, init[idx_of(bb)], labels[idx_of(bb)], cfg.K, cfg.rho, lambda x: aug(x, g))
-        if cache.get('rec') is not None: cache['rec'].remove()
+        if cache.get('rec') is not None:
+            cache['rec'].remove()
         cache.update(b=b, net=net, rec=BNStatsRecorder(net))
         return net
 
     def step(it, _g):
-        b, k = divmod(it, T); idx = idx_of(b); n = len(idx)
+        b, k = divmod(it, T)
+        idx = idx_of(b)
+        n = len(idx)
         if k == 0:
-            with torch.no_grad(): cur[:n] = images[idx]
+            with torch.no_grad():
+                cur[:n] = images[idx]
             opt.state.clear()
         net, rec = teacher_for(b), None
         rec = cache['rec']
-        for group in opt.param_groups: group['lr'] = 0.5 * (1 + math.cos(math.pi * k / T)) * cfg.lr
+        for group in opt.param_groups:
+            group['lr'] = 0.5 * (1 + math.cos(math.pi * k / T)) * cfg.lr
         x = aug(cur[:n], make_generator(iteration_seed(cfg.seed, it, 2)))
         loss_ce = F.cross_entropy(net(x), labels[idx])
         loss = loss_ce + cfg.r_bn * rec.loss(cfg.first_bn_weight, cfg.r_var)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
         with torch.no_grad():
-            if bounds is not None: cur.copy_(torch.maximum(torch.minimum(cur, bounds[1]), bounds[0]))
-            if k == T - 1: images[idx] = cur[:n]
+            if bounds is not None:
+                cur.copy_(torch.maximum(torch.minimum(cur, bounds[1]), bounds[0]))
+            if k == T - 1:
+                images[idx] = cur[:n]
         return loss.detach()
 
     total = ipc * nq * T
     try:
-        hist = distill_loop(dict(images=images, cur=cur), step, total, cfg.seed, dict(cur=opt), ckpt=ckpt,
-                            ckpt_every=cfg.ckpt_every, resume=resume, config=asdict(cfg), progress=progress,
-                            desc=f'{method} ipc={ipc}')
+        hist = distill_loop(
+            dict(images=images, cur=cur),
+            step,
+            total,
+            cfg.seed,
+            dict(cur=opt),
+            ckpt=ckpt,
+            ckpt_every=cfg.ckpt_every,
+            resume=resume,
+            config=asdict(cfg),
+            progress=progress,
+            desc=f'{method} ipc={ipc}',
+        )
     finally:
-        if cache.get('rec') is not None: cache['rec'].remove()
+        if cache.get('rec') is not None:
+            cache['rec'].remove()
     losses = hist['loss']
-    per_batch = [float(np.mean(losses[b * T:b * T + max(1, T // 10)])) for b in range(len(losses) // T)], \
-                [float(np.mean(losses[(b + 1) * T - max(1, T // 10):(b + 1) * T])) for b in range(len(losses) // T)]
-    summary = dict(loss_first=losses[0], loss_last=losses[-1], batch_loss_start=per_batch[0], batch_loss_end=per_batch[1],
-                   seconds=hist['seconds'], seconds_per_iteration=hist['seconds'] / max(len(losses), 1))
+    per_batch = (
+        [float(np.mean(losses[b * T : b * T + max(1, T // 10)])) for b in range(len(losses) // T)],
+        [float(np.mean(losses[(b + 1) * T - max(1, T // 10) : (b + 1) * T])) for b in range(len(losses) // T)],
+    )
+    summary = dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        batch_loss_start=per_batch[0],
+        batch_loss_end=per_batch[1],
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
+    )
     meta = synset_meta(data, cfg, method, teacher=tinfo, history=summary, recover_batches=ipc * nq)
     syn = SyntheticSet(images.detach().clone(), labels, meta=meta)
     E = cfg.student_epochs or cfg.eval_epochs or get_recipe(cfg.eval_recipe).epochs
-    if cfg.student_epochs: syn.meta['eval_epochs'] = cfg.student_epochs
-    return relabel_set(syn, None, teacher, cfg.label_mode, epochs=E, seed=iteration_seed(cfg.seed, 0, 3),
-                       temperature=cfg.temperature, mixup=cfg.mixup)
+    if cfg.student_epochs:
+        syn.meta['eval_epochs'] = cfg.student_epochs
+    return relabel_set(
+        syn,
+        None,
+        teacher,
+        cfg.label_mode,
+        epochs=E,
+        seed=iteration_seed(cfg.seed, 0, 3),
+        temperature=cfg.temperature,
+        mixup=cfg.mixup,
+    )
 
-@register_distillation('sre2l', SRe2LConfig, doc='SRe2L (Yin et al., NeurIPS 2023): recover images from a BN teacher\'s statistics, relabel with soft labels')
-def distill_sre2l(data: ImageData, # the real training set
-                  cfg: SRe2LConfig, # settings (see `SRe2LConfig.preset`)
-                  ckpt=None, # checkpoint file
-                  resume: bool=False, # continue from `ckpt`
-                  progress: bool|None=None, # progress bar
-                  test: ImageData|None=None, # test set: the teacher's test accuracy goes into the metadata
-                 ) -> SyntheticSet:
+
+@register_distillation(
+    'sre2l',
+    SRe2LConfig,
+    doc='SRe2L (Yin et al., NeurIPS 2023): recover images from a BN teacher\'s statistics, relabel with soft labels',
+)
+def distill_sre2l(
+    data: ImageData,  # the real training set
+    cfg: SRe2LConfig,  # settings (see `SRe2LConfig.preset`)
+    ckpt=None,  # checkpoint file
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set: the teacher's test accuracy goes into the metadata
+) -> SyntheticSet:
     "SRe2L: squeeze (teacher), recover (CE + BN matching per batch), relabel (static or per-crop soft labels)."
     return _recover(data, cfg, 'sre2l', False, ckpt, resume, progress, test)
 
-@register_distillation('dwa', DWAConfig, doc='DWA (Du et al., NeurIPS 2024): SRe2L with a directed weight perturbation of the teacher per batch')
-def distill_dwa(data: ImageData, # the real training set
-                cfg: DWAConfig, # settings (see `DWAConfig.preset`)
-                ckpt=None, # checkpoint file
-                resume: bool=False, # continue from `ckpt`
-                progress: bool|None=None, # progress bar
-                test: ImageData|None=None, # test set: the teacher's test accuracy goes into the metadata
-               ) -> SyntheticSet:
+
+@register_distillation(
+    'dwa',
+    DWAConfig,
+    doc='DWA (Du et al., NeurIPS 2024): SRe2L with a directed weight perturbation of the teacher per batch',
+)
+def distill_dwa(
+    data: ImageData,  # the real training set
+    cfg: DWAConfig,  # settings (see `DWAConfig.preset`)
+    ckpt=None,  # checkpoint file
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set: the teacher's test accuracy goes into the metadata
+) -> SyntheticSet:
     "DWA: SRe2L recovery against the teacher perturbed by K normalised ascent steps (size rho) per batch, r_var-weighted BN loss."
     return _recover(data, cfg, 'dwa', True, ckpt, resume, progress, test)

@@ -15,37 +15,52 @@ from ..core import check_choice, check_range
 from ..data import ImageData
 from ..models import bn_layers
 from .core import CPU_PROFILE, SyntheticSet, register_distillation
-from .trajectory import (EXPERT_STEPS, MTTConfig, ExpertBuffer, preset_row, mtt_cpu_settings,
-                                                     run_trajectory_matching, load_buffer_for, unflatten)
+from dataset_condensation.distill.trajectory import (
+    EXPERT_STEPS,
+    MTTConfig,
+    ExpertBuffer,
+    preset_row,
+    mtt_cpu_settings,
+    run_trajectory_matching,
+    load_buffer_for,
+    unflatten,
+)
 
 # %% auto #0
 __all__ = ['FTD_PRESETS', 'FTD_FIELDS', 'FTD_RHO', 'gsam_direction', 'gsam_expert_step', 'scale_ema_decay', 'FTDConfig',
            'check_ftd_buffer', 'distill_ftd', 'hessian_top_eigenvalue', 'perturbed_loss_increase', 'segment_errors']
 
 # %% ../../nbs/25_ftd.ipynb #81c05176
-def gsam_direction(g: Tensor, # gradient at θ (flat) [P]
-                   g_p: Tensor, # gradient at the perturbed point θ + e (flat) [P]
-                   alpha: float, # GSAM's α: weight of the ascent along the orthogonal component
-                  ) -> Tensor:
+def gsam_direction(
+    g: Tensor,  # gradient at θ (flat) [P]
+    g_p: Tensor,  # gradient at the perturbed point θ + e (flat) [P]
+    alpha: float,  # GSAM's α: weight of the ascent along the orthogonal component
+) -> Tensor:
     "GSAM's update direction g_p − α g_⊥, with g_⊥ = g − (g·g_p / ‖g_p‖²) g_p the part of g orthogonal to g_p."
-    if g.shape != g_p.shape: raise ValueError(f"g {tuple(g.shape)} and g_p {tuple(g_p.shape)} must have the same shape")
+    if g.shape != g_p.shape:
+        raise ValueError(f"g {tuple(g.shape)} and g_p {tuple(g_p.shape)} must have the same shape")
     nn2 = g_p.pow(2).sum()
-    coef = torch.where(nn2 > 0, (g * g_p).sum() / torch.where(nn2 > 0, nn2, torch.ones_like(nn2)), torch.zeros_like(nn2))
+    coef = torch.where(
+        nn2 > 0, (g * g_p).sum() / torch.where(nn2 > 0, nn2, torch.ones_like(nn2)), torch.zeros_like(nn2)
+    )
     return g_p - alpha * (g - coef * g_p)
 
 # %% ../../nbs/25_ftd.ipynb #fd5f41b5
 def _bn_buffers(model: nn.Module) -> list[tuple[nn.Module, dict[str, Tensor]]]:
     return [(m, {n: b.clone() for n, b in m.named_buffers(recurse=False)}) for m in bn_layers(model)]
 
+
 @EXPERT_STEPS.register('gsam', doc='one GSAM step (FTD buffers): options rho, alpha')
-def gsam_expert_step(model: nn.Module, # the expert, in train mode
-                     opt: torch.optim.Optimizer, # its base optimiser (SGD)
-                     loss_fn: Callable[[], Tensor], # recomputes the batch loss at the current parameters
-                     rho: float=0.01, # perturbation radius (FTD paper §4.1: 0.01)
-                     alpha: float=0.3, # weight of the surrogate-gap ascent (FTD Table 7)
-                    ) -> Tensor:
+def gsam_expert_step(
+    model: nn.Module,  # the expert, in train mode
+    opt: torch.optim.Optimizer,  # its base optimiser (SGD)
+    loss_fn: Callable[[], Tensor],  # recomputes the batch loss at the current parameters
+    rho: float = 0.01,  # perturbation radius (FTD paper §4.1: 0.01)
+    alpha: float = 0.3,  # weight of the surrogate-gap ascent (FTD Table 7)
+) -> Tensor:
     "One GSAM step (adaptive perturbation, BatchNorm statistics frozen at the perturbed point); returns the loss at θ."
-    check_range('rho', rho, 0); check_range('alpha', alpha, 0)
+    check_range('rho', rho, 0)
+    check_range('alpha', alpha, 0)
     ps = [p for p in model.parameters() if p.requires_grad]
     loss = loss_fn()
     g = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss, ps)])
@@ -53,15 +68,19 @@ def gsam_expert_step(model: nn.Module, # the expert, in train mode
     e = rho * theta.pow(2) * g / ((theta * g).norm() + 1e-12)
     saved, bn = [p.detach().clone() for p in ps], _bn_buffers(model)
     with torch.no_grad():
-        for p, ep in zip(ps, e.split([p.numel() for p in ps])): p.add_(ep.view_as(p))
+        for p, ep in zip(ps, e.split([p.numel() for p in ps])):
+            p.add_(ep.view_as(p))
     g_p = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss_fn(), ps)])
     with torch.no_grad():
-        for p, s in zip(ps, saved): p.copy_(s)
+        for p, s in zip(ps, saved):
+            p.copy_(s)
         for m, bufs in bn:
-            for n, b in bufs.items(): getattr(m, n).copy_(b)
+            for n, b in bufs.items():
+                getattr(m, n).copy_(b)
     d = gsam_direction(g, g_p, alpha)
     opt.zero_grad(set_to_none=True)
-    for p, dp in zip(ps, d.split([p.numel() for p in ps])): p.grad = dp.view_as(p).clone()
+    for p, dp in zip(ps, d.split([p.numel() for p in ps])):
+        p.grad = dp.view_as(p).clone()
     opt.step()
     return loss.detach()
 
@@ -71,23 +90,36 @@ def gsam_expert_step(model: nn.Module, # the expert, in train mode
 FTD_PRESETS = {
     ('cifar10', 1): (50, 2, 2, None, 100, 1e-7, 0.01, 0.3, 0.9999, True),
     ('cifar10', 10): (30, 2, 20, None, 100, 1e-5, 0.001, 0.3, 0.9995, True),
-    ('cifar10', 50): (30, 2, 40, None, 1000, 1e-5, 0.01, 1., 0.999, True),
-    ('cifar100', 1): (40, 3, 20, None, 1000, 1e-5, 0.01, 1., 0.9995, True),
-    ('cifar100', 10): (20, 2, 40, None, 1000, 1e-5, 0.01, 1., 0.9995, True),
-    ('cifar100', 50): (80, 2, 40, 1000, 1000, 1e-5, 0.01, 1., 0.999, True),
-    ('tinyimagenet', 1): (30, 2, 10, None, 10000, 1e-4, 0.01, 1., 0.999, False),
-    ('tinyimagenet', 10): (20, 2, 40, 500, 10000, 1e-4, 0.01, 1., 0.999, False),
+    ('cifar10', 50): (30, 2, 40, None, 1000, 1e-5, 0.01, 1.0, 0.999, True),
+    ('cifar100', 1): (40, 3, 20, None, 1000, 1e-5, 0.01, 1.0, 0.9995, True),
+    ('cifar100', 10): (20, 2, 40, None, 1000, 1e-5, 0.01, 1.0, 0.9995, True),
+    ('cifar100', 50): (80, 2, 40, 1000, 1000, 1e-5, 0.01, 1.0, 0.999, True),
+    ('tinyimagenet', 1): (30, 2, 10, None, 10000, 1e-4, 0.01, 1.0, 0.999, False),
+    ('tinyimagenet', 10): (20, 2, 40, 500, 10000, 1e-4, 0.01, 1.0, 0.999, False),
 }
-FTD_FIELDS = ('syn_steps', 'expert_epochs', 'max_start_epoch', 'batch_syn', 'lr_img', 'lr_lr', 'lr_teacher', 'alpha', 'ema_decay', 'zca')
-FTD_RHO = 0.01 # paper §4.1 ("ρ = 0.01, α = 1 as default"); run_buffer.sh
+FTD_FIELDS = (
+    'syn_steps',
+    'expert_epochs',
+    'max_start_epoch',
+    'batch_syn',
+    'lr_img',
+    'lr_lr',
+    'lr_teacher',
+    'alpha',
+    'ema_decay',
+    'zca',
+)
+FTD_RHO = 0.01  # paper §4.1 ("ρ = 0.01, α = 1 as default"); run_buffer.sh
 
 # %% ../../nbs/25_ftd.ipynb #b1cd1cec
-def scale_ema_decay(decay: float, # EMA decay tuned for `iterations_from` iterations
-                    iterations_from: int, # the run length it was tuned for
-                    iterations_to: int, # the run length to use it for
-                   ) -> float:
+def scale_ema_decay(
+    decay: float,  # EMA decay tuned for `iterations_from` iterations
+    iterations_from: int,  # the run length it was tuned for
+    iterations_to: int,  # the run length to use it for
+) -> float:
     "The decay that gives a run of `iterations_to` the same weight on its initialisation, d^I, as `decay` over `iterations_from`."
-    check_range('decay', decay, 0, 1, high_open=True); check_range('iterations_from', iterations_from, 1)
+    check_range('decay', decay, 0, 1, high_open=True)
+    check_range('iterations_from', iterations_from, 1)
     check_range('iterations_to', iterations_to, 1)
     return float(decay ** (iterations_from / iterations_to))
 
@@ -95,62 +127,89 @@ def scale_ema_decay(decay: float, # EMA decay tuned for `iterations_from` iterat
 @dataclass
 class FTDConfig(MTTConfig):
     "Settings of FTD: MTT's plus GSAM's ρ, α for the experts and the EMA decay of the images; `preset` gives Table 7."
-    rho: float = FTD_RHO # GSAM perturbation radius of the experts (paper §4.1)
-    alpha: float = 1. # GSAM α of the experts (paper §4.1 default; Table 7 per setting)
-    ema_decay: float = 0.999 # EMA decay of the synthetic images (0: no EMA); Table 7 per setting
-    allow_sgd_buffer: bool = False # accept a buffer of plain SGD experts (the "EMA only" ablation)
+
+    rho: float = FTD_RHO  # GSAM perturbation radius of the experts (paper §4.1)
+    alpha: float = 1.0  # GSAM α of the experts (paper §4.1 default; Table 7 per setting)
+    ema_decay: float = 0.999  # EMA decay of the synthetic images (0: no EMA); Table 7 per setting
+    allow_sgd_buffer: bool = False  # accept a buffer of plain SGD experts (the "EMA only" ablation)
 
     def expert_step(self) -> dict:
         "The expert optimiser step this configuration's buffer must be made with (part of its identity)."
         return dict(step='gsam', step_options=dict(rho=float(self.rho), alpha=float(self.alpha)))
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> FTDConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> FTDConfig:
         "FTD's defaults for (dataset, ipc): Table 7 (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
         row, note = preset_row(FTD_PRESETS, dataset, ipc)
         d = dict(zip(FTD_FIELDS, row))
         if profile == 'paper':
             depth = 4 if str(dataset).lower() == 'tinyimagenet' else None
-            return cls(ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d)
+            return cls(
+                ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d
+            )
         cpu = mtt_cpu_settings(ipc)
-        return cls(ipc=ipc, **CPU_PROFILE, **cpu, profile='cpu', alpha=d['alpha'],
-                   ema_decay=scale_ema_decay(d['ema_decay'], 5000, cpu['iterations']),
-                   notes=f'CPU profile (25_ftd): mtt_cpu_settings + GSAM rho {FTD_RHO}, alpha and EMA decay (scaled) of the '
-                         f'paper row' + (f'; {note}' if note else ''))
+        return cls(
+            ipc=ipc,
+            **CPU_PROFILE,
+            **cpu,
+            profile='cpu',
+            alpha=d['alpha'],
+            ema_decay=scale_ema_decay(d['ema_decay'], 5000, cpu['iterations']),
+            notes=f'CPU profile (25_ftd): mtt_cpu_settings + GSAM rho {FTD_RHO}, alpha and EMA decay (scaled) of the '
+            f'paper row' + (f'; {note}' if note else ''),
+        )
 
 # %% ../../nbs/25_ftd.ipynb #fbfab973
-def check_ftd_buffer(buffer: ExpertBuffer, # the loaded buffer
-                     cfg: FTDConfig, # the FTD configuration
-                    ) -> ExpertBuffer:
+def check_ftd_buffer(
+    buffer: ExpertBuffer,  # the loaded buffer
+    cfg: FTDConfig,  # the FTD configuration
+) -> ExpertBuffer:
     "Raise a clear error unless `buffer` holds GSAM experts with cfg's ρ and α (or SGD experts and cfg.allow_sgd_buffer)."
     step, opts = buffer.meta.get('step', 'sgd'), buffer.meta.get('step_options', {})
-    if step == 'sgd' and cfg.allow_sgd_buffer: return buffer
+    if step == 'sgd' and cfg.allow_sgd_buffer:
+        return buffer
     if step != 'gsam':
-        raise ValueError(f"buffer {buffer.folder} holds experts trained with step={step!r}; FTD needs GSAM experts "
-                         f"(experts_for(data, cfg, root) trains them; pass allow_sgd_buffer=True for the EMA-only ablation)")
+        raise ValueError(
+            f"buffer {buffer.folder} holds experts trained with step={step!r}; FTD needs GSAM experts "
+            f"(experts_for(data, cfg, root) trains them; pass allow_sgd_buffer=True for the EMA-only ablation)"
+        )
     want = cfg.expert_step()['step_options']
     if {k: opts.get(k) for k in want} != want:
-        raise ValueError(f"buffer {buffer.folder} holds GSAM experts with {opts} but the configuration has {want}; "
-                         f"set rho=/alpha= to the buffer's values or use the matching buffer")
+        raise ValueError(
+            f"buffer {buffer.folder} holds GSAM experts with {opts} but the configuration has {want}; "
+            f"set rho=/alpha= to the buffer's values or use the matching buffer"
+        )
     return buffer
 
-@register_distillation('ftd', FTDConfig, doc='Flat trajectory distillation (Du et al., CVPR 2023): MTT on GSAM experts + EMA; needs buffer=<GSAM expert folder>')
-def distill_ftd(data: ImageData, # the real training set (on the device to distil on)
-                cfg: FTDConfig, # settings (see `FTDConfig.preset`); cfg.buffer names the GSAM expert buffer
-                ckpt=None, resume: bool=False, progress: bool|None=None, test: ImageData|None=None,
-               ) -> SyntheticSet:
+
+@register_distillation(
+    'ftd',
+    FTDConfig,
+    doc='Flat trajectory distillation (Du et al., CVPR 2023): MTT on GSAM experts + EMA; needs buffer=<GSAM expert folder>',
+)
+def distill_ftd(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: FTDConfig,  # settings (see `FTDConfig.preset`); cfg.buffer names the GSAM expert buffer
+    ckpt=None,
+    resume: bool = False,
+    progress: bool | None = None,
+    test: ImageData | None = None,
+) -> SyntheticSet:
     "Distil `data` with FTD: MTT's matching on flat (GSAM) experts; returns the EMA images, the raw ones in extra['images_raw']."
-    check_range('ema_decay', cfg.ema_decay, 0, 1, high_open=True); check_range('rho', cfg.rho, 0); check_range('alpha', cfg.alpha, 0)
+    check_range('ema_decay', cfg.ema_decay, 0, 1, high_open=True)
+    check_range('rho', cfg.rho, 0)
+    check_range('alpha', cfg.alpha, 0)
     buf = check_ftd_buffer(load_buffer_for(data, cfg), cfg)
     return run_trajectory_matching(data, cfg, buf, 'ftd', ckpt, resume, progress, test, ema_decay=cfg.ema_decay)
 
 # %% ../../nbs/25_ftd.ipynb #5d17098b
-def hessian_top_eigenvalue(loss_of: Callable[[Tensor], Tensor], # flat parameters [P] -> scalar loss
-                           theta: Tensor, # where to measure [P]
-                           iters: int=20, # power iterations
-                           generator: torch.Generator|None=None, # for the starting vector
-                          ) -> float:
+def hessian_top_eigenvalue(
+    loss_of: Callable[[Tensor], Tensor],  # flat parameters [P] -> scalar loss
+    theta: Tensor,  # where to measure [P]
+    iters: int = 20,  # power iterations
+    generator: torch.Generator | None = None,  # for the starting vector
+) -> float:
     "Largest-magnitude eigenvalue of ∇²loss(θ), by power iteration on Hessian-vector products (torch.func)."
     check_range('iters', iters, 1)
     theta = theta.detach()
@@ -159,45 +218,58 @@ def hessian_top_eigenvalue(loss_of: Callable[[Tensor], Tensor], # flat parameter
     v = torch.randn(theta.shape, generator=generator, device=theta.device, dtype=theta.dtype)
     v, lam = v / v.norm(), torch.zeros((), device=theta.device, dtype=theta.dtype)
     for _ in range(iters):
-        hv = hvp(v); lam = (v * hv).sum(); v = hv / hv.norm().clamp_min(1e-30)
+        hv = hvp(v)
+        lam = (v * hv).sum()
+        v = hv / hv.norm().clamp_min(1e-30)
     return float(lam)
 
-def perturbed_loss_increase(loss_of: Callable[[Tensor], Tensor], # flat parameters [P] -> scalar loss
-                            theta: Tensor, # where to measure [P]
-                            radius: float, # perturbation norm r
-                            n: int=8, # random directions (each used as ±u)
-                            generator: torch.Generator|None=None,
-                           ) -> float:
+
+def perturbed_loss_increase(
+    loss_of: Callable[[Tensor], Tensor],  # flat parameters [P] -> scalar loss
+    theta: Tensor,  # where to measure [P]
+    radius: float,  # perturbation norm r
+    n: int = 8,  # random directions (each used as ±u)
+    generator: torch.Generator | None = None,
+) -> float:
     "Mean over random unit u of (L(θ+ru) + L(θ−ru))/2 − L(θ): the loss increase at radius r, linear term cancelled."
-    check_range('radius', radius, 0); check_range('n', n, 1)
+    check_range('radius', radius, 0)
+    check_range('n', n, 1)
     theta = theta.detach()
     with torch.no_grad():
         u = torch.randn((n,) + tuple(theta.shape), generator=generator, device=theta.device, dtype=theta.dtype)
         u = u / u.flatten(1).norm(dim=1).view(-1, *[1] * theta.ndim)
         l0 = loss_of(theta)
-        return float(torch.stack([(loss_of(theta + radius * d) + loss_of(theta - radius * d)) / 2 for d in u]).mean() - l0)
+        return float(
+            torch.stack([(loss_of(theta + radius * d) + loss_of(theta - radius * d)) / 2 for d in u]).mean() - l0
+        )
 
 # %% ../../nbs/25_ftd.ipynb #c00db636
-def segment_errors(net: nn.Module, # the student architecture (its own parameters are not used)
-                   layout: list, # `param_layout(net)`
-                   trajectory: Tensor, # one expert's snapshots [E+1, P]
-                   images: Tensor, # the student's training set [n, C, H, W]
-                   labels: Tensor, # its labels [n]
-                   lr: float, # the student's step size
-                   steps: int, # full-batch steps per segment
-                   expert_epochs: int, # M: expert epochs per segment
-                  ) -> dict[str, Tensor]:
+def segment_errors(
+    net: nn.Module,  # the student architecture (its own parameters are not used)
+    layout: list,  # `param_layout(net)`
+    trajectory: Tensor,  # one expert's snapshots [E+1, P]
+    images: Tensor,  # the student's training set [n, C, H, W]
+    labels: Tensor,  # its labels [n]
+    lr: float,  # the student's step size
+    steps: int,  # full-batch steps per segment
+    expert_epochs: int,  # M: expert epochs per segment
+) -> dict[str, Tensor]:
     "Per segment t = 0, M, 2M, ...: restarted error ‖θ̂(θ*_t) − θ*_{t+M}‖, chained error ‖θ̂_{t+M} − θ*_{t+M}‖ and the expert's step ‖θ*_{t+M} − θ*_t‖."
-    check_range('steps', steps, 0); check_range('expert_epochs', expert_epochs, 1, trajectory.shape[0] - 1)
+    check_range('steps', steps, 0)
+    check_range('expert_epochs', expert_epochs, 1, trajectory.shape[0] - 1)
     tr = trajectory.float()
     loss = lambda th: F.cross_entropy(functional_call(net, unflatten(th, layout), (images,)), labels)
     g = torch.func.grad(loss)
+
     def run(th):
-        for _ in range(steps): th = th - lr * g(th)
+        for _ in range(steps):
+            th = th - lr * g(th)
         return th
+
     out, chained = dict(restart=[], chained=[], expert=[]), tr[0]
     for t in range(0, tr.shape[0] - expert_epochs, expert_epochs):
         target, chained = tr[t + expert_epochs], run(chained)
-        out['restart'].append((run(tr[t]) - target).norm()); out['chained'].append((chained - target).norm())
+        out['restart'].append((run(tr[t]) - target).norm())
+        out['chained'].append((chained - target).norm())
         out['expert'].append((target - tr[t]).norm())
     return {k: torch.stack(v) for k, v in out.items()}

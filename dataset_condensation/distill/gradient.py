@@ -15,9 +15,18 @@ from ..core import check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy
-from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta, evaluate_synthetic,
-                                               register_distillation)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
 
 # %% auto #0
 __all__ = ['GRADIENT_METRICS', 'DC_EPS', 'DC_LOOPS', 'CPU_ITERATIONS_IPC1', 'CPU_UPDATES', 'CPU_BATCH_REAL', 'CPU_INNER_LOOP',
@@ -26,32 +35,47 @@ __all__ = ['GRADIENT_METRICS', 'DC_EPS', 'DC_LOOPS', 'CPU_ITERATIONS_IPC1', 'CPU
 
 # %% ../../nbs/22_gradient_matching.ipynb #4e38a811
 GRADIENT_METRICS = ('ours', 'mse', 'cos')
-DC_EPS = 1e-6 # the epsilon of the cosine denominators (official `distance_wb` / `match_loss`)
+DC_EPS = 1e-6  # the epsilon of the cosine denominators (official `distance_wb` / `match_loss`)
+
 
 def _aligned(g_syn, g_real) -> tuple[list[Tensor], list[Tensor]]:
     "The two gradient collections as aligned lists of tensors, or a `ValueError` naming the argument at fault."
     if isinstance(g_syn, Mapping) != isinstance(g_real, Mapping):
-        raise ValueError(f"g_real must be a {'dict' if isinstance(g_syn, Mapping) else 'sequence'} like g_syn; got {type(g_real).__name__}")
+        raise ValueError(
+            f"g_real must be a {'dict' if isinstance(g_syn, Mapping) else 'sequence'} like g_syn; got {type(g_real).__name__}"
+        )
     if isinstance(g_syn, Mapping):
-        if list(g_real) != list(g_syn): raise ValueError(f"g_real has keys {list(g_real)} but g_syn has keys {list(g_syn)}")
+        if list(g_real) != list(g_syn):
+            raise ValueError(f"g_real has keys {list(g_real)} but g_syn has keys {list(g_syn)}")
         names, g_syn, g_real = list(g_syn), list(g_syn.values()), list(g_real.values())
-    else: g_syn, g_real = list(g_syn), list(g_real); names = list(range(len(g_syn)))
-    if not g_syn: raise ValueError("g_syn is empty; expected one gradient tensor per parameter")
-    if len(g_real) != len(g_syn): raise ValueError(f"g_real has {len(g_real)} tensors but g_syn has {len(g_syn)}; expected one per parameter, in the same order")
+    else:
+        g_syn, g_real = list(g_syn), list(g_real)
+        names = list(range(len(g_syn)))
+    if not g_syn:
+        raise ValueError("g_syn is empty; expected one gradient tensor per parameter")
+    if len(g_real) != len(g_syn):
+        raise ValueError(
+            f"g_real has {len(g_real)} tensors but g_syn has {len(g_syn)}; expected one per parameter, in the same order"
+        )
     for k, a, b in zip(names, g_syn, g_real):
-        if a.shape != b.shape: raise ValueError(f"g_real[{k!r}] has shape {tuple(b.shape)} but g_syn[{k!r}] has shape {tuple(a.shape)}")
+        if a.shape != b.shape:
+            raise ValueError(f"g_real[{k!r}] has shape {tuple(b.shape)} but g_syn[{k!r}] has shape {tuple(a.shape)}")
     return g_syn, g_real
 
-def _rows(t: Tensor, include_1d: bool) -> Tensor|None:
+
+def _rows(t: Tensor, include_1d: bool) -> Tensor | None:
     "A gradient tensor as the rows DC compares: (shape[0], rest) for 2-D and more; one row for 1-D (or None)."
-    if t.ndim <= 1: return t.reshape(1, -1) if include_1d else None
+    if t.ndim <= 1:
+        return t.reshape(1, -1) if include_1d else None
     return t.reshape(t.shape[0], -1)
 
-def gradient_distance(g_syn: Sequence[Tensor]|Mapping[str, Tensor], # synthetic-side gradients, one tensor per parameter
-                      g_real: Sequence[Tensor]|Mapping[str, Tensor], # real-side gradients, same order and shapes
-                      metric: str='ours', # 'ours' (DC's layer-wise distance), 'mse' or 'cos'
-                      include_1d: bool=False, # 'ours': let 1-D tensors count as one row each (official: they count 0)
-                     ) -> Tensor:
+
+def gradient_distance(
+    g_syn: Sequence[Tensor] | Mapping[str, Tensor],  # synthetic-side gradients, one tensor per parameter
+    g_real: Sequence[Tensor] | Mapping[str, Tensor],  # real-side gradients, same order and shapes
+    metric: str = 'ours',  # 'ours' (DC's layer-wise distance), 'mse' or 'cos'
+    include_1d: bool = False,  # 'ours': let 1-D tensors count as one row each (official: they count 0)
+) -> Tensor:
     "DC's distance between two sets of per-parameter gradients: a 0-d tensor, differentiable in both."
     check_choice('metric', metric, GRADIENT_METRICS)
     gs, gr = _aligned(g_syn, g_real)
@@ -59,10 +83,12 @@ def gradient_distance(g_syn: Sequence[Tensor]|Mapping[str, Tensor], # synthetic-
         d = gs[0].new_zeros(())
         for a, b in zip(gs, gr):
             a, b = _rows(a, include_1d), _rows(b, include_1d)
-            if a is not None: d = d + (1 - (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1) + DC_EPS)).sum()
+            if a is not None:
+                d = d + (1 - (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1) + DC_EPS)).sum()
         return d
     a, b = torch.cat([t.reshape(-1) for t in gs]), torch.cat([t.reshape(-1) for t in gr])
-    if metric == 'mse': return ((a - b) ** 2).sum()
+    if metric == 'mse':
+        return ((a - b) ** 2).sum()
     return 1 - (a * b).sum() / (a.norm() * b.norm() + DC_EPS)
 
 # %% ../../nbs/22_gradient_matching.ipynb #58a5c9a8
@@ -72,24 +98,32 @@ def _class_grads(net: nn.Module, params: dict, x: Tensor, c: int, create_graph: 
     loss = F.cross_entropy(functional_call(net, params, (x,)), y)
     return torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
 
-def match_loss(net: nn.Module, # the network θ_t (its weights, buffers and train/eval modes are used as they are)
-               syn: Sequence[Tensor]|Tensor, # syn[c]: the synthetic images of class c [ipc, C, H, W] (part of the learned tensor)
-               real: Sequence[Tensor]|Tensor, # real[c]: a batch of real images of class c [B, C, H, W]
-               classes: Sequence[int]|None=None, # the label of syn[c] and real[c] (default 0, 1, ...)
-               metric: str='ours', # distance, see `gradient_distance`
-               include_1d: bool=False, # 'ours': count 1-D tensors too
-               augment: Callable[[Tensor, int], Tensor]|None=None, # augment(x, c), applied to both batches of class c (siamese DSA)
-              ) -> Tensor:
+
+def match_loss(
+    net: nn.Module,  # the network θ_t (its weights, buffers and train/eval modes are used as they are)
+    syn: Sequence[Tensor]
+    | Tensor,  # syn[c]: the synthetic images of class c [ipc, C, H, W] (part of the learned tensor)
+    real: Sequence[Tensor] | Tensor,  # real[c]: a batch of real images of class c [B, C, H, W]
+    classes: Sequence[int] | None = None,  # the label of syn[c] and real[c] (default 0, 1, ...)
+    metric: str = 'ours',  # distance, see `gradient_distance`
+    include_1d: bool = False,  # 'ours': count 1-D tensors too
+    augment: Callable[[Tensor, int], Tensor]
+    | None = None,  # augment(x, c), applied to both batches of class c (siamese DSA)
+) -> Tensor:
     "Σ_c D(∇θ CE(net(S_c)), stopgrad ∇θ CE(net(T_c))), differentiable with respect to the synthetic images."
     check_choice('metric', metric, GRADIENT_METRICS)
-    if not len(syn): raise ValueError("syn is empty; expected one batch of synthetic images per class")
-    if len(real) != len(syn): raise ValueError(f"real has {len(real)} class batches but syn has {len(syn)}; expected one per class")
+    if not len(syn):
+        raise ValueError("syn is empty; expected one batch of synthetic images per class")
+    if len(real) != len(syn):
+        raise ValueError(f"real has {len(real)} class batches but syn has {len(syn)}; expected one per class")
     classes = list(range(len(syn))) if classes is None else list(classes)
-    if len(classes) != len(syn): raise ValueError(f"classes has {len(classes)} labels but syn has {len(syn)} class batches")
+    if len(classes) != len(syn):
+        raise ValueError(f"classes has {len(classes)} labels but syn has {len(syn)} class batches")
     params = {k: p.detach().requires_grad_() for k, p in net.named_parameters()}
     total = None
     for xs, xr, c in zip(syn, real, classes):
-        if augment is not None: xr, xs = augment(xr, c), augment(xs, c)
+        if augment is not None:
+            xr, xs = augment(xr, c), augment(xs, c)
         g_real = [g.detach() for g in _class_grads(net, params, xr, c, create_graph=False)]
         g_syn = _class_grads(net, params, xs, c, create_graph=True)
         d = gradient_distance(g_syn, g_real, metric, include_1d)
@@ -98,45 +132,52 @@ def match_loss(net: nn.Module, # the network θ_t (its weights, buffers and trai
 
 # %% ../../nbs/22_gradient_matching.ipynb #bf6512d4
 @torch.no_grad()
-def freeze_bn(net: nn.Module, # a network with BatchNorm layers
-              x: Tensor, # real images of every class (official: 16 per class)
-             ) -> nn.Module:
+def freeze_bn(
+    net: nn.Module,  # a network with BatchNorm layers
+    x: Tensor,  # real images of every class (official: 16 per class)
+) -> nn.Module:
     "Forward `x` in train mode to update the BatchNorm running statistics, then put every BatchNorm layer in eval mode."
-    net.train(); net(x)
+    net.train()
+    net(x)
     for m in net.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
     return net
 
 # %% ../../nbs/22_gradient_matching.ipynb #bfe354c9
-DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)} # DC utils.py::get_loops
+DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}  # DC utils.py::get_loops
 
-def get_loops(ipc: int, # images per class
-             ) -> tuple[int, int]:
+
+def get_loops(
+    ipc: int,  # images per class
+) -> tuple[int, int]:
     "(outer_loop, inner_loop) of DC's table for `ipc`; an IPC outside the table takes the nearest entry."
     if isinstance(ipc, bool) or not isinstance(ipc, (int, np.integer)) or ipc < 1:
         raise ValueError(f"ipc={ipc!r} must be a positive integer number of images per class")
     return DC_LOOPS[min(DC_LOOPS, key=lambda k: (abs(k - int(ipc)), k))]
 
 # %% ../../nbs/22_gradient_matching.ipynb #c08ef6fa
-CPU_ITERATIONS_IPC1, CPU_UPDATES, CPU_BATCH_REAL, CPU_INNER_LOOP = 200, 150, 32, 10 # CPU profile (see the table above)
+CPU_ITERATIONS_IPC1, CPU_UPDATES, CPU_BATCH_REAL, CPU_INNER_LOOP = 200, 150, 32, 10  # CPU profile (see the table above)
+
 
 @dataclass
 class DCConfig(DistillConfig):
     "DC (gradient matching) settings; the defaults are the official ones (90_references.ipynb#dc)."
-    init: str = 'noise' # DC starts from Gaussian noise
-    eval_recipe: str = 'dc' # DC's evaluation: 300 epochs without augmentation
-    outer_loop: int|None = None # matches (and image updates) per network (None: `get_loops(ipc)`)
-    inner_loop: int|None = None # epochs of training the network on S between matches (None: `get_loops(ipc)`)
-    lr_img: float = 0.1 # SGD learning rate of the images
-    momentum_img: float = 0.5 # SGD momentum of the images
-    lr_net: float = 0.01 # plain SGD learning rate of the network in the inner loop
-    batch_real: int = 256 # real images per class and match
-    batch_train: int = 256 # batch size of the inner-loop training on S
-    dis_metric: str = 'ours' # 'ours', 'mse' or 'cos' (see `gradient_distance`)
-    include_1d: bool = False # 'ours': count 1-D parameters (official: no)
-    dsa: bool = False # siamese DSA in the matching and DSA in the inner loop
-    dsa_strategy: str|None = None # DSA op groups (None: `dsa_strategy_for(dataset)`)
-    bn_batch: int = 16 # real images per class that set the BatchNorm statistics before a match (BN networks only)
+
+    init: str = 'noise'  # DC starts from Gaussian noise
+    eval_recipe: str = 'dc'  # DC's evaluation: 300 epochs without augmentation
+    outer_loop: int | None = None  # matches (and image updates) per network (None: `get_loops(ipc)`)
+    inner_loop: int | None = None  # epochs of training the network on S between matches (None: `get_loops(ipc)`)
+    lr_img: float = 0.1  # SGD learning rate of the images
+    momentum_img: float = 0.5  # SGD momentum of the images
+    lr_net: float = 0.01  # plain SGD learning rate of the network in the inner loop
+    batch_real: int = 256  # real images per class and match
+    batch_train: int = 256  # batch size of the inner-loop training on S
+    dis_metric: str = 'ours'  # 'ours', 'mse' or 'cos' (see `gradient_distance`)
+    include_1d: bool = False  # 'ours': count 1-D parameters (official: no)
+    dsa: bool = False  # siamese DSA in the matching and DSA in the inner loop
+    dsa_strategy: str | None = None  # DSA op groups (None: `dsa_strategy_for(dataset)`)
+    bn_batch: int = 16  # real images per class that set the BatchNorm statistics before a match (BN networks only)
 
     def loops(self) -> tuple[int, int]:
         "(outer_loop, inner_loop), with `get_loops(ipc)` filling what is None."
@@ -144,70 +185,115 @@ class DCConfig(DistillConfig):
         return (o if self.outer_loop is None else self.outer_loop), (i if self.inner_loop is None else self.inner_loop)
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> DCConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DCConfig:
         "The official defaults (`profile='paper'`) or the CPU profile (`'cpu'`) for (dataset, ipc)."
         check_choice('profile', profile, ['paper', 'cpu'])
         outer, inner = get_loops(ipc)
         kw = dict(ipc=ipc, profile=profile, outer_loop=outer, inner_loop=inner, dsa_strategy=dsa_strategy_for(dataset))
         if profile == 'cpu':
-            kw.update(CPU_PROFILE, iterations=CPU_ITERATIONS_IPC1 if outer == 1 else max(5, CPU_UPDATES // outer), batch_real=CPU_BATCH_REAL,
-                      inner_loop=min(inner, CPU_INNER_LOOP))
+            kw.update(
+                CPU_PROFILE,
+                iterations=CPU_ITERATIONS_IPC1 if outer == 1 else max(5, CPU_UPDATES // outer),
+                batch_real=CPU_BATCH_REAL,
+                inner_loop=min(inner, CPU_INNER_LOOP),
+            )
         return cls(**kw)
+
 
 @dataclass
 class DSAConfig(DCConfig):
     "DSA settings: DC with real-image initialisation and siamese augmentation (90_references.ipynb#dsa)."
-    init: str = 'real' # DSA starts from real images
-    dsa: bool = True # siamese DSA in the matching, DSA in the inner loop
-    eval_recipe: str = 'dsa' # DSA's evaluation: 1000 epochs with DSA
+
+    init: str = 'real'  # DSA starts from real images
+    dsa: bool = True  # siamese DSA in the matching, DSA in the inner loop
+    eval_recipe: str = 'dsa'  # DSA's evaluation: 1000 epochs with DSA
 
 # %% ../../nbs/22_gradient_matching.ipynb #b192fb82
 def _check_gm_config(cfg: DCConfig, outer: int, inner: int):
-    check_choice('dis_metric', cfg.dis_metric, GRADIENT_METRICS); check_choice('init', cfg.init, ['real', 'noise'])
-    check_range('outer_loop', outer, 1); check_range('inner_loop', inner, 0); check_range('lr_img', cfg.lr_img, 0, low_open=True)
-    check_range('momentum_img', cfg.momentum_img, 0, 1, high_open=True); check_range('lr_net', cfg.lr_net, 0, low_open=True)
-    check_range('batch_real', cfg.batch_real, 1); check_range('batch_train', cfg.batch_train, 1); check_range('bn_batch', cfg.bn_batch, 1)
+    check_choice('dis_metric', cfg.dis_metric, GRADIENT_METRICS)
+    check_choice('init', cfg.init, ['real', 'noise'])
+    check_range('outer_loop', outer, 1)
+    check_range('inner_loop', inner, 0)
+    check_range('lr_img', cfg.lr_img, 0, low_open=True)
+    check_range('momentum_img', cfg.momentum_img, 0, 1, high_open=True)
+    check_range('lr_net', cfg.lr_net, 0, low_open=True)
+    check_range('batch_real', cfg.batch_real, 1)
+    check_range('batch_train', cfg.batch_train, 1)
+    check_range('bn_batch', cfg.bn_batch, 1)
 
-def _train_on(net: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor, epochs: int, batch_size: int,
-              g: torch.Generator, augment: Callable|None=None):
+
+def _train_on(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: Tensor,
+    y: Tensor,
+    epochs: int,
+    batch_size: int,
+    g: torch.Generator,
+    augment: Callable | None = None,
+):
     "`epochs` epochs of plain training of `net` on (x, y) in random order from `g` (the inner loop)."
     net.train()
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=g, device=g.device).to(x.device)
         for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]; xb = x[idx]
-            if augment is not None: xb = augment(xb, g)
+            idx = perm[i : i + batch_size]
+            xb = x[idx]
+            if augment is not None:
+                xb = augment(xb, g)
             loss = F.cross_entropy(net(xb), y[idx])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
-def _distill_gm(data: ImageData, cfg: DCConfig, method: str, ckpt=None, resume=False, progress=None, test=None) -> SyntheticSet:
+
+def _distill_gm(
+    data: ImageData, cfg: DCConfig, method: str, ckpt=None, resume=False, progress=None, test=None
+) -> SyntheticSet:
     "The official DC/DSA loop (shared by `distill_dc` and `distill_dsa`)."
-    ipc = check_ipc(cfg.ipc, data); outer, inner = cfg.loops(); _check_gm_config(cfg, outer, inner)
+    ipc = check_ipc(cfg.ipc, data)
+    outer, inner = cfg.loops()
+    _check_gm_config(cfg, outer, inner)
     strategy = cfg.dsa_strategy or dsa_strategy_for(data.name)
-    if cfg.dsa: parse_strategy(strategy)
+    if cfg.dsa:
+        parse_strategy(strategy)
     C, dev, shape = data.n_classes, data.device, data.image_shape
     x0, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
     images = x0.requires_grad_()
     opt_img = torch.optim.SGD([images], lr=cfg.lr_img, momentum=cfg.momentum_img)
     byc = class_indices(data.y, C)
+
     def real_batch(c, n, g):
         ix = byc[c]
         return data.x[ix[torch.randperm(len(ix), generator=g, device=g.device)[:n].to(ix.device)]]
+
     inner_aug = (lambda x, g: dsa(x, strategy, generator=g)) if cfg.dsa else None
 
     def step(it, g):
-        net = get_network(cfg.arch, data.channels, C, data.im_size, seed=iteration_seed(cfg.seed, it, 1), **cfg.arch_options()).to(dev)
-        net.train(); opt_net = torch.optim.SGD(net.parameters(), lr=cfg.lr_net)
+        net = get_network(
+            cfg.arch, data.channels, C, data.im_size, seed=iteration_seed(cfg.seed, it, 1), **cfg.arch_options()
+        ).to(dev)
+        net.train()
+        opt_net = torch.optim.SGD(net.parameters(), lr=cfg.lr_net)
         bn, total = has_batchnorm(net), torch.zeros((), device=dev)
         for ol in range(outer):
-            if bn: freeze_bn(net, torch.cat([real_batch(c, cfg.bn_batch, g) for c in range(C)]))
+            if bn:
+                freeze_bn(net, torch.cat([real_batch(c, cfg.bn_batch, g) for c in range(C)]))
             real = [real_batch(c, cfg.batch_real, g) for c in range(C)]
-            aug = (lambda x, c, ol=ol: dsa(x, strategy, seed=iteration_seed(cfg.seed, it, 1000 + ol * C + c))) if cfg.dsa else None
-            loss = match_loss(net, images.view(C, ipc, *shape), real, metric=cfg.dis_metric, include_1d=cfg.include_1d, augment=aug)
+            aug = (
+                (lambda x, c, ol=ol: dsa(x, strategy, seed=iteration_seed(cfg.seed, it, 1000 + ol * C + c)))
+                if cfg.dsa
+                else None
+            )
+            loss = match_loss(
+                net, images.view(C, ipc, *shape), real, metric=cfg.dis_metric, include_1d=cfg.include_1d, augment=aug
+            )
             opt_img.zero_grad(set_to_none=True)
-            images.grad, = torch.autograd.grad(loss, [images])
-            opt_img.step(); total += loss.detach()
-            if ol == outer - 1: break
+            (images.grad,) = torch.autograd.grad(loss, [images])
+            opt_img.step()
+            total += loss.detach()
+            if ol == outer - 1:
+                break
             _train_on(net, opt_net, images.detach().clone(), labels, inner, cfg.batch_train, g, inner_aug)
         return total / (outer * C)
 
@@ -215,32 +301,59 @@ def _distill_gm(data: ImageData, cfg: DCConfig, method: str, ckpt=None, resume=F
         s = SyntheticSet(images.detach().clone(), labels, meta=synset_meta(data, cfg, method))
         r = evaluate_synthetic(s, test, n_models=cfg.eval_models)
         return dict(acc_mean=r.acc_mean, acc_std=r.acc_std)
-    hist = distill_loop(dict(images=images), step, cfg.iterations, cfg.seed, dict(images=opt_img), ckpt=ckpt,
-                        ckpt_every=cfg.ckpt_every, resume=resume, config=asdict(cfg),
-                        eval_every=cfg.eval_every if test is not None else 0, evaluate=evaluate, progress=progress, desc=method)
-    meta = synset_meta(data, cfg, method, outer_loop=outer, inner_loop=inner, dsa_strategy=strategy if cfg.dsa else None,
-                       history=dict(loss=hist['loss'], eval=hist['eval'], seconds=hist['seconds']))
+
+    hist = distill_loop(
+        dict(images=images),
+        step,
+        cfg.iterations,
+        cfg.seed,
+        dict(images=opt_img),
+        ckpt=ckpt,
+        ckpt_every=cfg.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=cfg.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc=method,
+    )
+    meta = synset_meta(
+        data,
+        cfg,
+        method,
+        outer_loop=outer,
+        inner_loop=inner,
+        dsa_strategy=strategy if cfg.dsa else None,
+        history=dict(loss=hist['loss'], eval=hist['eval'], seconds=hist['seconds']),
+    )
     return SyntheticSet(images.detach().clone(), labels, meta=meta)
 
 # %% ../../nbs/22_gradient_matching.ipynb #22f76123
-@register_distillation('dc', DCConfig, doc='DC: per-class gradient matching along the training run (Zhao, Mopuri, Bilen, ICLR 2021)')
-def distill_dc(data: ImageData, # the real training set (on the device to distil on)
-               cfg: DCConfig, # settings, e.g. `DCConfig.preset(data.name, ipc, 'cpu')`
-               ckpt=None, # checkpoint file (None: none)
-               resume: bool=False, # continue from `ckpt`
-               progress: bool|None=None, # progress bar
-               test: ImageData|None=None, # test set for the periodic evaluation (`cfg.eval_every`)
-              ) -> SyntheticSet:
+@register_distillation(
+    'dc', DCConfig, doc='DC: per-class gradient matching along the training run (Zhao, Mopuri, Bilen, ICLR 2021)'
+)
+def distill_dc(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: DCConfig,  # settings, e.g. `DCConfig.preset(data.name, ipc, 'cpu')`
+    ckpt=None,  # checkpoint file (None: none)
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set for the periodic evaluation (`cfg.eval_every`)
+) -> SyntheticSet:
     "Distil `data` with DC (gradient matching)."
     return _distill_gm(data, cfg, 'dc', ckpt, resume, progress, test)
 
-@register_distillation('dsa', DSAConfig, doc='DSA: gradient matching under differentiable siamese augmentation (Zhao & Bilen, ICML 2021)')
-def distill_dsa(data: ImageData, # the real training set (on the device to distil on)
-                cfg: DSAConfig, # settings, e.g. `DSAConfig.preset(data.name, ipc, 'cpu')`
-                ckpt=None, # checkpoint file (None: none)
-                resume: bool=False, # continue from `ckpt`
-                progress: bool|None=None, # progress bar
-                test: ImageData|None=None, # test set for the periodic evaluation (`cfg.eval_every`)
-               ) -> SyntheticSet:
+
+@register_distillation(
+    'dsa', DSAConfig, doc='DSA: gradient matching under differentiable siamese augmentation (Zhao & Bilen, ICML 2021)'
+)
+def distill_dsa(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: DSAConfig,  # settings, e.g. `DSAConfig.preset(data.name, ipc, 'cpu')`
+    ckpt=None,  # checkpoint file (None: none)
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # test set for the periodic evaluation (`cfg.eval_every`)
+) -> SyntheticSet:
     "Distil `data` with DSA (gradient matching with siamese augmentation)."
     return _distill_gm(data, cfg, 'dsa', ckpt, resume, progress, test)

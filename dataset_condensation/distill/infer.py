@@ -10,38 +10,66 @@ from fractions import Fraction
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn, Tensor
+from torch import nn
 from ..core import check_choice, check_range, make_generator
 from ..data import ImageData
 from ..models import NETWORKS
 from ..augment import dsa_strategy_for, DSA_STRATEGY
-from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta, register_distillation)
-from .dwa import (train_teacher, load_teacher, check_teacher, BNStatsRecorder, recover_augment,
-                                              relabel_set, student_tensors, label_storage_bytes, _data_key, _family,
-                                              _TEACHER_CACHE)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    register_distillation,
+)
+from dataset_condensation.distill.dwa import (
+    train_teacher,
+    load_teacher,
+    check_teacher,
+    BNStatsRecorder,
+    recover_augment,
+    relabel_set,
+    student_tensors,
+    _data_key,
+    _family,
+    _TEACHER_CACHE,
+)
 
 # %% auto #0
 __all__ = ['INFER_CIFAR_TEACHERS', 'INFER_IMAGENET_TEACHERS', 'INFER_CPU_TEACHERS', 'infer_budget', 'parse_teacher_spec',
            'get_teachers', 'INFERConfig', 'compression_ratio', 'distill_infer']
 
 # %% ../../nbs/28_infer.ipynb #40759a7b
-def infer_budget(ipc: int, # images per class of the budget
-                 n_classes: int, # C
-                 n_teachers: int, # M
-                ) -> dict:
+def infer_budget(
+    ipc: int,  # images per class of the budget
+    n_classes: int,  # C
+    n_teachers: int,  # M
+) -> dict:
     "INFER's accounting: ipc_init = floor(ipc / (M/C + 1)), natural and UFC counts, stored tensors and the budget C·ipc."
     for name, v in (('ipc', ipc), ('n_classes', n_classes), ('n_teachers', n_teachers)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise ValueError(f"{name}={v!r} must be an integer")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name}={v!r} must be an integer")
         check_range(name, int(v), 1)
     C, M = int(n_classes), int(n_teachers)
-    ipc_init = int(ipc) * C // (M + C)                      # = floor(ipc / (M/C + 1)), exactly, in integers
+    ipc_init = int(ipc) * C // (M + C)  # = floor(ipc / (M/C + 1)), exactly, in integers
     if ipc_init == 0:
         need = -(-(M + C) // C)
-        raise ValueError(f"ipc={ipc} is too small for INFER with {M} teachers and {C} classes: ipc_init = floor(ipc / (M/C + 1)) "
-                         f"= 0; the minimum is ipc={need}")
-    return dict(ipc_init=ipc_init, n_natural=C * ipc_init, n_ufc=M * ipc_init, n_stored=(C + M) * ipc_init,
-                budget=C * int(ipc), n_student=C * ipc_init * (M + 1))
+        raise ValueError(
+            f"ipc={ipc} is too small for INFER with {M} teachers and {C} classes: ipc_init = floor(ipc / (M/C + 1)) "
+            f"= 0; the minimum is ipc={need}"
+        )
+    return dict(
+        ipc_init=ipc_init,
+        n_natural=C * ipc_init,
+        n_ufc=M * ipc_init,
+        n_stored=(C + M) * ipc_init,
+        budget=C * int(ipc),
+        n_student=C * ipc_init * (M + 1),
+    )
 
 # %% ../../nbs/28_infer.ipynb #4f758094
 def parse_teacher_spec(spec: str) -> tuple[str, dict]:
@@ -51,94 +79,153 @@ def parse_teacher_spec(spec: str) -> tuple[str, dict]:
     opts = {}
     for kv in filter(None, rest.split(',')):
         k, eq, v = kv.partition('=')
-        if not eq: raise ValueError(f"teacher spec {spec!r}: expected 'Arch:key=value,...'; got {kv!r}")
+        if not eq:
+            raise ValueError(f"teacher spec {spec!r}: expected 'Arch:key=value,...'; got {kv!r}")
         opts[k.strip()] = int(v) if v.strip().lstrip('-').isdigit() else v.strip()
     return arch, opts
 
-def get_teachers(data: ImageData, # the real training set
-                 cfg, # an INFERConfig
-                ) -> tuple[list[nn.Module], list[dict]]:
+
+def get_teachers(
+    data: ImageData,  # the real training set
+    cfg,  # an INFERConfig
+) -> tuple[list[nn.Module], list[dict]]:
     "The M teachers of an INFER run and their descriptions: loaded from `cfg.teacher` or trained per `cfg.teacher_arch`."
     if cfg.teacher is not None:
-        paths = [cfg.teacher] if isinstance(cfg.teacher, (str, bytes)) or hasattr(cfg.teacher, '__fspath__') else list(cfg.teacher)
+        paths = (
+            [cfg.teacher]
+            if isinstance(cfg.teacher, (str, bytes)) or hasattr(cfg.teacher, '__fspath__')
+            else list(cfg.teacher)
+        )
         ts = [load_teacher(p, data) for p in paths]
-        return ts, [dict(arch=t.teacher_meta['arch'], arch_options=t.teacher_meta['arch_options'], path=str(p),
-                         test_acc=t.teacher_meta.get('test_acc')) for t, p in zip(ts, paths)]
+        return ts, [
+            dict(
+                arch=t.teacher_meta['arch'],
+                arch_options=t.teacher_meta['arch_options'],
+                path=str(p),
+                test_acc=t.teacher_meta.get('test_acc'),
+            )
+            for t, p in zip(ts, paths)
+        ]
     specs = list(cfg.teacher_arch)
-    if not specs: raise ValueError("teacher_arch must name at least one BatchNorm network (e.g. ('ConvNetBN:width=32',))")
+    if not specs:
+        raise ValueError("teacher_arch must name at least one BatchNorm network (e.g. ('ConvNetBN:width=32',))")
     ts, infos = [], []
     for i, spec in enumerate(specs):
         arch, opts = parse_teacher_spec(spec)
-        key = (_data_key(data), arch, tuple(sorted(opts.items())), cfg.teacher_epochs, cfg.teacher_lr, cfg.seed + i, str(data.device))
-        if key not in _TEACHER_CACHE:   # shared with notebook 27's get_teacher: the same network is trained once
+        key = (
+            _data_key(data),
+            arch,
+            tuple(sorted(opts.items())),
+            cfg.teacher_epochs,
+            cfg.teacher_lr,
+            cfg.seed + i,
+            str(data.device),
+        )
+        if key not in _TEACHER_CACHE:  # shared with notebook 27's get_teacher: the same network is trained once
             _TEACHER_CACHE[key] = train_teacher(data, arch, cfg.teacher_epochs, cfg.seed + i, cfg.teacher_lr, **opts)
-        ts.append(_TEACHER_CACHE[key]); infos.append(dict(arch=arch, arch_options=opts, path='trained', epochs=cfg.teacher_epochs))
-    for i, t in enumerate(ts): check_teacher(t, data, f'teacher[{i}]')
+        ts.append(_TEACHER_CACHE[key])
+        infos.append(dict(arch=arch, arch_options=opts, path='trained', epochs=cfg.teacher_epochs))
+    for i, t in enumerate(ts):
+        check_teacher(t, data, f'teacher[{i}]')
     return ts, infos
 
 # %% ../../nbs/28_infer.ipynb #fc1e702c
-INFER_CIFAR_TEACHERS = ('ResNet18BN', 'VGG11BN', 'ConvNetBN', 'ConvNetBN:depth=4')   # paper: R18, MobileNetV2, EfficientNet-B0, ShuffleNetG2
-INFER_IMAGENET_TEACHERS = ('ResNet18BN', 'VGG11BN', 'ConvNetBN')                     # paper: R18, MobileNetV2, EfficientNet-B0
+INFER_CIFAR_TEACHERS = (
+    'ResNet18BN',
+    'VGG11BN',
+    'ConvNetBN',
+    'ConvNetBN:depth=4',
+)  # paper: R18, MobileNetV2, EfficientNet-B0, ShuffleNetG2
+INFER_IMAGENET_TEACHERS = ('ResNet18BN', 'VGG11BN', 'ConvNetBN')  # paper: R18, MobileNetV2, EfficientNet-B0
 INFER_CPU_TEACHERS = ('ConvNetBN:width=32', 'ConvNetBN:width=32,depth=2', 'ConvNetBN:width=32,pooling=maxpooling')
+
 
 @dataclass
 class INFERConfig(DistillConfig):
     "Settings of INFER (universal feature compensators against M teachers); `preset` gives the official ones."
-    iterations: int = 1000 # optimisation steps per compensator
-    init: str = 'real' # natural images are real
-    lr: float = 0.25 # Adam learning rate of a compensator (cosine schedule)
-    betas: tuple = (0.5, 0.9) # Adam betas
-    r_bn: float = 1. # weight of the BN-matching loss (CIFAR 1, ImageNet 0.01)
-    r_var: float = 1. # weight of the variance terms
-    first_bn_weight: float = 10. # weight of the first BN layer
-    jitter: int = 4 # random shift in pixels
-    flip: bool|None = None # random flip (None: as the dataset allows)
-    crop: bool = False # RandomResizedCrop every step
-    batch: int = 100 # classes per compensator batch (the paper's batch = C)
-    teacher: str|tuple|None = None # path(s) of saved teachers (None: train one per teacher_arch)
-    teacher_arch: tuple = INFER_CIFAR_TEACHERS # teacher specs 'Arch:key=value,...' (M = their number)
-    teacher_epochs: int = 200 # epochs of a trained teacher
-    teacher_lr: float = 0.05 # SGD lr of a trained teacher (cosine)
-    label_mode: str = 'static' # 'static' (INFER) or 'dynamic' (INFER+Dyn: online ensemble labels, epochs / (M + 1))
-    temperature: float = 30. # KD temperature
-    mixup: float = 0.8 # mixup alpha in student training
-    student_epochs: int|None = None # None: eval_epochs or the recipe's
-    arch: str = 'ConvNet' # student architecture
+
+    iterations: int = 1000  # optimisation steps per compensator
+    init: str = 'real'  # natural images are real
+    lr: float = 0.25  # Adam learning rate of a compensator (cosine schedule)
+    betas: tuple = (0.5, 0.9)  # Adam betas
+    r_bn: float = 1.0  # weight of the BN-matching loss (CIFAR 1, ImageNet 0.01)
+    r_var: float = 1.0  # weight of the variance terms
+    first_bn_weight: float = 10.0  # weight of the first BN layer
+    jitter: int = 4  # random shift in pixels
+    flip: bool | None = None  # random flip (None: as the dataset allows)
+    crop: bool = False  # RandomResizedCrop every step
+    batch: int = 100  # classes per compensator batch (the paper's batch = C)
+    teacher: str | tuple | None = None  # path(s) of saved teachers (None: train one per teacher_arch)
+    teacher_arch: tuple = INFER_CIFAR_TEACHERS  # teacher specs 'Arch:key=value,...' (M = their number)
+    teacher_epochs: int = 200  # epochs of a trained teacher
+    teacher_lr: float = 0.05  # SGD lr of a trained teacher (cosine)
+    label_mode: str = 'static'  # 'static' (INFER) or 'dynamic' (INFER+Dyn: online ensemble labels, epochs / (M + 1))
+    temperature: float = 30.0  # KD temperature
+    mixup: float = 0.8  # mixup alpha in student training
+    student_epochs: int | None = None  # None: eval_epochs or the recipe's
+    arch: str = 'ConvNet'  # student architecture
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> INFERConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> INFERConfig:
         "The official defaults for (dataset, ipc) (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
         if profile == 'cpu':
-            return cls(ipc=ipc, profile='cpu', **CPU_PROFILE, iterations=300, jitter=2, teacher_arch=INFER_CPU_TEACHERS, teacher_epochs=10)
+            return cls(
+                ipc=ipc,
+                profile='cpu',
+                **CPU_PROFILE,
+                iterations=300,
+                jitter=2,
+                teacher_arch=INFER_CPU_TEACHERS,
+                teacher_epochs=10,
+            )
         if _family(dataset) == 'imagenet':
-            return cls(ipc=ipc, profile='paper', iterations=2000, r_bn=0.01, batch=1000, teacher_arch=INFER_IMAGENET_TEACHERS, student_epochs=300)
-        return cls(ipc=ipc, profile='paper', iterations=1000, r_bn=1., batch=100, student_epochs=400)
+            return cls(
+                ipc=ipc,
+                profile='paper',
+                iterations=2000,
+                r_bn=0.01,
+                batch=1000,
+                teacher_arch=INFER_IMAGENET_TEACHERS,
+                student_epochs=300,
+            )
+        return cls(ipc=ipc, profile='paper', iterations=1000, r_bn=1.0, batch=100, student_epochs=400)
 
 # %% ../../nbs/28_infer.ipynb #6298f616
-def compression_ratio(syn: SyntheticSet, # a distilled set
-                      n_train: int, # number of images of the full training set
-                     ) -> float:
+def compression_ratio(
+    syn: SyntheticSet,  # a distilled set
+    n_train: int,  # number of images of the full training set
+) -> float:
     "Bytes the set really stores (images, compensators, soft labels, per-crop data) / bytes of the full training images (float32)."
     check_range('n_train', n_train, 1)
     sb = syn.storage_bytes()
     stored = sb['images'] + sb['soft_labels'] + sb['extra']
     return stored / (n_train * math.prod(syn.image_shape) * 4)
 
-@register_distillation('infer', INFERConfig, doc='INFER (Zhang et al., ICLR 2025): real images + universal feature compensators against M BN teachers')
-def distill_infer(data: ImageData, # the real training set
-                  cfg: INFERConfig, # settings (see `INFERConfig.preset`)
-                  ckpt=None, # checkpoint file
-                  resume: bool=False, # continue from `ckpt`
-                  progress: bool|None=None, # progress bar
-                  test: ImageData|None=None, # unused (evaluate with `dwa.evaluate_soft`)
-                 ) -> SyntheticSet:
+
+@register_distillation(
+    'infer',
+    INFERConfig,
+    doc='INFER (Zhang et al., ICLR 2025): real images + universal feature compensators against M BN teachers',
+)
+def distill_infer(
+    data: ImageData,  # the real training set
+    cfg: INFERConfig,  # settings (see `INFERConfig.preset`)
+    ckpt=None,  # checkpoint file
+    resume: bool = False,  # continue from `ckpt`
+    progress: bool | None = None,  # progress bar
+    test: ImageData | None = None,  # unused (evaluate with `dwa.evaluate_soft`)
+) -> SyntheticSet:
     "INFER: natural images + M·ipc_init universal compensators, each optimised against one teacher; averaged soft labels (static or online)."
-    check_ipc(cfg.ipc, data); check_choice('label_mode', cfg.label_mode, ['static', 'dynamic'])
-    check_range('iterations', cfg.iterations, 1); check_range('lr', cfg.lr, 0, low_open=True); check_range('batch', cfg.batch, 1)
+    check_ipc(cfg.ipc, data)
+    check_choice('label_mode', cfg.label_mode, ['static', 'dynamic'])
+    check_range('iterations', cfg.iterations, 1)
+    check_range('lr', cfg.lr, 0, low_open=True)
+    check_range('batch', cfg.batch, 1)
     teachers, infos = get_teachers(data, cfg)
     M, C, shape, dev = len(teachers), data.n_classes, data.image_shape, data.device
-    bud = infer_budget(cfg.ipc, C, M); n0 = bud['ipc_init']
+    bud = infer_budget(cfg.ipc, C, M)
+    n0 = bud['ipc_init']
     natural, labels = init_synthetic(data, n0, 'real', cfg.seed)
     flip = (dsa_strategy_for(data.name) == DSA_STRATEGY) if cfg.flip is None else cfg.flip
     chunks = [torch.arange(q, min(q + cfg.batch, C), device=dev) for q in range(0, C, cfg.batch)]
@@ -149,32 +236,67 @@ def distill_infer(data: ImageData, # the real training set
     recs = [BNStatsRecorder(t, f'teacher[{j}]') for j, t in enumerate(teachers)]
 
     def step(it, _g):
-        gi, k = divmod(it, T); j, b = divmod(gi, n0)
+        gi, k = divmod(it, T)
+        j, b = divmod(gi, n0)
         if k == 0:
-            with torch.no_grad(): cur.zero_()
+            with torch.no_grad():
+                cur.zero_()
             opt.state.clear()
         cls = chunks[k % len(chunks)]
-        for group in opt.param_groups: group['lr'] = 0.5 * (1 + math.cos(math.pi * k / T)) * cfg.lr
-        x = recover_augment(natural[cls * n0 + b] + cur, make_generator(iteration_seed(cfg.seed, it, 2)), cfg.jitter, flip, cfg.crop)
-        loss = F.cross_entropy(teachers[j](x), labels[cls * n0]) + cfg.r_bn * recs[j].loss(cfg.first_bn_weight, cfg.r_var)
-        opt.zero_grad(); loss.backward(); opt.step()
+        for group in opt.param_groups:
+            group['lr'] = 0.5 * (1 + math.cos(math.pi * k / T)) * cfg.lr
+        x = recover_augment(
+            natural[cls * n0 + b] + cur, make_generator(iteration_seed(cfg.seed, it, 2)), cfg.jitter, flip, cfg.crop
+        )
+        loss = F.cross_entropy(teachers[j](x), labels[cls * n0]) + cfg.r_bn * recs[j].loss(
+            cfg.first_bn_weight, cfg.r_var
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
         if k == T - 1:
-            with torch.no_grad(): ufc[gi] = cur[0]
+            with torch.no_grad():
+                ufc[gi] = cur[0]
         return loss.detach()
 
     try:
-        hist = distill_loop(dict(ufc=ufc, cur=cur), step, M * n0 * T, cfg.seed, dict(cur=opt), ckpt=ckpt, ckpt_every=cfg.ckpt_every,
-                            resume=resume, config=asdict(cfg), progress=progress, desc=f'INFER ipc={cfg.ipc}')
+        hist = distill_loop(
+            dict(ufc=ufc, cur=cur),
+            step,
+            M * n0 * T,
+            cfg.seed,
+            dict(cur=opt),
+            ckpt=ckpt,
+            ckpt_every=cfg.ckpt_every,
+            resume=resume,
+            config=asdict(cfg),
+            progress=progress,
+            desc=f'INFER ipc={cfg.ipc}',
+        )
     finally:
-        for r in recs: r.remove()
+        for r in recs:
+            r.remove()
     losses = hist['loss']
     G = len(losses) // T
-    summary = dict(loss_first=losses[0], loss_last=losses[-1], seconds=hist['seconds'], seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
-                   ufc_loss_start=[float(np.mean(losses[g * T:g * T + max(1, T // 10)])) for g in range(G)],
-                   ufc_loss_end=[float(np.mean(losses[(g + 1) * T - max(1, T // 10):(g + 1) * T])) for g in range(G)])
+    summary = dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
+        ufc_loss_start=[float(np.mean(losses[g * T : g * T + max(1, T // 10)])) for g in range(G)],
+        ufc_loss_end=[float(np.mean(losses[(g + 1) * T - max(1, T // 10) : (g + 1) * T])) for g in range(G)],
+    )
     meta = synset_meta(data, cfg, 'infer', teacher=infos, budget=bud, n_teachers=M, history=summary, expand='ufc')
-    if cfg.student_epochs: meta['eval_epochs'] = cfg.student_epochs
+    if cfg.student_epochs:
+        meta['eval_epochs'] = cfg.student_epochs
     syn = SyntheticSet(natural, labels, meta=meta, extra=dict(ufc=ufc.detach().clone()))
-    dyn = cfg.label_mode == 'dynamic'                                            # INFER+Dyn: online ensemble labels, epochs / (M + 1)
-    return relabel_set(syn, None, teachers, 'online' if dyn else 'static', temperature=cfg.temperature, mixup=cfg.mixup,
-                       meta=dict(epoch_divisor=M + 1) if dyn else None)
+    dyn = cfg.label_mode == 'dynamic'  # INFER+Dyn: online ensemble labels, epochs / (M + 1)
+    return relabel_set(
+        syn,
+        None,
+        teachers,
+        'online' if dyn else 'static',
+        temperature=cfg.temperature,
+        mixup=cfg.mixup,
+        meta=dict(epoch_divisor=M + 1) if dyn else None,
+    )

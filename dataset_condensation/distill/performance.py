@@ -18,9 +18,18 @@ from ..data import ImageData, class_indices
 from ..models import get_network
 from ..train import evaluate as evaluate_model
 from ..evaluate import EvalResult
-from .core import (CPU_PROFILE, DistillConfig, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta, evaluate_synthetic,
-                                               register_distillation)
+from dataset_condensation.distill.core import (
+    CPU_PROFILE,
+    DistillConfig,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
 
 # %% auto #0
 __all__ = ['KRR_KERNELS', 'dd_steps_for', 'dd_step_batches', 'raw_step_size', 'unroll_gd', 'unrolled_loss', 'dd_train',
@@ -29,31 +38,42 @@ __all__ = ['KRR_KERNELS', 'dd_steps_for', 'dd_step_batches', 'raw_step_size', 'u
            'distill_krr']
 
 # %% ../../nbs/21_performance_matching.ipynb #751e985e
-def dd_steps_for(ipc: int, # images per class
-                ) -> tuple[int, int]:
+def dd_steps_for(
+    ipc: int,  # images per class
+) -> tuple[int, int]:
     "(distill_steps, images per class per step) of our DD presets: the most steps ≤ 10 that divide `ipc`."
     check_range('ipc', ipc, 1)
     steps = max(s for s in range(1, min(ipc, 10) + 1) if ipc % s == 0)
     return steps, ipc // steps
 
-def dd_step_batches(images: Tensor, # class-major synthetic images [C·ipc, ...]
-                    n_classes: int, # C
-                    steps: int, # S, the number of distill steps (must divide ipc)
-                   ) -> tuple[Tensor, Tensor]:
+
+def dd_step_batches(
+    images: Tensor,  # class-major synthetic images [C·ipc, ...]
+    n_classes: int,  # C
+    steps: int,  # S, the number of distill steps (must divide ipc)
+) -> tuple[Tensor, Tensor]:
     "Split a class-major set into S step batches: images [S, C·p, ...] and the batches' labels [C·p]."
     ipc = len(images) // n_classes
     if ipc * n_classes != len(images) or ipc % steps:
-        raise ValueError(f"{len(images)} images do not split into {n_classes} classes × {steps} steps (ipc={ipc} must be a multiple of steps={steps})")
+        raise ValueError(
+            f"{len(images)} images do not split into {n_classes} classes × {steps} steps (ipc={ipc} must be a multiple of steps={steps})"
+        )
     p = ipc // steps
-    xs = images.view(n_classes, steps, p, *images.shape[1:]).transpose(0, 1).reshape(steps, n_classes * p, *images.shape[1:])
+    xs = (
+        images.view(n_classes, steps, p, *images.shape[1:])
+        .transpose(0, 1)
+        .reshape(steps, n_classes * p, *images.shape[1:])
+    )
     return xs, torch.arange(n_classes, device=images.device).repeat_interleave(p)
 
 # %% ../../nbs/21_performance_matching.ipynb #ea7b65bd
-def raw_step_size(lr: float|Tensor, # a positive step size
-                 ) -> Tensor:
+def raw_step_size(
+    lr: float | Tensor,  # a positive step size
+) -> Tensor:
     "The raw parameter r with softplus(r) = lr (float64 inverse of softplus)."
     lr = torch.as_tensor(lr, dtype=torch.float64)
-    if not bool((lr > 0).all()): raise ValueError(f"lr={lr.tolist()} must be positive step size(s)")
+    if not bool((lr > 0).all()):
+        raise ValueError(f"lr={lr.tolist()} must be positive step size(s)")
     return torch.log(torch.expm1(lr))
 
 # %% ../../nbs/21_performance_matching.ipynb #5f9633be
@@ -63,8 +83,10 @@ def _gd_step(model, names, theta, buffers, x, y, lr, create_graph):
     g = torch.autograd.grad(loss, theta, create_graph=create_graph)
     return tuple(p - lr * gi for p, gi in zip(theta, g))
 
+
 class _CheckpointedUnroll(torch.autograd.Function):
     "θ_T of the unroll, keeping θ_0..θ_T only; the backward recomputes one step at a time (reverse mode)."
+
     @staticmethod
     def forward(ctx, model, names, buffers, ys, lrs, xs, *theta0):
         thetas = [tuple(p.detach() for p in theta0)]
@@ -72,7 +94,12 @@ class _CheckpointedUnroll(torch.autograd.Function):
             for t in range(len(lrs)):
                 th = tuple(p.detach().requires_grad_() for p in thetas[-1])
                 y = ys[t % len(xs)] if ys.ndim == 2 else ys
-                thetas.append(tuple(p.detach() for p in _gd_step(model, names, th, buffers, xs[t % len(xs)], y, lrs[t].detach(), False)))
+                thetas.append(
+                    tuple(
+                        p.detach()
+                        for p in _gd_step(model, names, th, buffers, xs[t % len(xs)], y, lrs[t].detach(), False)
+                    )
+                )
         ctx.model, ctx.names, ctx.buffers, ctx.thetas = model, names, buffers, thetas
         ctx.save_for_backward(ys, lrs, xs)
         return thetas[-1]
@@ -88,20 +115,26 @@ class _CheckpointedUnroll(torch.autograd.Function):
                 y = ys[t % len(xs)] if ys.ndim == 2 else ys
                 new = _gd_step(ctx.model, ctx.names, th, ctx.buffers, x, y, r, True)
                 g = torch.autograd.grad(new, (*th, x, r), dtheta, allow_unused=True, materialize_grads=True)
-            dtheta = g[:len(th)]; gxs[t % len(xs)] += g[-2]; glr[t] += g[-1]
+            dtheta = g[: len(th)]
+            gxs[t % len(xs)] += g[-2]
+            glr[t] += g[-1]
         return (None, None, None, None, glr, gxs, *dtheta)
 
-def unroll_gd(model: nn.Module, # the architecture (its own parameters are not used)
-              params: dict[str, Tensor], # θ0: initial parameters, name -> tensor
-              x_steps: Tensor, # images per step [S, B, C, H, W] (step t uses x_steps[t mod S])
-              y_steps: Tensor, # their labels: [B] (the same every step) or [S, B]
-              lrs: Tensor, # step sizes [T] (differentiable)
-              buffers: dict[str, Tensor]|None=None, # the model's buffers (None: none)
-              checkpoint: bool=False, # recompute the steps in the backward: memory O(T·|θ|) plus one step's graph
-             ) -> tuple[Tensor, ...]:
+
+def unroll_gd(
+    model: nn.Module,  # the architecture (its own parameters are not used)
+    params: dict[str, Tensor],  # θ0: initial parameters, name -> tensor
+    x_steps: Tensor,  # images per step [S, B, C, H, W] (step t uses x_steps[t mod S])
+    y_steps: Tensor,  # their labels: [B] (the same every step) or [S, B]
+    lrs: Tensor,  # step sizes [T] (differentiable)
+    buffers: dict[str, Tensor] | None = None,  # the model's buffers (None: none)
+    checkpoint: bool = False,  # recompute the steps in the backward: memory O(T·|θ|) plus one step's graph
+) -> tuple[Tensor, ...]:
     "θ_T after T differentiable GD steps θ ← θ − lr_t ∇θ CE(f(x_t; θ), y_t), in train mode; a tuple in `params` order."
     if x_steps.ndim < 3 or lrs.ndim != 1 or len(lrs) < 1:
-        raise ValueError(f"expected x_steps [S, B, ...] and lrs [T] with T >= 1; got {tuple(x_steps.shape)} and {tuple(lrs.shape)}")
+        raise ValueError(
+            f"expected x_steps [S, B, ...] and lrs [T] with T >= 1; got {tuple(x_steps.shape)} and {tuple(lrs.shape)}"
+        )
     names, buffers, was = list(params), dict(buffers or {}), model.training
     model.train()
     if checkpoint:
@@ -115,19 +148,21 @@ def unroll_gd(model: nn.Module, # the architecture (its own parameters are not u
     return theta
 
 # %% ../../nbs/21_performance_matching.ipynb #d040d60d
-def unrolled_loss(model: nn.Module, # the architecture (its own parameters are not used)
-                  params: dict[str, Tensor], # θ0: initial parameters, name -> tensor
-                  x_steps: Tensor, # synthetic images per step [S, B, C, H, W]
-                  y_steps: Tensor, # their labels: [B] (the same every step) or [S, B]
-                  raw_lrs: Tensor, # raw step sizes [T]: step t uses softplus(raw_lrs[t]) and x_steps[t mod S]
-                  x_real: Tensor, # the real batch of the outer loss [N, C, H, W]
-                  y_real: Tensor, # its labels [N]
-                  buffers: dict[str, Tensor]|None=None, # the model's buffers (None: none)
-                  checkpoint: bool=False, # recompute the steps in the backward (90_references.ipynb#pitfall-33)
-                  return_params: bool=False, # also return θ_T
-                 ) -> Tensor|tuple[Tensor, dict]:
+def unrolled_loss(
+    model: nn.Module,  # the architecture (its own parameters are not used)
+    params: dict[str, Tensor],  # θ0: initial parameters, name -> tensor
+    x_steps: Tensor,  # synthetic images per step [S, B, C, H, W]
+    y_steps: Tensor,  # their labels: [B] (the same every step) or [S, B]
+    raw_lrs: Tensor,  # raw step sizes [T]: step t uses softplus(raw_lrs[t]) and x_steps[t mod S]
+    x_real: Tensor,  # the real batch of the outer loss [N, C, H, W]
+    y_real: Tensor,  # its labels [N]
+    buffers: dict[str, Tensor] | None = None,  # the model's buffers (None: none)
+    checkpoint: bool = False,  # recompute the steps in the backward (90_references.ipynb#pitfall-33)
+    return_params: bool = False,  # also return θ_T
+) -> Tensor | tuple[Tensor, dict]:
     "DD's objective: the loss of the real batch after T unrolled GD steps on the synthetic batches (differentiable)."
-    if raw_lrs.ndim != 1: raise ValueError(f"expected raw_lrs [T]; got {tuple(raw_lrs.shape)}")
+    if raw_lrs.ndim != 1:
+        raise ValueError(f"expected raw_lrs [T]; got {tuple(raw_lrs.shape)}")
     names, was = list(params), model.training
     theta = unroll_gd(model, params, x_steps, y_steps, F.softplus(raw_lrs), buffers, checkpoint)
     model.eval()
@@ -136,54 +171,80 @@ def unrolled_loss(model: nn.Module, # the architecture (its own parameters are n
     return (loss, dict(zip(names, theta))) if return_params else loss
 
 # %% ../../nbs/21_performance_matching.ipynb #33fb5f4b
-def dd_train(model: nn.Module, # the architecture
-             params: dict[str, Tensor], # θ0
-             x_steps: Tensor, # [S, B, ...] step batches
-             y_steps: Tensor, # [B] or [S, B]
-             lrs: Tensor, # step sizes [T] (already positive: `extra['step_lrs']`)
-             buffers: dict[str, Tensor]|None=None,
-            ) -> dict[str, Tensor]:
+def dd_train(
+    model: nn.Module,  # the architecture
+    params: dict[str, Tensor],  # θ0
+    x_steps: Tensor,  # [S, B, ...] step batches
+    y_steps: Tensor,  # [B] or [S, B]
+    lrs: Tensor,  # step sizes [T] (already positive: `extra['step_lrs']`)
+    buffers: dict[str, Tensor] | None = None,
+) -> dict[str, Tensor]:
     "θ_T of T plain GD steps (no graph kept): DD's own way of training on its synthetic set."
     names, buffers, was = list(params), dict(buffers or {}), model.training
-    theta = tuple(p.detach() for p in params.values()); model.train()
+    theta = tuple(p.detach() for p in params.values())
+    model.train()
     for t in range(len(lrs)):
         y = y_steps[t % len(x_steps)] if y_steps.ndim == 2 else y_steps
         with torch.enable_grad():
-            theta = tuple(p.detach() for p in _gd_step(model, names, tuple(p.requires_grad_() for p in theta), buffers,
-                                                        x_steps[t % len(x_steps)], y, lrs[t], False))
+            theta = tuple(
+                p.detach()
+                for p in _gd_step(
+                    model,
+                    names,
+                    tuple(p.requires_grad_() for p in theta),
+                    buffers,
+                    x_steps[t % len(x_steps)],
+                    y,
+                    lrs[t],
+                    False,
+                )
+            )
     model.train(was)
     return dict(zip(names, theta))
 
 # %% ../../nbs/21_performance_matching.ipynb #a7eea19f
-_DD_TRAIN_SIZE = dict(mnist=60000, fashionmnist=60000, cifar10=50000, cifar100=50000, svhn=73257) # official training-set sizes
+_DD_TRAIN_SIZE = dict(
+    mnist=60000, fashionmnist=60000, cifar10=50000, cifar100=50000, svhn=73257
+)  # official training-set sizes
+
 
 @dataclass
 class DDConfig(DistillConfig):
     "DD (Wang et al. 2018): unrolled gradient descent on the synthetic set with learned step sizes."
-    init: str = 'noise' # 'noise' (official: randn) or 'real'
-    iterations: int = 23600 # outer iterations (400 epochs × 59 batches of 1024 on MNIST)
-    distill_steps: int = 10 # S: synthetic batches (IPC = distill_steps × images_per_step)
-    images_per_step: int|None = None # images per class per step (None: ipc // distill_steps)
-    distill_epochs: int = 3 # E: passes over the S batches; T = S·E inner steps
-    lr_step_init: float = 0.02 # initial step size softplus(r_t)
-    lr: float = 0.01 # Adam learning rate of the images and the raw step sizes
-    beta1: float = 0.5 # Adam β1 (β2 = 0.999)
-    lr_decay_every: int = 2360 # iterations between ×lr_decay (40 official epochs on MNIST)
-    lr_decay: float = 0.5 # StepLR factor
-    batch_real: int = 1024 # real images per outer iteration
-    n_nets: int = 1 # fresh networks per iteration (losses averaged)
-    fixed_init: bool = False # known_init: one fixed θ0 for the whole run (and for DD's native evaluation)
-    checkpoint: bool = False # recompute the unroll in the backward (memory O(T·|θ|))
+
+    init: str = 'noise'  # 'noise' (official: randn) or 'real'
+    iterations: int = 23600  # outer iterations (400 epochs × 59 batches of 1024 on MNIST)
+    distill_steps: int = 10  # S: synthetic batches (IPC = distill_steps × images_per_step)
+    images_per_step: int | None = None  # images per class per step (None: ipc // distill_steps)
+    distill_epochs: int = 3  # E: passes over the S batches; T = S·E inner steps
+    lr_step_init: float = 0.02  # initial step size softplus(r_t)
+    lr: float = 0.01  # Adam learning rate of the images and the raw step sizes
+    beta1: float = 0.5  # Adam β1 (β2 = 0.999)
+    lr_decay_every: int = 2360  # iterations between ×lr_decay (40 official epochs on MNIST)
+    lr_decay: float = 0.5  # StepLR factor
+    batch_real: int = 1024  # real images per outer iteration
+    n_nets: int = 1  # fresh networks per iteration (losses averaged)
+    fixed_init: bool = False  # known_init: one fixed θ0 for the whole run (and for DD's native evaluation)
+    checkpoint: bool = False  # recompute the unroll in the backward (memory O(T·|θ|))
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> DDConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DDConfig:
         "Official DD defaults (`ssnl/dataset-distillation` `base_options.py`) or the CPU profile."
         check_choice('profile', profile, ['paper', 'cpu'])
         steps, _ = dd_steps_for(ipc)
         if profile == 'cpu':
             its = 300 if steps == 1 else 100
-            return cls(ipc=ipc, distill_steps=steps, iterations=its, lr=0.05, lr_decay_every=its // 4, batch_real=256, profile='cpu', **CPU_PROFILE)
-        ipe = math.ceil(_DD_TRAIN_SIZE.get(dataset, 60000) / 1024)   # official iterations per epoch at batch 1024
+            return cls(
+                ipc=ipc,
+                distill_steps=steps,
+                iterations=its,
+                lr=0.05,
+                lr_decay_every=its // 4,
+                batch_real=256,
+                profile='cpu',
+                **CPU_PROFILE,
+            )
+        ipe = math.ceil(_DD_TRAIN_SIZE.get(dataset, 60000) / 1024)  # official iterations per epoch at batch 1024
         return cls(ipc=ipc, distill_steps=steps, iterations=400 * ipe, lr_decay_every=40 * ipe, profile='paper')
 
     def schedule(self) -> tuple[int, int, int]:
@@ -191,15 +252,24 @@ class DDConfig(DistillConfig):
         S = check_range('distill_steps', self.distill_steps, 1)
         p = self.images_per_step or self.ipc // S
         if S * p != self.ipc:
-            raise ValueError(f"ipc={self.ipc} must equal distill_steps × images_per_step = {S} × {p}; choose distill_steps that divides ipc")
+            raise ValueError(
+                f"ipc={self.ipc} must equal distill_steps × images_per_step = {S} × {p}; choose distill_steps that divides ipc"
+            )
         return S, p, S * check_range('distill_epochs', self.distill_epochs, 1)
 
 # %% ../../nbs/21_performance_matching.ipynb #80503421
-def _history(hist: dict, keep: int=500) -> dict:
+def _history(hist: dict, keep: int = 500) -> dict:
     "A JSON-sized summary of a `distill_loop` history (the loss curve strided to at most `keep` points)."
     stride = max(1, math.ceil(len(hist['loss']) / keep))
-    return dict(loss=hist['loss'][::stride], loss_stride=stride, loss_first=hist['loss'][0], loss_last=hist['loss'][-1],
-                seconds=hist['seconds'], eval=hist['eval'])
+    return dict(
+        loss=hist['loss'][::stride],
+        loss_stride=stride,
+        loss_first=hist['loss'][0],
+        loss_last=hist['loss'][-1],
+        seconds=hist['seconds'],
+        eval=hist['eval'],
+    )
+
 
 def _eval_figures(images, labels, data, test, cfg, method, **kw) -> dict:
     "Periodic evaluation of the current images under the shared protocol."
@@ -207,11 +277,19 @@ def _eval_figures(images, labels, data, test, cfg, method, **kw) -> dict:
     r = evaluate_synthetic(s, test, n_models=cfg.eval_models)
     return dict(acc_mean=r.acc_mean, acc_std=r.acc_std)
 
-@register_distillation('dd', DDConfig, doc='DD (Wang et al. 2018): unrolled GD with learned step sizes (performance matching)')
-def distill_dd(data: ImageData, cfg: DDConfig, ckpt=None, resume: bool=False, progress=None, test: ImageData|None=None) -> SyntheticSet:
+
+@register_distillation(
+    'dd', DDConfig, doc='DD (Wang et al. 2018): unrolled GD with learned step sizes (performance matching)'
+)
+def distill_dd(
+    data: ImageData, cfg: DDConfig, ckpt=None, resume: bool = False, progress=None, test: ImageData | None = None
+) -> SyntheticSet:
     "Distil `data` with DD: Adam on the images and raw step sizes through a T-step unrolled GD."
-    ipc = check_ipc(cfg.ipc, data); S, p, T = cfg.schedule()
-    check_range('batch_real', cfg.batch_real, 1); check_range('n_nets', cfg.n_nets, 1); check_range('lr_decay_every', cfg.lr_decay_every, 1)
+    ipc = check_ipc(cfg.ipc, data)
+    S, p, T = cfg.schedule()
+    check_range('batch_real', cfg.batch_real, 1)
+    check_range('n_nets', cfg.n_nets, 1)
+    check_range('lr_decay_every', cfg.lr_decay_every, 1)
     C, dev = data.n_classes, data.device
     x0, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
     images = x0.requires_grad_()
@@ -220,37 +298,79 @@ def distill_dd(data: ImageData, cfg: DDConfig, ckpt=None, resume: bool=False, pr
     make = lambda s: get_network(cfg.arch, data.channels, C, data.im_size, seed=s, **cfg.arch_options()).to(dev)
     arch, init_seed = make(0), iteration_seed(cfg.seed, 0, 1000)
     B = min(cfg.batch_real, len(data))
+
     def step(it, g):
-        for group in opt.param_groups: group['lr'] = cfg.lr * cfg.lr_decay ** (it // cfg.lr_decay_every)
+        for group in opt.param_groups:
+            group['lr'] = cfg.lr * cfg.lr_decay ** (it // cfg.lr_decay_every)
         idx = torch.randperm(len(data), generator=g, device=dev)[:B]
         xs, ys = dd_step_batches(images, C, S)
-        opt.zero_grad(set_to_none=True); total = 0.
+        opt.zero_grad(set_to_none=True)
+        total = 0.0
         for k in range(cfg.n_nets):
             net = make(init_seed if cfg.fixed_init else iteration_seed(cfg.seed, it, 1 + k))
-            loss = unrolled_loss(arch, {n: v.detach() for n, v in net.named_parameters()}, xs, ys, raw, data.x[idx], data.y[idx],
-                                 buffers=dict(net.named_buffers()), checkpoint=cfg.checkpoint) / cfg.n_nets
-            loss.backward(); total = total + loss.detach()
+            loss = (
+                unrolled_loss(
+                    arch,
+                    {n: v.detach() for n, v in net.named_parameters()},
+                    xs,
+                    ys,
+                    raw,
+                    data.x[idx],
+                    data.y[idx],
+                    buffers=dict(net.named_buffers()),
+                    checkpoint=cfg.checkpoint,
+                )
+                / cfg.n_nets
+            )
+            loss.backward()
+            total = total + loss.detach()
         opt.step()
         return total
-    dd_meta = dict(distill_steps=S, images_per_step=p, distill_epochs=cfg.distill_epochs, fixed_init=cfg.fixed_init,
-                   init_seed=init_seed if cfg.fixed_init else None)
+
+    dd_meta = dict(
+        distill_steps=S,
+        images_per_step=p,
+        distill_epochs=cfg.distill_epochs,
+        fixed_init=cfg.fixed_init,
+        init_seed=init_seed if cfg.fixed_init else None,
+    )
     evaluate = lambda it: _eval_figures(images, labels, data, test, cfg, 'dd')
-    hist = distill_loop(dict(images=images, raw_lrs=raw), step, cfg.iterations, cfg.seed, dict(syn=opt), ckpt=ckpt,
-                        ckpt_every=cfg.ckpt_every, resume=resume, config=asdict(cfg),
-                        eval_every=cfg.eval_every if test is not None else 0, evaluate=evaluate, progress=progress, desc='dd')
-    return SyntheticSet(images.detach().clone(), labels, extra=dict(step_lrs=F.softplus(raw.detach()).clone()),
-                        meta=synset_meta(data, cfg, 'dd', **dd_meta, history=_history(hist)))
+    hist = distill_loop(
+        dict(images=images, raw_lrs=raw),
+        step,
+        cfg.iterations,
+        cfg.seed,
+        dict(syn=opt),
+        ckpt=ckpt,
+        ckpt_every=cfg.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=cfg.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc='dd',
+    )
+    return SyntheticSet(
+        images.detach().clone(),
+        labels,
+        extra=dict(step_lrs=F.softplus(raw.detach()).clone()),
+        meta=synset_meta(data, cfg, 'dd', **dd_meta, history=_history(hist)),
+    )
 
 # %% ../../nbs/21_performance_matching.ipynb #4f591c49
-def dd_native_evaluate(syn: SyntheticSet, # a set made by `distill_dd` (needs extra['step_lrs'] and its metadata)
-                       test: ImageData, # the test set
-                       n_models: int=3, # fresh networks (seeds seed..seed+n_models-1); 1 for a fixed-init set
-                       seed: int=0,
-                      ) -> EvalResult:
+def dd_native_evaluate(
+    syn: SyntheticSet,  # a set made by `distill_dd` (needs extra['step_lrs'] and its metadata)
+    test: ImageData,  # the test set
+    n_models: int = 3,  # fresh networks (seeds seed..seed+n_models-1); 1 for a fixed-init set
+    seed: int = 0,
+) -> EvalResult:
     "Test accuracy of networks trained by DD's own unroll (T GD steps with the learned step sizes)."
     if 'step_lrs' not in syn.extra or 'distill_steps' not in syn.meta:
-        raise ValueError("syn has no extra['step_lrs'] / meta['distill_steps']: dd_native_evaluate needs a set made by method 'dd'")
-    syn.check(test); check_range('n_models', n_models, 1)
+        raise ValueError(
+            "syn has no extra['step_lrs'] / meta['distill_steps']: dd_native_evaluate needs a set made by method 'dd'"
+        )
+    syn.check(test)
+    check_range('n_models', n_models, 1)
     dev, C, meta = test.x.device, test.n_classes, syn.meta
     arch, opts = meta.get('arch', 'ConvNet'), dict(meta.get('arch_options') or {})
     xs, ys = dd_step_batches(syn.images.to(dev), C, meta['distill_steps'])
@@ -261,170 +381,264 @@ def dd_native_evaluate(syn: SyntheticSet, # a set made by `distill_dd` (needs ex
         net = get_network(arch, test.channels, C, test.im_size, seed=s, **opts).to(dev)
         theta = dd_train(net, dict(net.named_parameters()), xs, ys, lrs, dict(net.named_buffers()))
         with torch.no_grad():
-            for k, p in net.named_parameters(): p.copy_(theta[k])
+            for k, p in net.named_parameters():
+                p.copy_(theta[k])
         accs.append(evaluate_model(net, test.x, test.y)['acc'])
-    recipe = dict(name='dd_native', steps=len(lrs), distill_steps=meta['distill_steps'], distill_epochs=meta['distill_epochs'],
-                  step_lrs=lrs.tolist(), fixed_init=bool(meta.get('fixed_init')))
-    return EvalResult(accs, 'final', meta['distill_epochs'], arch, opts, seeds, recipe, test.name, test.split, len(syn), 'synset',
-                      dict(method=meta.get('method'), protocol='dd_native'))
+    recipe = dict(
+        name='dd_native',
+        steps=len(lrs),
+        distill_steps=meta['distill_steps'],
+        distill_epochs=meta['distill_epochs'],
+        step_lrs=lrs.tolist(),
+        fixed_init=bool(meta.get('fixed_init')),
+    )
+    return EvalResult(
+        accs,
+        'final',
+        meta['distill_epochs'],
+        arch,
+        opts,
+        seeds,
+        recipe,
+        test.name,
+        test.split,
+        len(syn),
+        'synset',
+        dict(method=meta.get('method'), protocol='dd_native'),
+    )
 
 # %% ../../nbs/21_performance_matching.ipynb #e59515b2
-def centered_one_hot(y: Tensor, # class indices [N]
-                     n_classes: int, # C
-                     dtype=torch.float32,
-                    ) -> Tensor:
+def centered_one_hot(
+    y: Tensor,  # class indices [N]
+    n_classes: int,  # C
+    dtype=torch.float32,
+) -> Tensor:
     "KIP's regression targets e_y − 1/C [N, C]."
-    return F.one_hot(y.long(), n_classes).to(dtype) - 1. / n_classes
+    return F.one_hot(y.long(), n_classes).to(dtype) - 1.0 / n_classes
 
-def krr_predict(x_s: Tensor, # support inputs [n_s, ...]
-                y_s: Tensor, # support targets [n_s, C]
-                x_t: Tensor, # query inputs [n_t, ...]
-                kernel: Callable, # kernel(a, b) -> [len(a), len(b)]; kernel(a, None) is k(a, a)
-                reg: float=1e-6, # λ, relative to the mean eigenvalue tr(K_ss)/n_s
-               ) -> Tensor:
+
+def krr_predict(
+    x_s: Tensor,  # support inputs [n_s, ...]
+    y_s: Tensor,  # support targets [n_s, C]
+    x_t: Tensor,  # query inputs [n_t, ...]
+    kernel: Callable,  # kernel(a, b) -> [len(a), len(b)]; kernel(a, None) is k(a, a)
+    reg: float = 1e-6,  # λ, relative to the mean eigenvalue tr(K_ss)/n_s
+) -> Tensor:
     "KRR predictions K_ts (K_ss + |λ| tr(K_ss)/n_s I)^{-1} y_s, in float64 [n_t, C]."
     K_ss, K_ts = kernel(x_s, None).double(), kernel(x_t, x_s).double()
     n = K_ss.shape[0]
     A = K_ss + abs(reg) * torch.trace(K_ss) / n * torch.eye(n, dtype=K_ss.dtype, device=K_ss.device)
-    L, info = torch.linalg.cholesky_ex(A)   # the official solve assumes a positive-definite matrix
+    L, info = torch.linalg.cholesky_ex(A)  # the official solve assumes a positive-definite matrix
     alpha = torch.cholesky_solve(y_s.double(), L) if int(info) == 0 else torch.linalg.solve(A, y_s.double())
     return K_ts @ alpha
 
-def krr_loss(x_s: Tensor, # support images [n_s, ...] (learned)
-             y_s: Tensor, # support targets [n_s, C] (centred one-hot, or learned)
-             x_t: Tensor, # target images [n_t, ...] (a real batch)
-             y_t: Tensor, # target targets [n_t, C] (centred one-hot)
-             kernel: Callable, # kernel(a, b) -> Gram matrix
-             reg: float=1e-6, # λ
-            ) -> Tensor:
+
+def krr_loss(
+    x_s: Tensor,  # support images [n_s, ...] (learned)
+    y_s: Tensor,  # support targets [n_s, C] (centred one-hot, or learned)
+    x_t: Tensor,  # target images [n_t, ...] (a real batch)
+    y_t: Tensor,  # target targets [n_t, C] (centred one-hot)
+    kernel: Callable,  # kernel(a, b) -> Gram matrix
+    reg: float = 1e-6,  # λ
+) -> Tensor:
     "KIP's loss ½·mean((ŷ_t − y_t)²) with ŷ_t the KRR prediction from the support set (float64)."
     return 0.5 * ((krr_predict(x_s, y_s, x_t, kernel, reg) - y_t.double()) ** 2).mean()
 
 # %% ../../nbs/21_performance_matching.ipynb #b2982ebb
-def fc_ntk(x1: Tensor, # inputs [n1, ...] (flattened)
-           x2: Tensor|None=None, # inputs [n2, ...]; None: x1 (then the diagonal is exact)
-           depth: int=1, # hidden ReLU layers (KIP default 1)
-           w_std: float=2 ** 0.5, # weight standard deviation (KIP: √2)
-           b_std: float=0.1, # bias standard deviation (KIP: 0.1)
-           get: str='ntk', # 'ntk' (KIP) or 'nngp'
-          ) -> Tensor:
+def fc_ntk(
+    x1: Tensor,  # inputs [n1, ...] (flattened)
+    x2: Tensor | None = None,  # inputs [n2, ...]; None: x1 (then the diagonal is exact)
+    depth: int = 1,  # hidden ReLU layers (KIP default 1)
+    w_std: float = 2**0.5,  # weight standard deviation (KIP: √2)
+    b_std: float = 0.1,  # bias standard deviation (KIP: 0.1)
+    get: str = 'ntk',  # 'ntk' (KIP) or 'nngp'
+) -> Tensor:
     "Infinite-width NTK (or NNGP) of a fully-connected ReLU network in NTK parameterisation, float64 [n1, n2]."
-    check_choice('get', get, ['ntk', 'nngp']); check_range('depth', depth, 1)
+    check_choice('get', get, ['ntk', 'nngp'])
+    check_range('depth', depth, 1)
     same = x2 is None or x2 is x1
-    a = x1.flatten(1).double(); b = a if same else x2.flatten(1).double()
-    if a.shape[1] != b.shape[1]: raise ValueError(f"x1 and x2 have {a.shape[1]} and {b.shape[1]} features; they must match")
-    d, w2, b2 = a.shape[1], w_std ** 2, b_std ** 2
+    a = x1.flatten(1).double()
+    b = a if same else x2.flatten(1).double()
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x1 and x2 have {a.shape[1]} and {b.shape[1]} features; they must match")
+    d, w2, b2 = a.shape[1], w_std**2, b_std**2
     S, s1, s2 = a @ b.T / d, (a * a).sum(1) / d, (b * b).sum(1) / d
     T, t1, t2 = torch.zeros_like(S), torch.zeros_like(s1), torch.zeros_like(s2)
     eye = torch.eye(len(a), dtype=torch.bool, device=a.device) if same else None
     for _ in range(depth):
-        S, s1, s2 = w2 * S + b2, w2 * s1 + b2, w2 * s2 + b2                   # dense
+        S, s1, s2 = w2 * S + b2, w2 * s1 + b2, w2 * s2 + b2  # dense
         T, t1, t2 = S + w2 * T, s1 + w2 * t1, s2 + w2 * t2
         norm = torch.sqrt(s1[:, None] * s2[None, :])
-        c = (S / norm).clamp(-1 + 1e-10, 1 - 1e-10); phi = torch.arccos(c)    # ReLU (arc-cosine)
+        c = (S / norm).clamp(-1 + 1e-10, 1 - 1e-10)
+        phi = torch.arccos(c)  # ReLU (arc-cosine)
         S = norm / (2 * math.pi) * (torch.sqrt(1 - c * c) + (math.pi - phi) * c)
         T = T * (math.pi - phi) / (2 * math.pi)
         s1, s2, t1, t2 = s1 / 2, s2 / 2, t1 / 2, t2 / 2
-        if same: S, T = torch.where(eye, torch.diag(s1), S), torch.where(eye, torch.diag(t1), T)
-    S = w2 * S + b2; T = S + w2 * T                                           # readout
+        if same:
+            S, T = torch.where(eye, torch.diag(s1), S), torch.where(eye, torch.diag(t1), T)
+    S = w2 * S + b2
+    T = S + w2 * T  # readout
     return T if get == 'ntk' else S
 
 # %% ../../nbs/21_performance_matching.ipynb #56ef662e
-def conv_rf_kernel(x1: Tensor, # inputs [n1, C, H, W]
-                   x2: Tensor|None=None, # inputs [n2, C, H, W]; None: x1
-                   nets: list[nn.Module]=(), # random networks with `.embed` (fresh ConvNets)
-                  ) -> Tensor:
+def conv_rf_kernel(
+    x1: Tensor,  # inputs [n1, C, H, W]
+    x2: Tensor | None = None,  # inputs [n2, C, H, W]; None: x1
+    nets: list[nn.Module] = (),  # random networks with `.embed` (fresh ConvNets)
+) -> Tensor:
     "Random-feature NNGP approximation: ⟨φ(x1), φ(x2)⟩ / dim with φ the stacked `embed` features of `nets` (float64)."
-    if not nets: raise ValueError("nets must hold at least one network with an .embed method")
+    if not nets:
+        raise ValueError("nets must hold at least one network with an .embed method")
     f1 = torch.cat([n.embed(x1) for n in nets], 1).double()
     f2 = f1 if x2 is None or x2 is x1 else torch.cat([n.embed(x2) for n in nets], 1).double()
     return f1 @ f2.T / f1.shape[1]
 
-def random_convnets(data: ImageData, # gives channels, classes and image size
-                    n: int, # how many networks
-                    seeds: list[int], # one seed per network
-                    arch: str='ConvNet', **options) -> list[nn.Module]:
+
+def random_convnets(
+    data: ImageData,  # gives channels, classes and image size
+    n: int,  # how many networks
+    seeds: list[int],  # one seed per network
+    arch: str = 'ConvNet',
+    **options,
+) -> list[nn.Module]:
     "`n` frozen random networks (feature extractors of `conv_rf_kernel`)."
-    nets = [get_network(arch, data.channels, data.n_classes, data.im_size, seed=s, **options).to(data.device) for s in seeds[:n]]
-    for m in nets: m.requires_grad_(False)
+    nets = [
+        get_network(arch, data.channels, data.n_classes, data.im_size, seed=s, **options).to(data.device)
+        for s in seeds[:n]
+    ]
+    for m in nets:
+        m.requires_grad_(False)
     return nets
 
 # %% ../../nbs/21_performance_matching.ipynb #b9f2ec9d
 KRR_KERNELS = ('fc_ntk', 'conv_rf')
 
+
 @dataclass
 class KRRConfig(DistillConfig):
     "KIP-style KRR performance matching (Nguyen, Chen, Lee, ICLR 2021)."
-    init: str = 'real' # class-balanced real support (official)
-    iterations: int = 1000 # outer steps
-    lr: float = 0.04 # Adam learning rate of the support images (and labels)
-    target_batch: int = 5000 # real target images per step, class-balanced
-    kernel: str = 'fc_ntk' # 'fc_ntk' (exact infinite-width FC NTK) or 'conv_rf' (random ConvNet features)
-    kernel_depth: int = 1 # hidden layers of the FC NTK
-    w_std: float = 2 ** 0.5 # FC NTK weight std
-    b_std: float = 0.1 # FC NTK bias std
-    reg: float = 1e-6 # λ (relative to tr(K_ss)/n_s)
-    learn_labels: bool = False # learn the support targets too (kept as soft_labels)
-    rf_models: int = 4 # random ConvNets per step ('conv_rf')
+
+    init: str = 'real'  # class-balanced real support (official)
+    iterations: int = 1000  # outer steps
+    lr: float = 0.04  # Adam learning rate of the support images (and labels)
+    target_batch: int = 5000  # real target images per step, class-balanced
+    kernel: str = 'fc_ntk'  # 'fc_ntk' (exact infinite-width FC NTK) or 'conv_rf' (random ConvNet features)
+    kernel_depth: int = 1  # hidden layers of the FC NTK
+    w_std: float = 2**0.5  # FC NTK weight std
+    b_std: float = 0.1  # FC NTK bias std
+    reg: float = 1e-6  # λ (relative to tr(K_ss)/n_s)
+    learn_labels: bool = False  # learn the support targets too (kept as soft_labels)
+    rf_models: int = 4  # random ConvNets per step ('conv_rf')
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> KRRConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> KRRConfig:
         "Official KIP defaults (`kip/KIP.ipynb`) or the CPU profile."
         check_choice('profile', profile, ['paper', 'cpu'])
-        if profile == 'cpu': return cls(ipc=ipc, iterations=500, target_batch=1000, profile='cpu', **CPU_PROFILE)
+        if profile == 'cpu':
+            return cls(ipc=ipc, iterations=500, target_batch=1000, profile='cpu', **CPU_PROFILE)
         return cls(ipc=ipc, profile='paper')
 
-def krr_kernel(cfg: KRRConfig, # the configuration (kernel, depth, stds, rf_models, seed)
-               data: ImageData, # the real data (shapes and device of the random networks)
-               it: int=0, # iteration: 'conv_rf' draws its networks from iteration_seed(cfg.seed, it, 1 + k)
-              ) -> Callable:
+
+def krr_kernel(
+    cfg: KRRConfig,  # the configuration (kernel, depth, stds, rf_models, seed)
+    data: ImageData,  # the real data (shapes and device of the random networks)
+    it: int = 0,  # iteration: 'conv_rf' draws its networks from iteration_seed(cfg.seed, it, 1 + k)
+) -> Callable:
     "The kernel function of iteration `it`."
     check_choice('kernel', cfg.kernel, KRR_KERNELS)
-    if cfg.kernel == 'fc_ntk': return partial(fc_ntk, depth=cfg.kernel_depth, w_std=cfg.w_std, b_std=cfg.b_std)
+    if cfg.kernel == 'fc_ntk':
+        return partial(fc_ntk, depth=cfg.kernel_depth, w_std=cfg.w_std, b_std=cfg.b_std)
     seeds = [iteration_seed(cfg.seed, it, 1 + k) for k in range(check_range('rf_models', cfg.rf_models, 1))]
     return partial(conv_rf_kernel, nets=random_convnets(data, cfg.rf_models, seeds, 'ConvNet', **cfg.arch_options()))
 
 # %% ../../nbs/21_performance_matching.ipynb #684457b1
-def class_balanced_batch(per_class: list[Tensor], # indices of each class (`class_indices`)
-                         m: int, # samples per class
-                         g: torch.Generator, # randomness (on the indices' device)
-                        ) -> Tensor:
+def class_balanced_batch(
+    per_class: list[Tensor],  # indices of each class (`class_indices`)
+    m: int,  # samples per class
+    g: torch.Generator,  # randomness (on the indices' device)
+) -> Tensor:
     "m indices of every class, without replacement, class-major."
     return torch.cat([ix[torch.randperm(len(ix), generator=g, device=ix.device)[:m]] for ix in per_class])
 
-def krr_accuracy(syn: SyntheticSet, # support set (its labels, or its learned soft labels when `use_soft_labels`)
-                 test: ImageData, # test set
-                 kernel: Callable, # e.g. `krr_kernel(cfg, data)`
-                 reg: float=1e-6, batch: int=1000, use_soft_labels: bool=True) -> float:
+
+def krr_accuracy(
+    syn: SyntheticSet,  # support set (its labels, or its learned soft labels when `use_soft_labels`)
+    test: ImageData,  # test set
+    kernel: Callable,  # e.g. `krr_kernel(cfg, data)`
+    reg: float = 1e-6,
+    batch: int = 1000,
+    use_soft_labels: bool = True,
+) -> float:
     "Test accuracy of KRR with `kernel` trained on the set (argmax of the predictions)."
     dev = test.x.device
-    ys = syn.soft_labels.to(dev) if use_soft_labels and syn.soft_labels is not None else centered_one_hot(syn.labels.to(dev), test.n_classes)
+    ys = (
+        syn.soft_labels.to(dev)
+        if use_soft_labels and syn.soft_labels is not None
+        else centered_one_hot(syn.labels.to(dev), test.n_classes)
+    )
     x = syn.images.to(dev)
-    pred = torch.cat([krr_predict(x, ys, test.x[i:i + batch], kernel, reg).argmax(1) for i in range(0, len(test), batch)])
+    pred = torch.cat(
+        [krr_predict(x, ys, test.x[i : i + batch], kernel, reg).argmax(1) for i in range(0, len(test), batch)]
+    )
     return float((pred == test.y).float().mean())
 
-@register_distillation('krr', KRRConfig, doc='KRR/KIP (Nguyen et al. 2021): kernel ridge regression with an FC NTK (performance matching)')
-def distill_krr(data: ImageData, cfg: KRRConfig, ckpt=None, resume: bool=False, progress=None, test: ImageData|None=None) -> SyntheticSet:
+
+@register_distillation(
+    'krr', KRRConfig, doc='KRR/KIP (Nguyen et al. 2021): kernel ridge regression with an FC NTK (performance matching)'
+)
+def distill_krr(
+    data: ImageData, cfg: KRRConfig, ckpt=None, resume: bool = False, progress=None, test: ImageData | None = None
+) -> SyntheticSet:
     "Distil `data` with KIP-style KRR: Adam on the support images so that KRR on them fits real target batches."
-    ipc = check_ipc(cfg.ipc, data); check_range('target_batch', cfg.target_batch, data.n_classes)
+    ipc = check_ipc(cfg.ipc, data)
+    check_range('target_batch', cfg.target_batch, data.n_classes)
     check_choice('kernel', cfg.kernel, KRR_KERNELS)
     C, dev = data.n_classes, data.device
     x0, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
     images, ys = x0.requires_grad_(), centered_one_hot(labels, C)
     state = dict(images=images)
-    if cfg.learn_labels: state['labels'] = ys.requires_grad_()
+    if cfg.learn_labels:
+        state['labels'] = ys.requires_grad_()
     opt = torch.optim.Adam(list(state.values()), lr=cfg.lr)
-    per_class = class_indices(data.y, C); m = min(cfg.target_batch // C, min(len(ix) for ix in per_class))
+    per_class = class_indices(data.y, C)
+    m = min(cfg.target_batch // C, min(len(ix) for ix in per_class))
+
     def step(it, g):
         idx = class_balanced_batch(per_class, m, g)
         loss = krr_loss(images, ys, data.x[idx], centered_one_hot(data.y[idx], C), krr_kernel(cfg, data, it), cfg.reg)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
         return loss.detach()
+
     soft = lambda: ys.detach().clone() if cfg.learn_labels else None
     evaluate = lambda it: _eval_figures(images, labels, data, test, cfg, 'krr', soft_labels=soft())
-    hist = distill_loop(state, step, cfg.iterations, cfg.seed, dict(syn=opt), ckpt=ckpt, ckpt_every=cfg.ckpt_every,
-                        resume=resume, config=asdict(cfg), eval_every=cfg.eval_every if test is not None else 0,
-                        evaluate=evaluate, progress=progress, desc='krr')
-    more = dict(kernel=cfg.kernel, kernel_depth=cfg.kernel_depth, reg=cfg.reg, learn_labels=cfg.learn_labels, target_per_class=m,
-                soft_label_kind='learned KRR regression targets' if cfg.learn_labels else None)
-    return SyntheticSet(images.detach().clone(), labels, soft_labels=soft(), meta=synset_meta(data, cfg, 'krr', **more, history=_history(hist)))
+    hist = distill_loop(
+        state,
+        step,
+        cfg.iterations,
+        cfg.seed,
+        dict(syn=opt),
+        ckpt=ckpt,
+        ckpt_every=cfg.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=cfg.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc='krr',
+    )
+    more = dict(
+        kernel=cfg.kernel,
+        kernel_depth=cfg.kernel_depth,
+        reg=cfg.reg,
+        learn_labels=cfg.learn_labels,
+        target_per_class=m,
+        soft_label_kind='learned KRR regression targets' if cfg.learn_labels else None,
+    )
+    return SyntheticSet(
+        images.detach().clone(),
+        labels,
+        soft_labels=soft(),
+        meta=synset_meta(data, cfg, 'krr', **more, history=_history(hist)),
+    )

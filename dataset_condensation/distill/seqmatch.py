@@ -4,7 +4,8 @@
 
 # %% ../../nbs/26_seqmatch.ipynb #edb4fe32
 from __future__ import annotations
-import hashlib, json
+import hashlib
+import json
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -17,226 +18,409 @@ from ..models import get_network
 from ..augment import make_augment
 from ..train import fit, evaluate as evaluate_model
 from ..evaluate import EvalResult, get_recipe
-from .core import (CPU_PROFILE, SyntheticSet, check_ipc, iteration_seed, synset_meta,
-                                               evaluate_synthetic, register_distillation)
-from .trajectory import (MTTConfig, MTT_PRESETS, MTT_FIELDS, preset_row, mtt_cpu_settings,
-                                                     ExpertBuffer, buffer_spec, train_experts, run_trajectory_matching)
+from dataset_condensation.distill.core import (
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    iteration_seed,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
+from dataset_condensation.distill.trajectory import (
+    MTTConfig,
+    MTT_PRESETS,
+    MTT_FIELDS,
+    preset_row,
+    mtt_cpu_settings,
+    ExpertBuffer,
+    buffer_spec,
+    train_experts,
+    run_trajectory_matching,
+)
 
 # %% auto #0
 __all__ = ['SEQMATCH_PRESETS', 'seqmatch_split', 'seqmatch_cpu_settings', 'SeqMatchConfig', 'stage_plan', 'train_sequential',
            'frozen_tag', 'stage_buffer', 'seqmatch_subsets', 'evaluate_seqmatch', 'distill_seqmatch']
 
 # %% ../../nbs/26_seqmatch.ipynb #822a3d16
-def seqmatch_split(ipc: int, # images per class of the whole set
-                   n_stages: int, # K: number of subsets
-                  ) -> list[int]:
+def seqmatch_split(
+    ipc: int,  # images per class of the whole set
+    n_stages: int,  # K: number of subsets
+) -> list[int]:
     "Images per class of each of the K subsets: as equal as possible, larger first (50, 3 → [17, 17, 16])."
-    check_range('ipc', ipc, 1); check_range('n_stages', n_stages, 1)
+    check_range('ipc', ipc, 1)
+    check_range('n_stages', n_stages, 1)
     if n_stages > ipc:
-        raise ValueError(f"n_stages={n_stages} is more than ipc={ipc}: every subset needs at least one image per class; "
-                         f"expected 1 <= n_stages <= {ipc}")
+        raise ValueError(
+            f"n_stages={n_stages} is more than ipc={ipc}: every subset needs at least one image per class; "
+            f"expected 1 <= n_stages <= {ipc}"
+        )
     q, r = divmod(int(ipc), int(n_stages))
     return [q + (k < r) for k in range(n_stages)]
 
 # %% ../../nbs/26_seqmatch.ipynb #2abcd5cd
 # run.sh (90_references.ipynb#seqmatch): the only published SeqMatch-MTT setting
 SEQMATCH_PRESETS = {
-    ('cifar10', 50): dict(n_stages=3, ipcs=(17, 17, 16), intervals=((0, 20), (0, 20), (0, 10)), syn_steps=30, expert_epochs=2,
-                          lr_img=100., lr_lr=1e-5, lr_teacher=0.01, syn_lr_init=(0.001, 0.01, 0.01), stage_lr_teacher=0.01,
-                          stage_expert_epochs=20, zca=True, batch_syn=None),
+    ('cifar10', 50): dict(
+        n_stages=3,
+        ipcs=(17, 17, 16),
+        intervals=((0, 20), (0, 20), (0, 10)),
+        syn_steps=30,
+        expert_epochs=2,
+        lr_img=100.0,
+        lr_lr=1e-5,
+        lr_teacher=0.01,
+        syn_lr_init=(0.001, 0.01, 0.01),
+        stage_lr_teacher=0.01,
+        stage_expert_epochs=20,
+        zca=True,
+        batch_syn=None,
+    ),
 }
 
-def seqmatch_cpu_settings(ipc: int, # images per class
-                         ) -> dict:
+
+def seqmatch_cpu_settings(
+    ipc: int,  # images per class
+) -> dict:
     "The CPU profile's SeqMatch settings on top of MTT's (`mtt_cpu_settings`); see the markdown above."
     K = 3 if ipc >= 50 else 2
-    return dict(mtt_cpu_settings(ipc), n_stages=K, intervals=((0, 10),) + ((0, 4),) * (K - 1), syn_lr_init=None,
-                stage_lr_teacher=0.01, stage_expert_epochs=4, stage_n_experts=3, prepare_epochs=50,
-                iterations=50 if ipc >= 50 else 75, batch_syn=100 if ipc >= 50 else None, lr_lr=1e-5)
+    return dict(
+        mtt_cpu_settings(ipc),
+        n_stages=K,
+        intervals=((0, 10),) + ((0, 4),) * (K - 1),
+        syn_lr_init=None,
+        stage_lr_teacher=0.01,
+        stage_expert_epochs=4,
+        stage_n_experts=3,
+        prepare_epochs=50,
+        iterations=50 if ipc >= 50 else 75,
+        batch_syn=100 if ipc >= 50 else None,
+        lr_lr=1e-5,
+    )
 
 # %% ../../nbs/26_seqmatch.ipynb #bccee0ac
 @dataclass
 class SeqMatchConfig(MTTConfig):
     "Settings of SeqMatch-MTT: MTT's (stage 1 buffer = `buffer`) plus the stages; `iterations` counts per stage."
-    n_stages: int = 3 # K: subsets distilled one after another
-    ipcs: tuple|None = None # images per class of each subset (None: `seqmatch_split(ipc, n_stages)`)
-    intervals: tuple|None = None # per stage (a, b): start t ~ U{a..b-M-1} in that stage's buffer (None: stage 1 (0, max_start_epoch+M), later (0, stage_expert_epochs))
-    syn_lr_init: tuple|None = None # initial learned step size per stage (None: lr_teacher, then stage_lr_teacher)
-    stage_lr_teacher: float = 0.01 # expert lr of the stage k>1 buffers (buffer.py default)
-    stage_expert_epochs: int = 20 # real-data epochs of the stage k>1 experts (run.sh: 20)
-    stage_n_experts: int|None = None # experts per stage k>1 buffer (None: n_experts; run.sh: 100)
-    prepare_epochs: int|None = None # epochs of each pre-training phase on the frozen subsets (None: the evaluation recipe's)
-    cumulative: bool = True # phase j trains on S_1..S_j (official) instead of S_j alone; for teachers and evaluation
-    stage_buffer_root: str|None = None # folder for the stage buffers (None: next to `buffer`)
+
+    n_stages: int = 3  # K: subsets distilled one after another
+    ipcs: tuple | None = None  # images per class of each subset (None: `seqmatch_split(ipc, n_stages)`)
+    intervals: tuple | None = (
+        None  # per stage (a, b): start t ~ U{a..b-M-1} in that stage's buffer (None: stage 1 (0, max_start_epoch+M), later (0, stage_expert_epochs))
+    )
+    syn_lr_init: tuple | None = None  # initial learned step size per stage (None: lr_teacher, then stage_lr_teacher)
+    stage_lr_teacher: float = 0.01  # expert lr of the stage k>1 buffers (buffer.py default)
+    stage_expert_epochs: int = 20  # real-data epochs of the stage k>1 experts (run.sh: 20)
+    stage_n_experts: int | None = None  # experts per stage k>1 buffer (None: n_experts; run.sh: 100)
+    prepare_epochs: int | None = (
+        None  # epochs of each pre-training phase on the frozen subsets (None: the evaluation recipe's)
+    )
+    cumulative: bool = True  # phase j trains on S_1..S_j (official) instead of S_j alone; for teachers and evaluation
+    stage_buffer_root: str | None = None  # folder for the stage buffers (None: next to `buffer`)
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> SeqMatchConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> SeqMatchConfig:
         "SeqMatch's defaults for (dataset, ipc): `run.sh` / MTT rows (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
         if profile == 'cpu':
-            return cls(ipc=ipc, **CPU_PROFILE, **seqmatch_cpu_settings(ipc), profile='cpu',
-                       notes='CPU profile (26_seqmatch, "Configuration")')
+            return cls(
+                ipc=ipc,
+                **CPU_PROFILE,
+                **seqmatch_cpu_settings(ipc),
+                profile='cpu',
+                notes='CPU profile (26_seqmatch, "Configuration")',
+            )
         d, depth = str(dataset).lower(), (4 if str(dataset).lower() == 'tinyimagenet' else None)
-        common = dict(ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa',
-                      n_experts=100, expert_train_epochs=50, stage_n_experts=100)
+        common = dict(
+            ipc=ipc,
+            depth=depth,
+            profile='paper',
+            eval_every=0,
+            eval_models=5,
+            eval_recipe='dsa',
+            n_experts=100,
+            expert_train_epochs=50,
+            stage_n_experts=100,
+        )
         if (d, ipc) in SEQMATCH_PRESETS:
             p = SEQMATCH_PRESETS[d, ipc]
-            return cls(**common, **p, max_start_epoch=p['intervals'][0][1] - p['expert_epochs'], iterations=5000,
-                       notes='seqmatch-mtt/run.sh (90_references.ipynb#seqmatch)')
+            return cls(
+                **common,
+                **p,
+                max_start_epoch=p['intervals'][0][1] - p['expert_epochs'],
+                iterations=5000,
+                notes='seqmatch-mtt/run.sh (90_references.ipynb#seqmatch)',
+            )
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
-        m = dict(zip(MTT_FIELDS, row)); K = 3 if ipc >= 50 else 2
-        lr1, m['lr_teacher'] = m['lr_teacher'], 0.01   # MTT's lr_teacher initialises syn_lr; its buffers are trained at 0.01 (buffer.py)
-        return cls(**common, **m, n_stages=K, intervals=((0, m['max_start_epoch'] + m['expert_epochs']),) + ((0, 20),) * (K - 1),
-                   syn_lr_init=(lr1,) + (0.01,) * (K - 1), stage_expert_epochs=20,
-                   iterations=5000, notes=f"MTT row{' (' + note + ')' if note else ''}; K and intervals unverified "
-                         "(90_references.ipynb#seqmatch)")
+        m = dict(zip(MTT_FIELDS, row))
+        K = 3 if ipc >= 50 else 2
+        lr1, m['lr_teacher'] = (
+            m['lr_teacher'],
+            0.01,
+        )  # MTT's lr_teacher initialises syn_lr; its buffers are trained at 0.01 (buffer.py)
+        return cls(
+            **common,
+            **m,
+            n_stages=K,
+            intervals=((0, m['max_start_epoch'] + m['expert_epochs']),) + ((0, 20),) * (K - 1),
+            syn_lr_init=(lr1,) + (0.01,) * (K - 1),
+            stage_expert_epochs=20,
+            iterations=5000,
+            notes=f"MTT row{' (' + note + ')' if note else ''}; K and intervals unverified "
+            "(90_references.ipynb#seqmatch)",
+        )
 
 # %% ../../nbs/26_seqmatch.ipynb #e425841b
-def stage_plan(cfg: SeqMatchConfig, # the configuration
-               n_classes: int, # classes of the data
-               stage1_epochs: int|None=None, # epochs recorded in the stage-1 buffer (None: cfg.expert_train_epochs)
-              ) -> list[dict]:
+def stage_plan(
+    cfg: SeqMatchConfig,  # the configuration
+    n_classes: int,  # classes of the data
+    stage1_epochs: int | None = None,  # epochs recorded in the stage-1 buffer (None: cfg.expert_train_epochs)
+) -> list[dict]:
     "The checked plan: one dict per stage (stage, ipc, interval, start_range, syn_lr_init, batch_syn, buffer_epochs, ...)."
     if cfg.ipc == 1:
-        raise ValueError("ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, "
-                         "90_references.ipynb#seqmatch); use method 'mtt', or ipc >= 2")
+        raise ValueError(
+            "ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, "
+            "90_references.ipynb#seqmatch); use method 'mtt', or ipc >= 2"
+        )
     K, M = int(check_range('n_stages', cfg.n_stages, 1)), cfg.expert_epochs
     ipcs = list(cfg.ipcs) if cfg.ipcs is not None else seqmatch_split(cfg.ipc, K)
     if len(ipcs) != K or sum(ipcs) != cfg.ipc or min(ipcs) < 1:
         raise ValueError(f"ipcs={ipcs} must be {K} positive numbers summing to ipc={cfg.ipc}")
     E1 = stage1_epochs if stage1_epochs is not None else cfg.expert_train_epochs
-    ivs = ([(0, cfg.max_start_epoch + M)] + [(0, cfg.stage_expert_epochs)] * (K - 1)) if cfg.intervals is None else [tuple(map(int, i)) for i in cfg.intervals]
+    ivs = (
+        ([(0, cfg.max_start_epoch + M)] + [(0, cfg.stage_expert_epochs)] * (K - 1))
+        if cfg.intervals is None
+        else [tuple(map(int, i)) for i in cfg.intervals]
+    )
     lrs = ([cfg.lr_teacher] + [cfg.stage_lr_teacher] * (K - 1)) if cfg.syn_lr_init is None else list(cfg.syn_lr_init)
-    if len(ivs) != K: raise ValueError(f"intervals has {len(ivs)} entries; expected one (start, end) per stage, n_stages={K}")
-    if len(lrs) != K: raise ValueError(f"syn_lr_init has {len(lrs)} entries; expected one per stage, n_stages={K}")
+    if len(ivs) != K:
+        raise ValueError(f"intervals has {len(ivs)} entries; expected one (start, end) per stage, n_stages={K}")
+    if len(lrs) != K:
+        raise ValueError(f"syn_lr_init has {len(lrs)} entries; expected one per stage, n_stages={K}")
     plan = []
     for k, (ipc_k, (a, b), lr) in enumerate(zip(ipcs, ivs, lrs), 1):
         E = E1 if k == 1 else cfg.stage_expert_epochs
         if a < 0 or b - M <= a:
-            raise ValueError(f"interval {(a, b)} of stage {k} leaves no start epoch: starts are a..b-M-1 with M=expert_epochs={M}; expected 0 <= a < b - {M}")
+            raise ValueError(
+                f"interval {(a, b)} of stage {k} leaves no start epoch: starts are a..b-M-1 with M=expert_epochs={M}; expected 0 <= a < b - {M}"
+            )
         if b > E:
-            raise ValueError(f"interval {(a, b)} of stage {k} is beyond the {E} epochs of stage {k}'s buffer; expected end <= {E}")
+            raise ValueError(
+                f"interval {(a, b)} of stage {k} is beyond the {E} epochs of stage {k}'s buffer; expected end <= {E}"
+            )
         check_range(f'syn_lr_init[{k - 1}]', lr, 0, low_open=True)
-        plan.append(dict(stage=k, ipc=ipc_k, interval=[a, b], start_range=[a, b - M], syn_lr_init=float(lr),
-                         batch_syn=cfg.batch_syn if cfg.batch_syn is not None else n_classes * ipc_k, buffer_epochs=E,
-                         expert_lr=cfg.lr_teacher if k == 1 else cfg.stage_lr_teacher,
-                         n_experts=cfg.n_experts if k == 1 or cfg.stage_n_experts is None else cfg.stage_n_experts))
+        plan.append(
+            dict(
+                stage=k,
+                ipc=ipc_k,
+                interval=[a, b],
+                start_range=[a, b - M],
+                syn_lr_init=float(lr),
+                batch_syn=cfg.batch_syn if cfg.batch_syn is not None else n_classes * ipc_k,
+                buffer_epochs=E,
+                expert_lr=cfg.lr_teacher if k == 1 else cfg.stage_lr_teacher,
+                n_experts=cfg.n_experts if k == 1 or cfg.stage_n_experts is None else cfg.stage_n_experts,
+            )
+        )
     return plan
 
 # %% ../../nbs/26_seqmatch.ipynb #4acad64e
-def train_sequential(net: nn.Module, # the network (trained in place; already on the data's device)
-                     subsets: list[tuple[Tensor, Tensor, float]], # (images, labels, lr) of S_1..S_K
-                     recipe, # a `Recipe` (or its name): epochs, batch size, momentum, weight decay, schedule, augment
-                     dataset: str, # dataset name (selects the DSA strategy)
-                     seed: int=0, # phase j draws batches from seed + 7919 j
-                     cumulative: bool=True, # phase j trains on S_1..S_j (official) or S_j alone
-                    ) -> nn.Module:
+def train_sequential(
+    net: nn.Module,  # the network (trained in place; already on the data's device)
+    subsets: list[tuple[Tensor, Tensor, float]],  # (images, labels, lr) of S_1..S_K
+    recipe,  # a `Recipe` (or its name): epochs, batch size, momentum, weight decay, schedule, augment
+    dataset: str,  # dataset name (selects the DSA strategy)
+    seed: int = 0,  # phase j draws batches from seed + 7919 j
+    cumulative: bool = True,  # phase j trains on S_1..S_j (official) or S_j alone
+) -> nn.Module:
     "Train `net` on S_1, then S_1∪S_2 (or S_2), ... each phase with its subset's lr; returns `net`."
     rec = get_recipe(recipe) if isinstance(recipe, str) else recipe
     aug = make_augment(rec.augment, dataset)
     for j, (x, y, lr) in enumerate(subsets):
         if cumulative:
-            x, y = torch.cat([s[0] for s in subsets[:j + 1]]), torch.cat([s[1] for s in subsets[:j + 1]])
-        fit(net, x, y, rec.epochs, lr=float(lr), batch_size=rec.batch_size, optimizer=rec.optimizer, momentum=rec.momentum,
-            weight_decay=rec.weight_decay, schedule=rec.schedule, augment=aug, seed=int(seed) + 7919 * j)
+            x, y = torch.cat([s[0] for s in subsets[: j + 1]]), torch.cat([s[1] for s in subsets[: j + 1]])
+        fit(
+            net,
+            x,
+            y,
+            rec.epochs,
+            lr=float(lr),
+            batch_size=rec.batch_size,
+            optimizer=rec.optimizer,
+            momentum=rec.momentum,
+            weight_decay=rec.weight_decay,
+            schedule=rec.schedule,
+            augment=aug,
+            seed=int(seed) + 7919 * j,
+        )
     return net
 
 # %% ../../nbs/26_seqmatch.ipynb #798d7a8c
-def frozen_tag(subsets: list[tuple[Tensor, Tensor, float]], # (images, labels, lr) of the frozen subsets
-               **settings, # the pre-training settings (recipe, epochs, cumulative, seed, ...)
-              ) -> str:
+def frozen_tag(
+    subsets: list[tuple[Tensor, Tensor, float]],  # (images, labels, lr) of the frozen subsets
+    **settings,  # the pre-training settings (recipe, epochs, cumulative, seed, ...)
+) -> str:
     "A tag naming the pre-training on these frozen subsets: a hash of their pixels, labels, lrs and `settings`."
     h = hashlib.sha1()
     for x, y, lr in subsets:
-        h.update(x.detach().float().cpu().contiguous().numpy().tobytes()); h.update(y.cpu().numpy().astype(np.int64).tobytes())
+        h.update(x.detach().float().cpu().contiguous().numpy().tobytes())
+        h.update(y.cpu().numpy().astype(np.int64).tobytes())
         h.update(repr(float(lr)).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return f"seqmatch:{len(subsets)}:{h.hexdigest()[:16]}"
 
-def stage_buffer(data: ImageData, # the real training set
-                 cfg: SeqMatchConfig, # the configuration
-                 subsets: list[tuple[Tensor, Tensor, float]], # (images, labels, lr) of the frozen S_1..S_{k-1}
-                 root: str|Path, # folder holding the stage buffers
-                 progress: bool|None=None,
-                ) -> ExpertBuffer:
+
+def stage_buffer(
+    data: ImageData,  # the real training set
+    cfg: SeqMatchConfig,  # the configuration
+    subsets: list[tuple[Tensor, Tensor, float]],  # (images, labels, lr) of the frozen S_1..S_{k-1}
+    root: str | Path,  # folder holding the stage buffers
+    progress: bool | None = None,
+) -> ExpertBuffer:
     "Train (or reuse) the buffer of stage k = len(subsets) + 1: teachers pre-trained on the subsets, then on real data."
     k = len(subsets) + 1
     rec = get_recipe(cfg.eval_recipe, epochs=cfg.prepare_epochs or cfg.eval_epochs)
     pseed = cfg.seed
     tag = frozen_tag(subsets, recipe=asdict(rec), cumulative=cfg.cumulative, seed=pseed)
+
     def prepare(net, j):
-        train_sequential(net, subsets, rec, data.name, seed=iteration_seed(pseed, j, 5) % 2**62, cumulative=cfg.cumulative)
-    kw = dict(epochs=cfg.stage_expert_epochs, lr=cfg.stage_lr_teacher, batch_size=cfg.expert_batch, arch=cfg.arch,
-              arch_options=cfg.arch_options(), seed=0, prepare=tag)
+        train_sequential(
+            net, subsets, rec, data.name, seed=iteration_seed(pseed, j, 5) % 2**62, cumulative=cfg.cumulative
+        )
+
+    kw = dict(
+        epochs=cfg.stage_expert_epochs,
+        lr=cfg.stage_lr_teacher,
+        batch_size=cfg.expert_batch,
+        arch=cfg.arch,
+        arch_options=cfg.arch_options(),
+        seed=0,
+        prepare=tag,
+    )
     spec = buffer_spec(data, **kw)
-    key = hashlib.sha1(json.dumps({a: v for a, v in spec.items() if a != 'layout'}, sort_keys=True).encode()).hexdigest()[:10]
-    out = Path(root)/f"{data.name}_{cfg.arch}_seqmatch{k}_{key}"
-    buf = train_experts(data, out, n_experts=cfg.stage_n_experts or cfg.n_experts, prepare_fn=prepare, progress=progress, **kw)
+    key = hashlib.sha1(
+        json.dumps({a: v for a, v in spec.items() if a != 'layout'}, sort_keys=True).encode()
+    ).hexdigest()[:10]
+    out = Path(root) / f"{data.name}_{cfg.arch}_seqmatch{k}_{key}"
+    buf = train_experts(
+        data, out, n_experts=cfg.stage_n_experts or cfg.n_experts, prepare_fn=prepare, progress=progress, **kw
+    )
     buf.trajectories = buf.trajectories.to(data.device)
     return buf
 
 # %% ../../nbs/26_seqmatch.ipynb #50f0f2b2
-def seqmatch_subsets(syn: SyntheticSet, # a set made by `distill_seqmatch`
-                    ) -> list[tuple[Tensor, Tensor, float]]:
+def seqmatch_subsets(
+    syn: SyntheticSet,  # a set made by `distill_seqmatch`
+) -> list[tuple[Tensor, Tensor, float]]:
     "(images, labels, learned lr) of each subset, in stage order."
     if 'subset' not in syn.extra or 'subset_lrs' not in syn.extra:
         raise ValueError("syn has no extra['subset'] / extra['subset_lrs']: it was not made by distill_seqmatch")
     sub, lrs = syn.extra['subset'].to(syn.labels.device), syn.extra['subset_lrs'].tolist()
     return [(syn.images[sub == k], syn.labels[sub == k], lrs[k]) for k in range(len(lrs))]
 
-def evaluate_seqmatch(syn: SyntheticSet, # a set made by `distill_seqmatch`
-                      test: ImageData, # the test set
-                      n_models: int=3, # models trained from scratch (seeds seed..seed+n_models-1)
-                      seed: int=0, # first model seed
-                      sequential: bool=True, # the paper's protocol; False: the whole set at once with the mean lr (the benchmark's)
-                      cumulative: bool|None=None, # phases on S_1..S_j (None: as the set was made)
-                      **kwargs, # recipe / architecture overrides (epochs=, width=, arch=, recipe=)
-                     ) -> EvalResult:
+
+def evaluate_seqmatch(
+    syn: SyntheticSet,  # a set made by `distill_seqmatch`
+    test: ImageData,  # the test set
+    n_models: int = 3,  # models trained from scratch (seeds seed..seed+n_models-1)
+    seed: int = 0,  # first model seed
+    sequential: bool = True,  # the paper's protocol; False: the whole set at once with the mean lr (the benchmark's)
+    cumulative: bool | None = None,  # phases on S_1..S_j (None: as the set was made)
+    **kwargs,  # recipe / architecture overrides (epochs=, width=, arch=, recipe=)
+) -> EvalResult:
     "Test accuracy of models trained on a SeqMatch set: sequentially per subset (paper) or jointly (benchmark)."
-    if not sequential: return evaluate_synthetic(syn, test, n_models=n_models, seed=seed, **kwargs)
-    syn.check(test); check_range('n_models', n_models, 1)
+    if not sequential:
+        return evaluate_synthetic(syn, test, n_models=n_models, seed=seed, **kwargs)
+    syn.check(test)
+    check_range('n_models', n_models, 1)
     subs = [(x.to(test.device), y.to(test.device), lr) for x, y, lr in seqmatch_subsets(syn)]
     cum = syn.meta.get('cumulative', True) if cumulative is None else cumulative
-    m = syn.meta; recipe = kwargs.pop('recipe', None) or m.get('recipe') or 'dsa'
+    m = syn.meta
+    recipe = kwargs.pop('recipe', None) or m.get('recipe') or 'dsa'
     rec = get_recipe(recipe, epochs=kwargs.pop('epochs', None) or m.get('eval_epochs'))
-    arch = kwargs.pop('arch', m.get('arch', 'ConvNet')); opts = dict(m.get('arch_options') or {}, **kwargs)
+    arch = kwargs.pop('arch', m.get('arch', 'ConvNet'))
+    opts = dict(m.get('arch_options') or {}, **kwargs)
     seeds, accs = [seed + i for i in range(n_models)], []
     for s in seeds:
         net = get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **opts).to(test.device)
         train_sequential(net, subs, rec, test.name, seed=s, cumulative=cum)
         accs.append(evaluate_model(net, test.x, test.y)['acc'])
-    return EvalResult(accs, 'final', rec.epochs, arch, opts, seeds, asdict(rec), test.name, test.split, len(syn), 'synset',
-                      dict(protocol='sequential', cumulative=cum, phases=len(subs), subset_lrs=[l for *_, l in subs],
-                           ipc=torch.bincount(syn.labels.long(), minlength=test.n_classes).tolist(), method=m.get('method')))
+    return EvalResult(
+        accs,
+        'final',
+        rec.epochs,
+        arch,
+        opts,
+        seeds,
+        asdict(rec),
+        test.name,
+        test.split,
+        len(syn),
+        'synset',
+        dict(
+            protocol='sequential',
+            cumulative=cum,
+            phases=len(subs),
+            subset_lrs=[l for *_, l in subs],
+            ipc=torch.bincount(syn.labels.long(), minlength=test.n_classes).tolist(),
+            method=m.get('method'),
+        ),
+    )
 
 # %% ../../nbs/26_seqmatch.ipynb #31ed246c
 def _stage_paths(ckpt, k: int) -> tuple[Path, Path]:
-    p = Path(ckpt); return p.with_name(f"{p.stem}.stage{k}{p.suffix}"), p.with_name(f"{p.stem}.stage{k}.done")
+    p = Path(ckpt)
+    return p.with_name(f"{p.stem}.stage{k}{p.suffix}"), p.with_name(f"{p.stem}.stage{k}.done")
 
-_STAGE_FREE = ('eval_every', 'eval_models', 'ckpt_every')   # settings that may change on resume without redoing a finished stage
 
-@register_distillation('seqmatch', SeqMatchConfig, doc='SeqMatch (Du et al., NeurIPS 2023): K subsets distilled sequentially by MTT; needs buffer=<MTT expert folder>')
-def distill_seqmatch(data: ImageData, # the real training set (on the device to distil on)
-                     cfg: SeqMatchConfig, # settings (see `SeqMatchConfig.preset`); cfg.buffer names the stage-1 buffer
-                     ckpt=None, resume: bool=False, progress: bool|None=None, test: ImageData|None=None,
-                    ) -> SyntheticSet:
+_STAGE_FREE = (
+    'eval_every',
+    'eval_models',
+    'ckpt_every',
+)  # settings that may change on resume without redoing a finished stage
+
+
+@register_distillation(
+    'seqmatch',
+    SeqMatchConfig,
+    doc='SeqMatch (Du et al., NeurIPS 2023): K subsets distilled sequentially by MTT; needs buffer=<MTT expert folder>',
+)
+def distill_seqmatch(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: SeqMatchConfig,  # settings (see `SeqMatchConfig.preset`); cfg.buffer names the stage-1 buffer
+    ckpt=None,
+    resume: bool = False,
+    progress: bool | None = None,
+    test: ImageData | None = None,
+) -> SyntheticSet:
     "Distil `data` with SeqMatch: subset k matches the trajectories of teachers pre-trained on subsets 1..k-1."
     check_ipc(cfg.ipc, data)
-    stage_plan(cfg, data.n_classes, 10**9)   # the arguments first (stage 1's range is checked against the buffer below)
+    stage_plan(cfg, data.n_classes, 10**9)  # the arguments first (stage 1's range is checked against the buffer below)
     if cfg.buffer is None:
-        raise ValueError("buffer=None: SeqMatch needs the stage-1 MTT expert buffer; pass buffer=<folder> (experts_for / `dc experts`)")
+        raise ValueError(
+            "buffer=None: SeqMatch needs the stage-1 MTT expert buffer; pass buffer=<folder> (experts_for / `dc experts`)"
+        )
     buf1 = ExpertBuffer.load(cfg.buffer, device=data.device)
     buf1.check(data, cfg.arch, cfg.arch_options())
     plan = stage_plan(cfg, data.n_classes, buf1.epochs)
     root = Path(cfg.stage_buffer_root) if cfg.stage_buffer_root else Path(cfg.buffer).parent
     if ckpt is not None and not resume:
         there = [str(p) for k in range(1, len(plan) + 1) for p in _stage_paths(ckpt, k) if p.exists()]
-        if there: raise FileExistsError(f"ckpt={str(ckpt)!r}: stage files {there} already exist; pass resume=True or choose another path")
+        if there:
+            raise FileExistsError(
+                f"ckpt={str(ckpt)!r}: stage files {there} already exist; pass resume=True or choose another path"
+            )
     subsets, records = [], []
     for st in plan:
         k = st['stage']
-        ck = dict(ipc=st['ipc'], seed=cfg.seed if k == 1 else iteration_seed(cfg.seed, k, 7) % 2**31, lr_teacher=st['syn_lr_init'],
-                  batch_syn=st['batch_syn'], max_start_epoch=st['start_range'][1])
+        ck = dict(
+            ipc=st['ipc'],
+            seed=cfg.seed if k == 1 else iteration_seed(cfg.seed, k, 7) % 2**31,
+            lr_teacher=st['syn_lr_init'],
+            batch_syn=st['batch_syn'],
+            max_start_epoch=st['start_range'][1],
+        )
         cfg_k = cfg.replace(**ck)
         stage_ckpt, done = _stage_paths(ckpt, k) if ckpt is not None else (None, None)
         want = {a: v for a, v in cfg_k.as_dict().items() if a not in _STAGE_FREE}
@@ -245,16 +429,36 @@ def distill_seqmatch(data: ImageData, # the real training set (on the device to 
             got = {a: v for a, v in s.meta.get('config', {}).items() if a not in _STAGE_FREE}
             if got != want:
                 bad = sorted(a for a in set(got) | set(want) if got.get(a) != want.get(a))
-                raise ValueError(f"stage {k} in {done} was finished with other settings ({bad}); a finished stage cannot be "
-                                 "changed or extended (later stages were built on it): use a new ckpt path or the same settings")
+                raise ValueError(
+                    f"stage {k} in {done} was finished with other settings ({bad}); a finished stage cannot be "
+                    "changed or extended (later stages were built on it): use a new ckpt path or the same settings"
+                )
         else:
-            if k == 1: buf = buf1
-            else: buf = stage_buffer(data, cfg, subsets, root, progress)
-            buf.trajectories = buf.trajectories[:, :st['start_range'][1] + cfg.expert_epochs]
-            frozen = None if k == 1 else SyntheticSet(torch.cat([x for x, _, _ in subsets]), torch.cat([y for _, y, _ in subsets]))
-            s = run_trajectory_matching(data, cfg_k, buf, 'seqmatch', stage_ckpt, resume, progress, None, frozen=frozen,
-                                        start_range=tuple(st['start_range']), stage=k)
-            if done is not None: s.save(done)
+            if k == 1:
+                buf = buf1
+            else:
+                buf = stage_buffer(data, cfg, subsets, root, progress)
+            buf.trajectories = buf.trajectories[:, : st['start_range'][1] + cfg.expert_epochs]
+            frozen = (
+                None
+                if k == 1
+                else SyntheticSet(torch.cat([x for x, _, _ in subsets]), torch.cat([y for _, y, _ in subsets]))
+            )
+            s = run_trajectory_matching(
+                data,
+                cfg_k,
+                buf,
+                'seqmatch',
+                stage_ckpt,
+                resume,
+                progress,
+                None,
+                frozen=frozen,
+                start_range=tuple(st['start_range']),
+                stage=k,
+            )
+            if done is not None:
+                s.save(done)
         subsets.append((s.images.to(data.device), s.labels.to(data.device), float(s.lr)))
         rec = dict(st, lr=float(s.lr), buffer=s.meta.get('buffer'), history=s.meta.get('history'))
         if test is not None and cfg.eval_every:
@@ -263,11 +467,28 @@ def distill_seqmatch(data: ImageData, # the real training set (on the device to 
         records.append(rec)
     return _assemble(data, cfg, subsets, records)
 
+
 def _assemble(data, cfg, subsets, records) -> SyntheticSet:
     "The whole set from its subsets (each class-major), with the mean lr and what the evaluation needs."
     lrs = [lr for *_, lr in subsets]
-    sub = torch.cat([torch.full((len(y),), k, dtype=torch.long, device=y.device) for k, (_, y, _) in enumerate(subsets)])
-    meta = synset_meta(data, cfg, 'seqmatch', subset_ipcs=[r['ipc'] for r in records], subset_lrs=lrs, cumulative=cfg.cumulative,
-                       eval_protocol='sequential', lr_mean_of='subset_lrs', stages=records)
-    return SyntheticSet(torch.cat([x for x, _, _ in subsets]).detach().clone(), torch.cat([y for _, y, _ in subsets]),
-                        lr=float(np.mean(lrs)), meta=meta, extra=dict(subset=sub, subset_lrs=torch.tensor(lrs, dtype=torch.float64)))
+    sub = torch.cat(
+        [torch.full((len(y),), k, dtype=torch.long, device=y.device) for k, (_, y, _) in enumerate(subsets)]
+    )
+    meta = synset_meta(
+        data,
+        cfg,
+        'seqmatch',
+        subset_ipcs=[r['ipc'] for r in records],
+        subset_lrs=lrs,
+        cumulative=cfg.cumulative,
+        eval_protocol='sequential',
+        lr_mean_of='subset_lrs',
+        stages=records,
+    )
+    return SyntheticSet(
+        torch.cat([x for x, _, _ in subsets]).detach().clone(),
+        torch.cat([y for _, y, _ in subsets]),
+        lr=float(np.mean(lrs)),
+        meta=meta,
+        extra=dict(subset=sub, subset_lrs=torch.tensor(lrs, dtype=torch.float64)),
+    )

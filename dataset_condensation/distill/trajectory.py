@@ -4,7 +4,8 @@
 
 # %% ../../nbs/24_trajectory_matching.ipynb #9c538bf0
 from __future__ import annotations
-import math, time
+import math
+import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable
@@ -15,15 +16,34 @@ import torch.nn.functional as F
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from ..core import (Registry, check_choice, check_range, check_option, save_json, load_json, atomic_write,
-                                       provenance, clean_stale_tmp, progress as _progress)
+from dataset_condensation.core import (
+    Registry,
+    check_choice,
+    check_range,
+    check_option,
+    save_json,
+    load_json,
+    atomic_write,
+    provenance,
+    clean_stale_tmp,
+    progress as _progress,
+)
 from ..data import ImageData
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
 from ..train import evaluate as evaluate_model
-from .core import (DistillConfig, CPU_PROFILE, SyntheticSet, check_ipc, init_synthetic,
-                                               iteration_seed, distill_loop, synset_meta,
-                                               evaluate_synthetic, register_distillation)
+from dataset_condensation.distill.core import (
+    DistillConfig,
+    CPU_PROFILE,
+    SyntheticSet,
+    check_ipc,
+    init_synthetic,
+    iteration_seed,
+    distill_loop,
+    synset_meta,
+    evaluate_synthetic,
+    register_distillation,
+)
 from .performance import unroll_gd
 
 # %% auto #0
@@ -35,19 +55,24 @@ __all__ = ['EXPERT_STEPS', 'BUFFER_META', 'EXPERT_SHARD', 'MEMORY_MODES', 'MTT_P
            'load_buffer_for', 'buffer_defaults', 'distill_mtt']
 
 # %% ../../nbs/24_trajectory_matching.ipynb #cf2e09e1
-def param_layout(model: nn.Module, # any network
-                ) -> list[list]:
+def param_layout(
+    model: nn.Module,  # any network
+) -> list[list]:
     "[name, shape] of every parameter of `model`, in `named_parameters` order: the layout of its flat vector."
     return [[n, list(p.shape)] for n, p in model.named_parameters()]
 
-def flat_params(model: nn.Module, # any network
-               ) -> Tensor:
+
+def flat_params(
+    model: nn.Module,  # any network
+) -> Tensor:
     "All parameters of `model` as one detached float32 vector (in `param_layout` order)."
     return torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
 
-def unflatten(flat: Tensor, # a flat parameter vector [P]
-              layout: list, # from `param_layout`
-             ) -> dict[str, Tensor]:
+
+def unflatten(
+    flat: Tensor,  # a flat parameter vector [P]
+    layout: list,  # from `param_layout`
+) -> dict[str, Tensor]:
     "Split a flat vector into name → tensor views of the shapes in `layout` (differentiable)."
     sizes = [math.prod(s) for _, s in layout]
     if flat.ndim != 1 or flat.numel() != sum(sizes):
@@ -58,79 +83,126 @@ def unflatten(flat: Tensor, # a flat parameter vector [P]
 EXPERT_STEPS = Registry('expert optimiser step', arg='step')
 BUFFER_META, EXPERT_SHARD = 'buffer.json', 'expert_{:04d}.safetensors'
 
+
 @EXPERT_STEPS.register('sgd', doc='one plain SGD step (MTT buffers)')
-def sgd_expert_step(model: nn.Module, # the expert, in train mode
-                    opt: torch.optim.Optimizer, # its base optimiser
-                    loss_fn: Callable[[], Tensor], # recomputes the batch loss at the current parameters
-                    **options, # none for plain SGD
-                   ) -> Tensor:
+def sgd_expert_step(
+    model: nn.Module,  # the expert, in train mode
+    opt: torch.optim.Optimizer,  # its base optimiser
+    loss_fn: Callable[[], Tensor],  # recomputes the batch loss at the current parameters
+    **options,  # none for plain SGD
+) -> Tensor:
     "One base-optimiser step on the batch loss; returns the loss (detached)."
-    if options: raise ValueError(f"the 'sgd' expert step takes no options; got {sorted(options)}")
-    loss = loss_fn(); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    if options:
+        raise ValueError(f"the 'sgd' expert step takes no options; got {sorted(options)}")
+    loss = loss_fn()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
     return loss.detach()
 
+
 def _expert_step(name: str):
-    if name not in EXPERT_STEPS: import dataset_condensation.distill.ftd  # registers 'gsam': the error then lists every step
+    if name not in EXPERT_STEPS:
+        import dataset_condensation.distill.ftd  # noqa: F401  (registers 'gsam': the error then lists every step)
     return EXPERT_STEPS.get(name)
 
-def expert_step_options(step: str, # a registered expert step
-                       ) -> dict:
+
+def expert_step_options(
+    step: str,  # a registered expert step
+) -> dict:
     "The options of an expert step: {name: (annotation, default)} from its signature."
     import inspect
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {k: (p.annotation, p.default) for k, p in inspect.signature(_expert_step(step)).parameters.items()
-            if p.kind in kinds and k not in ('model', 'opt', 'loss_fn')}
 
-def check_step_options(step: str, # a registered expert step
-                       options: dict|None, # its options
-                      ) -> dict:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        k: (p.annotation, p.default)
+        for k, p in inspect.signature(_expert_step(step)).parameters.items()
+        if p.kind in kinds and k not in ('model', 'opt', 'loss_fn')
+    }
+
+
+def check_step_options(
+    step: str,  # a registered expert step
+    options: dict | None,  # its options
+) -> dict:
     "The options of an expert step checked against its signature (names, types, ranges); a one-line error otherwise."
     ok = expert_step_options(step)
     bad = sorted(set(options or {}) - set(ok))
-    if bad: raise ValueError(f"the {step!r} expert step takes " + (f"the options {', '.join(ok)}" if ok else "no options") + f"; got {bad}")
+    if bad:
+        raise ValueError(
+            f"the {step!r} expert step takes "
+            + (f"the options {', '.join(ok)}" if ok else "no options")
+            + f"; got {bad}"
+        )
     return {k: check_option(k, v, *ok[k], owner=f"the {step!r} expert step") for k, v in (options or {}).items()}
 
 # %% ../../nbs/24_trajectory_matching.ipynb #4a71aa95
-def buffer_spec(data: ImageData, # the real training set
-                epochs: int=50, # training epochs per expert (snapshots: epochs + 1)
-                lr: float=0.01, # expert learning rate (MTT `lr_teacher`)
-                momentum: float=0., # SGD momentum (buffer.py: 0)
-                weight_decay: float=0., # weight decay (buffer.py: 0)
-                batch_size: int=256, # batch size (buffer.py `batch_train`)
-                augment: str='dsa', # 'dsa' (buffer.py) or 'none'
-                arch: str='ConvNet', # expert architecture (no BatchNorm: the student is unrolled functionally)
-                arch_options: dict|None=None, # e.g. dict(width=32)
-                step: str='sgd', # expert optimiser step, see `EXPERT_STEPS` ('gsam' for FTD)
-                step_options: dict|None=None, # options of the step (GSAM: rho, alpha)
-                dtype: str='float16', # storage dtype of the snapshots ('float16' or 'float32')
-                seed: int=0, # expert k is seeded by iteration_seed(seed, k)
-                prepare: str|None=None, # tag of a pre-training applied before snapshot 0 (SeqMatch stages)
-               ) -> dict:
+def buffer_spec(
+    data: ImageData,  # the real training set
+    epochs: int = 50,  # training epochs per expert (snapshots: epochs + 1)
+    lr: float = 0.01,  # expert learning rate (MTT `lr_teacher`)
+    momentum: float = 0.0,  # SGD momentum (buffer.py: 0)
+    weight_decay: float = 0.0,  # weight decay (buffer.py: 0)
+    batch_size: int = 256,  # batch size (buffer.py `batch_train`)
+    augment: str = 'dsa',  # 'dsa' (buffer.py) or 'none'
+    arch: str = 'ConvNet',  # expert architecture (no BatchNorm: the student is unrolled functionally)
+    arch_options: dict | None = None,  # e.g. dict(width=32)
+    step: str = 'sgd',  # expert optimiser step, see `EXPERT_STEPS` ('gsam' for FTD)
+    step_options: dict | None = None,  # options of the step (GSAM: rho, alpha)
+    dtype: str = 'float16',  # storage dtype of the snapshots ('float16' or 'float32')
+    seed: int = 0,  # expert k is seeded by iteration_seed(seed, k)
+    prepare: str | None = None,  # tag of a pre-training applied before snapshot 0 (SeqMatch stages)
+) -> dict:
     "Every setting that shapes an expert buffer (its identity: `buffer.json` minus the counts)."
-    check_range('epochs', epochs, 1); check_range('lr', lr, 0, low_open=True); check_range('batch_size', batch_size, 1)
-    check_choice('augment', augment, ['dsa', 'none']); check_choice('dtype', dtype, ['float16', 'float32'])
+    check_range('epochs', epochs, 1)
+    check_range('lr', lr, 0, low_open=True)
+    check_range('batch_size', batch_size, 1)
+    check_choice('augment', augment, ['dsa', 'none'])
+    check_choice('dtype', dtype, ['float16', 'float32'])
     check_step_options(step, step_options)
     net = get_network(arch, data.channels, data.n_classes, data.im_size, seed=0, **(arch_options or {}))
     if has_batchnorm(net):
-        raise ValueError(f"arch={arch!r} has BatchNorm layers; trajectory matching unrolls the student functionally "
-                         "and needs a network without running statistics, e.g. 'ConvNet' (instance norm)")
-    return dict(dataset=data.name, n_classes=data.n_classes, image_shape=list(data.image_shape),
-                zca=bool(data.meta.get('zca', False)), epochs=int(epochs), lr=float(lr), momentum=float(momentum),
-                weight_decay=float(weight_decay), batch_size=int(batch_size), augment=augment, arch=arch,
-                arch_options=dict(arch_options or {}), step=step, step_options=dict(step_options or {}), dtype=dtype,
-                seed=int(seed), prepare=prepare, n_params=count_params(net), layout=param_layout(net))
+        raise ValueError(
+            f"arch={arch!r} has BatchNorm layers; trajectory matching unrolls the student functionally "
+            "and needs a network without running statistics, e.g. 'ConvNet' (instance norm)"
+        )
+    return dict(
+        dataset=data.name,
+        n_classes=data.n_classes,
+        image_shape=list(data.image_shape),
+        zca=bool(data.meta.get('zca', False)),
+        epochs=int(epochs),
+        lr=float(lr),
+        momentum=float(momentum),
+        weight_decay=float(weight_decay),
+        batch_size=int(batch_size),
+        augment=augment,
+        arch=arch,
+        arch_options=dict(arch_options or {}),
+        step=step,
+        step_options=dict(step_options or {}),
+        dtype=dtype,
+        seed=int(seed),
+        prepare=prepare,
+        n_params=count_params(net),
+        layout=param_layout(net),
+    )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #1d28ed24
-def train_expert(data: ImageData, # the real training set (on the training device)
-                 spec: dict, # from `buffer_spec`
-                 k: int, # expert index (its seed is iteration_seed(spec['seed'], k))
-                 prepare: Callable[[nn.Module, int], None]|None=None, # pre-trains the fresh network before snapshot 0
-                 test: ImageData|None=None, # test set: record the expert's final accuracy
-                ) -> tuple[Tensor, dict]:
+def train_expert(
+    data: ImageData,  # the real training set (on the training device)
+    spec: dict,  # from `buffer_spec`
+    k: int,  # expert index (its seed is iteration_seed(spec['seed'], k))
+    prepare: Callable[[nn.Module, int], None] | None = None,  # pre-trains the fresh network before snapshot 0
+    test: ImageData | None = None,  # test set: record the expert's final accuracy
+) -> tuple[Tensor, dict]:
     "Train expert `k`; return its trajectory [epochs+1, P] (float32) and a record (seed, losses, seconds, test accuracy)."
     s = iteration_seed(spec['seed'], k)
-    net = get_network(spec['arch'], data.channels, data.n_classes, data.im_size, seed=s, **spec['arch_options']).to(data.device)
-    if prepare is not None: prepare(net, k)
+    net = get_network(spec['arch'], data.channels, data.n_classes, data.im_size, seed=s, **spec['arch_options']).to(
+        data.device
+    )
+    if prepare is not None:
+        prepare(net, k)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=spec['lr'], momentum=spec['momentum'], weight_decay=spec['weight_decay'])
     aug = make_augment(spec['augment'], data.name)
@@ -140,229 +212,352 @@ def train_expert(data: ImageData, # the real training set (on the training devic
     for ep in range(spec['epochs']):
         perm, total = torch.randperm(n, generator=g_cpu).to(data.device), torch.zeros((), device=data.device)
         for b in range(0, n, bs):
-            idx = perm[b:b + bs]
+            idx = perm[b : b + bs]
             xb = data.x[idx] if aug is None else aug(data.x[idx], g_dev)
             loss = step(net, opt, lambda: F.cross_entropy(net(xb), data.y[idx]), **spec['step_options'])
             total += loss * len(idx)
-        snaps.append(flat_params(net)); losses.append(total / n)
+        snaps.append(flat_params(net))
+        losses.append(total / n)
     losses = torch.stack(losses).tolist()
-    if not all(map(math.isfinite, losses)): raise FloatingPointError(f"expert {k}: the training loss became {losses[-1]}; lower lr")
+    if not all(map(math.isfinite, losses)):
+        raise FloatingPointError(f"expert {k}: the training loss became {losses[-1]}; lower lr")
     rec = dict(seed=s, loss=losses, seconds=time.perf_counter() - t0)
-    if test is not None: rec['test_acc'] = evaluate_model(net.eval(), test.x, test.y)['acc']
+    if test is not None:
+        rec['test_acc'] = evaluate_model(net.eval(), test.x, test.y)['acc']
     return torch.stack(snaps), rec
 
 # %% ../../nbs/24_trajectory_matching.ipynb #2fb6722e
 def _spec_diff(a: dict, b: dict) -> list[str]:
-    return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b)) if k != 'library_version' and a.get(k) != b.get(k)]
+    return [
+        f"{k}: {a.get(k)!r} vs {b.get(k)!r}"
+        for k in sorted(set(a) | set(b))
+        if k != 'library_version' and a.get(k) != b.get(k)
+    ]
 
-def buffer_conflict(out: str|Path, # a buffer folder (it may not exist)
-                    spec: dict, # from `buffer_spec`
-                   ) -> list[str]:
+
+def buffer_conflict(
+    out: str | Path,  # a buffer folder (it may not exist)
+    spec: dict,  # from `buffer_spec`
+) -> list[str]:
     "How the buffer in `out` differs from `spec` ('key: old vs new' lines); empty when there is none or it matches."
-    meta_path = Path(out)/BUFFER_META
-    if not meta_path.exists(): return []
+    meta_path = Path(out) / BUFFER_META
+    if not meta_path.exists():
+        return []
     old = load_json(meta_path)
-    if not isinstance(old, dict): raise ValueError(f"{meta_path} is not the metadata of an expert buffer (not a JSON object)")
+    if not isinstance(old, dict):
+        raise ValueError(f"{meta_path} is not the metadata of an expert buffer (not a JSON object)")
     return _spec_diff({k: old.get(k) for k in spec}, spec)
 
-def train_experts(data: ImageData, # the real training set (on the training device)
-                  out: str|Path, # the buffer folder
-                  n_experts: int=100, # experts in the buffer (buffer.py: 100)
-                  prepare_fn: Callable[[nn.Module, int], None]|None=None, # pre-trains each fresh expert before snapshot 0 (with a `prepare` tag naming it)
-                  test: ImageData|None=None, # record each expert's final test accuracy
-                  progress: bool|None=None, # progress bar over experts
-                  **spec_kw, # settings of `buffer_spec` (epochs, lr, arch, arch_options, step, step_options, dtype, seed, ...)
-                 ) -> ExpertBuffer:
+
+def train_experts(
+    data: ImageData,  # the real training set (on the training device)
+    out: str | Path,  # the buffer folder
+    n_experts: int = 100,  # experts in the buffer (buffer.py: 100)
+    prepare_fn: Callable[[nn.Module, int], None]
+    | None = None,  # pre-trains each fresh expert before snapshot 0 (with a `prepare` tag naming it)
+    test: ImageData | None = None,  # record each expert's final test accuracy
+    progress: bool | None = None,  # progress bar over experts
+    **spec_kw,  # settings of `buffer_spec` (epochs, lr, arch, arch_options, step, step_options, dtype, seed, ...)
+) -> ExpertBuffer:
     "Train (or complete) a buffer of `n_experts` expert trajectories in `out`; return it loaded."
     check_range('n_experts', n_experts, 1)
     spec = buffer_spec(data, **spec_kw)
     if (prepare_fn is None) != (spec['prepare'] is None):
-        raise ValueError("pass prepare_fn=<callable> together with prepare=<tag>, a string that identifies it (it is part of the buffer's identity)")
-    out = Path(out); meta_path = out/BUFFER_META
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file, not a folder for an expert buffer")
+        raise ValueError(
+            "pass prepare_fn=<callable> together with prepare=<tag>, a string that identifies it (it is part of the buffer's identity)"
+        )
+    out = Path(out)
+    meta_path = out / BUFFER_META
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file, not a folder for an expert buffer")
     diff = buffer_conflict(out, spec)
-    if diff: raise ValueError(f"{out} holds a buffer made with other settings ({'; '.join(diff)}); choose another folder")
+    if diff:
+        raise ValueError(f"{out} holds a buffer made with other settings ({'; '.join(diff)}); choose another folder")
     records = load_json(meta_path).get('experts', {}) if meta_path.exists() else {}
     clean_stale_tmp(out, older_than=600)
-    def write_meta():   # merged with records another process may have written into the same folder meanwhile
-        if meta_path.exists(): records.update({k: v for k, v in load_json(meta_path).get('experts', {}).items() if k not in records})
+
+    def write_meta():  # merged with records another process may have written into the same folder meanwhile
+        if meta_path.exists():
+            records.update({k: v for k, v in load_json(meta_path).get('experts', {}).items() if k not in records})
         save_json(provenance(**spec, experts=records), meta_path)
-    if meta_path.exists(): write_meta()   # a new buffer's metadata is written with its first expert
+
+    if meta_path.exists():
+        write_meta()  # a new buffer's metadata is written with its first expert
     for k in _progress(range(n_experts), desc='experts', enable=progress):
-        path = out/EXPERT_SHARD.format(k)
-        if path.exists() and str(k) in records: continue
+        path = out / EXPERT_SHARD.format(k)
+        if path.exists() and str(k) in records:
+            continue
         traj, rec = train_expert(data, spec, k, prepare_fn, test)
         traj = traj.to(getattr(torch, spec['dtype'])).cpu().contiguous()
-        atomic_write(path, lambda p: save_file({'trajectory': traj}, str(p), metadata=dict(expert=str(k), seed=str(rec['seed']))))
-        records[str(k)] = dict(rec, bytes=path.stat().st_size); write_meta()
+        atomic_write(
+            path, lambda p: save_file({'trajectory': traj}, str(p), metadata=dict(expert=str(k), seed=str(rec['seed'])))
+        )
+        records[str(k)] = dict(rec, bytes=path.stat().st_size)
+        write_meta()
     return ExpertBuffer.load(out, n_experts=n_experts)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #305173cb
-_BUFFER_FIELDS = ('dataset', 'n_classes', 'image_shape', 'epochs', 'arch', 'arch_options', 'step', 'step_options', 'dtype',
-                  'n_params', 'layout')
+_BUFFER_FIELDS = (
+    'dataset',
+    'n_classes',
+    'image_shape',
+    'epochs',
+    'arch',
+    'arch_options',
+    'step',
+    'step_options',
+    'dtype',
+    'n_params',
+    'layout',
+)
 
-def check_buffer_meta(meta, # the content of a buffer.json
-                      path='buffer.json', # where it came from, for errors
-                     ) -> dict:
+
+def check_buffer_meta(
+    meta,  # the content of a buffer.json
+    path='buffer.json',  # where it came from, for errors
+) -> dict:
     "`meta` if it is the metadata of an expert buffer (all fields, consistent sizes); a one-line error otherwise."
-    if not isinstance(meta, dict): raise ValueError(f"{path} is not the metadata of an expert buffer (not a JSON object)")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not the metadata of an expert buffer (not a JSON object)")
     missing = [k for k in _BUFFER_FIELDS if k not in meta]
-    if missing: raise ValueError(f"{path} is not the metadata of an expert buffer (no {missing}); damaged, or not written by train_experts")
-    if not isinstance(meta['epochs'], int) or meta['epochs'] < 1: raise ValueError(f"{path}: epochs={meta['epochs']!r} must be a positive integer")
-    try: n = sum(math.prod(s) for _, s in meta['layout'])
-    except (TypeError, ValueError): raise ValueError(f"{path}: its layout is not a list of [name, shape] pairs") from None
-    if n != meta['n_params']: raise ValueError(f"{path}: n_params={meta['n_params']!r} but its layout holds {n:,} parameters (damaged?)")
-    if not isinstance(meta.get('experts') or {}, dict): raise ValueError(f"{path}: experts must be a JSON object")
+    if missing:
+        raise ValueError(
+            f"{path} is not the metadata of an expert buffer (no {missing}); damaged, or not written by train_experts"
+        )
+    if not isinstance(meta['epochs'], int) or meta['epochs'] < 1:
+        raise ValueError(f"{path}: epochs={meta['epochs']!r} must be a positive integer")
+    try:
+        n = sum(math.prod(s) for _, s in meta['layout'])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: its layout is not a list of [name, shape] pairs") from None
+    if n != meta['n_params']:
+        raise ValueError(f"{path}: n_params={meta['n_params']!r} but its layout holds {n:,} parameters (damaged?)")
+    if not isinstance(meta.get('experts') or {}, dict):
+        raise ValueError(f"{path}: experts must be a JSON object")
     return meta
 
-def read_buffer_meta(folder: str|Path, # a folder written by `train_experts`
-                    ) -> dict:
+
+def read_buffer_meta(
+    folder: str | Path,  # a folder written by `train_experts`
+) -> dict:
     "The checked `buffer.json` of a buffer folder (without reading its trajectories)."
     folder = Path(folder)
-    if not folder.exists(): raise FileNotFoundError(f"buffer={str(folder)!r} does not exist; make one with train_experts or `dc experts`")
-    if not folder.is_dir(): raise ValueError(f"buffer={str(folder)!r} is a file, not a buffer folder")
-    if not (folder/BUFFER_META).exists():
-        raise FileNotFoundError(f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or `dc experts`")
-    return check_buffer_meta(load_json(folder/BUFFER_META), folder/BUFFER_META)
+    if not folder.exists():
+        raise FileNotFoundError(f"buffer={str(folder)!r} does not exist; make one with train_experts or `dc experts`")
+    if not folder.is_dir():
+        raise ValueError(f"buffer={str(folder)!r} is a file, not a buffer folder")
+    if not (folder / BUFFER_META).exists():
+        raise FileNotFoundError(
+            f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or `dc experts`"
+        )
+    return check_buffer_meta(load_json(folder / BUFFER_META), folder / BUFFER_META)
+
 
 class ExpertBuffer:
     "Expert trajectories in memory: `trajectories` [experts, snapshots, P] and the buffer's settings `meta`."
-    def __init__(self, trajectories: Tensor, meta: dict, folder: Path|None=None):
+
+    def __init__(self, trajectories: Tensor, meta: dict, folder: Path | None = None):
         self.trajectories, self.meta, self.folder = trajectories, meta, folder
 
     @classmethod
-    def load(cls, folder: str|Path, # a folder written by `train_experts`
-             device=None, # where to keep the trajectories (default CPU)
-             n_experts: int|None=None, # use the first n experts (None: all written)
-             max_epoch: int|None=None, # keep snapshots 0..max_epoch only
-            ) -> ExpertBuffer:
+    def load(
+        cls,
+        folder: str | Path,  # a folder written by `train_experts`
+        device=None,  # where to keep the trajectories (default CPU)
+        n_experts: int | None = None,  # use the first n experts (None: all written)
+        max_epoch: int | None = None,  # keep snapshots 0..max_epoch only
+    ) -> ExpertBuffer:
         "Read the buffer in `folder` once."
         folder = Path(folder)
         meta = read_buffer_meta(folder)
-        have = sorted(int(k) for k in meta.get('experts') or {} if str(k).isdigit() and (folder/EXPERT_SHARD.format(int(k))).exists())
+        have = sorted(
+            int(k)
+            for k in meta.get('experts') or {}
+            if str(k).isdigit() and (folder / EXPERT_SHARD.format(int(k))).exists()
+        )
         if n_experts is not None:
             missing = [k for k in range(n_experts) if k not in have]
-            if missing: raise ValueError(f"buffer {folder} has no expert(s) {missing[:5]}; it holds {len(have)}")
+            if missing:
+                raise ValueError(f"buffer {folder} has no expert(s) {missing[:5]}; it holds {len(have)}")
             have = list(range(n_experts))
-        if not have: raise ValueError(f"buffer {folder} holds no finished expert")
+        if not have:
+            raise ValueError(f"buffer {folder} holds no finished expert")
         last = meta['epochs'] if max_epoch is None else int(check_range('max_epoch', max_epoch, 0, meta['epochs']))
         trajs = []
         for k in have:
             try:
-                with safe_open(str(folder/EXPERT_SHARD.format(k)), 'pt') as f: t = f.get_slice('trajectory')[:last + 1]
+                with safe_open(str(folder / EXPERT_SHARD.format(k)), 'pt') as f:
+                    t = f.get_slice('trajectory')[: last + 1]
             except Exception as e:
-                raise ValueError(f"{folder/EXPERT_SHARD.format(k)} is not a readable expert trajectory (corrupted or truncated?): {e}") from e
+                raise ValueError(
+                    f"{folder / EXPERT_SHARD.format(k)} is not a readable expert trajectory (corrupted or truncated?): {e}"
+                ) from e
             if tuple(t.shape) != (last + 1, meta['n_params']):
-                raise ValueError(f"{folder/EXPERT_SHARD.format(k)} holds a trajectory of shape {tuple(t.shape)}; expected ({last + 1}, {meta['n_params']})")
+                raise ValueError(
+                    f"{folder / EXPERT_SHARD.format(k)} holds a trajectory of shape {tuple(t.shape)}; expected ({last + 1}, {meta['n_params']})"
+                )
             trajs.append(t)
         return cls(torch.stack(trajs).to(device), meta, folder)
 
     @property
-    def n_experts(self) -> int: return self.trajectories.shape[0]
+    def n_experts(self) -> int:
+        return self.trajectories.shape[0]
+
     @property
-    def epochs(self) -> int: return self.trajectories.shape[1] - 1
+    def epochs(self) -> int:
+        return self.trajectories.shape[1] - 1
+
     def expert_bytes(self) -> int:
         "Bytes of one expert's stored trajectory (all its snapshots)."
         return self.meta['n_params'] * (self.meta['epochs'] + 1) * (2 if self.meta['dtype'] == 'float16' else 4)
+
     def __repr__(self):
-        return (f"ExpertBuffer({self.n_experts} experts × {self.epochs + 1} snapshots × {self.meta['n_params']:,} params, "
-                f"{self.meta['arch']} {self.meta['arch_options']}, {self.meta['dataset']}, step={self.meta['step']})")
+        return (
+            f"ExpertBuffer({self.n_experts} experts × {self.epochs + 1} snapshots × {self.meta['n_params']:,} params, "
+            f"{self.meta['arch']} {self.meta['arch_options']}, {self.meta['dataset']}, step={self.meta['step']})"
+        )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #a450d47f
-def full_arch_options(arch: str, # a network name (`models.NETWORKS`)
-                      options: dict|None=None, # options given to `get_network`
-                     ) -> dict:
+def full_arch_options(
+    arch: str,  # a network name (`models.NETWORKS`)
+    options: dict | None = None,  # options given to `get_network`
+) -> dict:
     "Every option the network is built with: its class defaults, then its registered preset, then `options`."
     import inspect
     from dataset_condensation import models
+
     spec = dict(getattr(models, '_NETWORK_SPECS', {}).get(arch, {}))
     cls = spec.pop('cls', None)
-    if cls is None: return dict(options or {})
-    d = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-         if k not in ('self', 'channel', 'num_classes', 'im_size') and p.default is not p.empty}
+    if cls is None:
+        return dict(options or {})
+    d = {
+        k: p.default
+        for k, p in inspect.signature(cls.__init__).parameters.items()
+        if k not in ('self', 'channel', 'num_classes', 'im_size') and p.default is not p.empty
+    }
     return dict(d, **spec, **(options or {}))
 
-def _check_buffer(self: ExpertBuffer, data: ImageData|None=None, # the student's training set
-                  arch: str|None=None, arch_options: dict|None=None, # the student's architecture and options
-                  max_start_epoch: int|None=None, expert_epochs: int|None=None, # the start range and target offset
-                  name: str='buffer') -> ExpertBuffer:
+
+def _check_buffer(
+    self: ExpertBuffer,
+    data: ImageData | None = None,  # the student's training set
+    arch: str | None = None,
+    arch_options: dict | None = None,  # the student's architecture and options
+    max_start_epoch: int | None = None,
+    expert_epochs: int | None = None,  # the start range and target offset
+    name: str = 'buffer',
+) -> ExpertBuffer:
     "Raise a clear error if this buffer cannot drive the matching of `data` with that student and range."
     m = self.meta
     if data is not None:
         for k, want in (('dataset', data.name), ('n_classes', data.n_classes), ('image_shape', list(data.image_shape))):
-            if m[k] != want: raise ValueError(f"{name} was trained on {k}={m[k]!r} but the data has {k}={want!r}")
+            if m[k] != want:
+                raise ValueError(f"{name} was trained on {k}={m[k]!r} but the data has {k}={want!r}")
     if arch is not None:
-        if m['arch'] != arch or (arch_options is not None and full_arch_options(arch, m['arch_options']) != full_arch_options(arch, arch_options)):
-            raise ValueError(f"{name} holds {m['arch']} {m['arch_options']} experts but the student is {arch} {dict(arch_options or {})}")
+        if m['arch'] != arch or (
+            arch_options is not None
+            and full_arch_options(arch, m['arch_options']) != full_arch_options(arch, arch_options)
+        ):
+            raise ValueError(
+                f"{name} holds {m['arch']} {m['arch_options']} experts but the student is {arch} {dict(arch_options or {})}"
+            )
         if data is not None:
             net = get_network(arch, data.channels, data.n_classes, data.im_size, seed=0, **(arch_options or {}))
             if count_params(net) != m['n_params'] or param_layout(net) != m['layout']:
-                raise ValueError(f"{name} has {m['n_params']:,} parameters per snapshot but the student has {count_params(net):,}")
+                raise ValueError(
+                    f"{name} has {m['n_params']:,} parameters per snapshot but the student has {count_params(net):,}"
+                )
     if max_start_epoch is not None and expert_epochs is not None:
-        check_range('max_start_epoch', max_start_epoch, 1); check_range('expert_epochs', expert_epochs, 1)
+        check_range('max_start_epoch', max_start_epoch, 1)
+        check_range('expert_epochs', expert_epochs, 1)
         if max_start_epoch - 1 + expert_epochs > self.epochs:
-            raise ValueError(f"max_start_epoch - 1 + expert_epochs = {max_start_epoch - 1 + expert_epochs} is beyond the "
-                             f"{self.epochs} recorded epochs of {name}; lower them or train longer experts")
+            raise ValueError(
+                f"max_start_epoch - 1 + expert_epochs = {max_start_epoch - 1 + expert_epochs} is beyond the "
+                f"{self.epochs} recorded epochs of {name}; lower them or train longer experts"
+            )
     return self
+
+
 ExpertBuffer.check = _check_buffer
 
-def _sample(self: ExpertBuffer, generator: torch.Generator, # the iteration's generator
-            expert_epochs: int, # M: target = start + M epochs
-            start_range: tuple[int, int], # start epoch t ~ U{lo..hi-1}
-           ) -> tuple[Tensor, Tensor, int, int]:
+
+def _sample(
+    self: ExpertBuffer,
+    generator: torch.Generator,  # the iteration's generator
+    expert_epochs: int,  # M: target = start + M epochs
+    start_range: tuple[int, int],  # start epoch t ~ U{lo..hi-1}
+) -> tuple[Tensor, Tensor, int, int]:
     "A random expert k and start epoch t: (θ*_t, θ*_{t+M}) in float32, k, t."
     k = int(torch.randint(self.n_experts, (1,), generator=generator, device=generator.device))
     t = int(torch.randint(start_range[0], start_range[1], (1,), generator=generator, device=generator.device))
     tr = self.trajectories[k]
     return tr[t].float(), tr[t + expert_epochs].float(), k, t
+
+
 ExpertBuffer.sample = _sample
 
 # %% ../../nbs/24_trajectory_matching.ipynb #ee61ce86
-def trajectory_loss(student_end: Tensor, # θ̂_{t+N}: where the student landed [P]
-                    expert_start: Tensor, # θ*_t: where it started [P]
-                    expert_end: Tensor, # θ*_{t+M}: the expert's target [P]
-                   ) -> Tensor:
+def trajectory_loss(
+    student_end: Tensor,  # θ̂_{t+N}: where the student landed [P]
+    expert_start: Tensor,  # θ*_t: where it started [P]
+    expert_end: Tensor,  # θ*_{t+M}: the expert's target [P]
+) -> Tensor:
     "‖θ̂_{t+N} − θ*_{t+M}‖² / ‖θ*_t − θ*_{t+M}‖² (MTT's loss); a 0-d tensor."
     if not (student_end.shape == expert_start.shape == expert_end.shape):
-        raise ValueError(f"shapes differ: student_end {tuple(student_end.shape)}, expert_start {tuple(expert_start.shape)}, expert_end {tuple(expert_end.shape)}")
+        raise ValueError(
+            f"shapes differ: student_end {tuple(student_end.shape)}, expert_start {tuple(expert_start.shape)}, expert_end {tuple(expert_end.shape)}"
+        )
     return (student_end - expert_end).pow(2).sum() / (expert_start - expert_end).pow(2).sum()
 
 # %% ../../nbs/24_trajectory_matching.ipynb #8385f4d1
-def student_chunks(n_images: int, # images the student trains on
-                   syn_steps: int, # N
-                   batch_syn: int|None, # images per step (None: all)
-                   generator: torch.Generator, # the iteration's generator
-                  ) -> Tensor:
+def student_chunks(
+    n_images: int,  # images the student trains on
+    syn_steps: int,  # N
+    batch_syn: int | None,  # images per step (None: all)
+    generator: torch.Generator,  # the iteration's generator
+) -> Tensor:
     "Indices [N, batch_syn] of each step's chunk, consecutive slices of a stream of random permutations."
     b = n_images if batch_syn is None else int(check_range('batch_syn', batch_syn, 1, n_images))
     reps = -(-syn_steps * b // n_images)
     stream = torch.cat([torch.randperm(n_images, generator=generator, device=generator.device) for _ in range(reps)])
-    return stream[:syn_steps * b].view(syn_steps, b)
+    return stream[: syn_steps * b].view(syn_steps, b)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #542e5f1e
 MEMORY_MODES = ('plain', 'recompute')
 
-def match_trajectory(net: nn.Module, # the student architecture (its own parameters are not used)
-                     layout: list, # the flat layout (`param_layout(net)`)
-                     start: Tensor, # θ*_t [P]
-                     target: Tensor, # θ*_{t+M} [P]
-                     images: Tensor, # learned synthetic images [n, C, H, W]
-                     labels: Tensor, # their labels [n]
-                     syn_lr: Tensor, # the learned step size (0-d, requires grad)
-                     chunks: Tensor, # step chunks [N, b] from `student_chunks`, indexing cat(frozen, images)
-                     aug_seeds: list[int]|None=None, # one DSA seed per step (None: no augmentation)
-                     strategy: str='', # DSA strategy
-                     memory: str='plain', # 'plain' (graph of every step kept) or 'recompute' (constant activation memory)
-                     frozen: tuple[Tensor, Tensor]|None=None, # (images, labels) in the student's batches but not learned
-                    ) -> Tensor:
+
+def match_trajectory(
+    net: nn.Module,  # the student architecture (its own parameters are not used)
+    layout: list,  # the flat layout (`param_layout(net)`)
+    start: Tensor,  # θ*_t [P]
+    target: Tensor,  # θ*_{t+M} [P]
+    images: Tensor,  # learned synthetic images [n, C, H, W]
+    labels: Tensor,  # their labels [n]
+    syn_lr: Tensor,  # the learned step size (0-d, requires grad)
+    chunks: Tensor,  # step chunks [N, b] from `student_chunks`, indexing cat(frozen, images)
+    aug_seeds: list[int] | None = None,  # one DSA seed per step (None: no augmentation)
+    strategy: str = '',  # DSA strategy
+    memory: str = 'plain',  # 'plain' (graph of every step kept) or 'recompute' (constant activation memory)
+    frozen: tuple[Tensor, Tensor] | None = None,  # (images, labels) in the student's batches but not learned
+) -> Tensor:
     "MTT's loss for one (start, target) segment: unroll N steps from `start` on the synthetic chunks, compare with `target`."
     check_choice('memory', memory, MEMORY_MODES)
-    x, y = (images, labels) if frozen is None else (torch.cat([frozen[0].detach(), images]), torch.cat([frozen[1], labels]))
+    x, y = (
+        (images, labels)
+        if frozen is None
+        else (torch.cat([frozen[0].detach(), images]), torch.cat([frozen[1], labels]))
+    )
     xs = x[chunks]
     if aug_seeds is not None:
         xs = torch.stack([dsa(xs[n], strategy, seed=s, siamese=False) for n, s in enumerate(aug_seeds)])
-    theta = unroll_gd(net, unflatten(start, layout), xs, y[chunks], syn_lr.reshape(1).expand(len(chunks)),
-                      checkpoint=memory == 'recompute')
+    theta = unroll_gd(
+        net,
+        unflatten(start, layout),
+        xs,
+        y[chunks],
+        syn_lr.reshape(1).expand(len(chunks)),
+        checkpoint=memory == 'recompute',
+    )
     return trajectory_loss(torch.cat([p.reshape(-1) for p in theta]), start, target)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #1c1beeb0
@@ -380,118 +575,178 @@ MTT_PRESETS = {
 }
 MTT_FIELDS = ('syn_steps', 'expert_epochs', 'max_start_epoch', 'lr_img', 'lr_lr', 'lr_teacher', 'batch_syn', 'zca')
 
-def preset_row(presets: dict, # {(dataset, ipc): row}
-               dataset: str, # dataset name
-               ipc: int, # images per class
-               fallback: str='cifar10', # dataset whose rows stand in for unpublished ones
-              ) -> tuple[tuple, str]:
+
+def preset_row(
+    presets: dict,  # {(dataset, ipc): row}
+    dataset: str,  # dataset name
+    ipc: int,  # images per class
+    fallback: str = 'cifar10',  # dataset whose rows stand in for unpublished ones
+) -> tuple[tuple, str]:
     "The published row for (dataset, ipc), else the fallback dataset's row at the nearest IPC; and a note saying which."
     d = str(dataset).lower()
-    rows = {k: v for (ds, k), v in presets.items() if ds == d} or {k: v for (ds, k), v in presets.items() if ds == fallback}
+    rows = {k: v for (ds, k), v in presets.items() if ds == d} or {
+        k: v for (ds, k), v in presets.items() if ds == fallback
+    }
     near = min(rows, key=lambda k: (abs(math.log(k) - math.log(ipc)), k))
     src = d if any(ds == d for ds, _ in presets) else fallback
-    return rows[near], ('' if (src, near) == (d, ipc) else f"no published row for ({d}, ipc {ipc}): {src} ipc {near} used")
+    return rows[near], (
+        '' if (src, near) == (d, ipc) else f"no published row for ({d}, ipc {ipc}): {src} ipc {near} used"
+    )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #90637fc3
-def mtt_cpu_settings(ipc: int, # images per class
-                    ) -> dict:
+def mtt_cpu_settings(
+    ipc: int,  # images per class
+) -> dict:
     "The CPU profile's trajectory-matching settings (ConvNet-3 width 32; chosen in \"Experiment\" to fit 2 cores)."
-    return dict(iterations=200 if ipc < 10 else 150, syn_steps=20 if ipc < 10 else 10, expert_epochs=2,
-                max_start_epoch=4 if ipc < 10 else 8, lr_img=100., lr_lr=1e-7 if ipc < 10 else 1e-5, lr_teacher=0.01, batch_syn=None,
-                n_experts=10, expert_train_epochs=12, expert_batch=256)
+    return dict(
+        iterations=200 if ipc < 10 else 150,
+        syn_steps=20 if ipc < 10 else 10,
+        expert_epochs=2,
+        max_start_epoch=4 if ipc < 10 else 8,
+        lr_img=100.0,
+        lr_lr=1e-7 if ipc < 10 else 1e-5,
+        lr_teacher=0.01,
+        batch_syn=None,
+        n_experts=10,
+        expert_train_epochs=12,
+        expert_batch=256,
+    )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #d9601e11
 @dataclass
 class MTTConfig(DistillConfig):
     "Settings of MTT (distillation and the expert recipe its buffer must follow); `preset` gives the official ones."
-    iterations: int = 5000 # distill.py `Iteration`
-    buffer: str|None = None # folder of the expert buffer (`train_experts`, `dc experts`)
-    syn_steps: int = 20 # N: student steps per segment
-    expert_epochs: int = 3 # M: target = start + M expert epochs
-    max_start_epoch: int = 25 # start epoch t ~ U{0..max_start_epoch-1}
-    lr_img: float = 1000. # SGD lr of the images
-    lr_lr: float = 1e-5 # SGD lr of the learned step size
-    lr_teacher: float = 0.01 # the learned step size's initial value (distill.py `lr_teacher`)
-    expert_lr: float = 0.01 # lr of the experts in the buffer (buffer.py's `lr_teacher`, 0.01; the tables' `lr_teacher` is distill.py's)
-    momentum: float = 0.5 # SGD momentum of images and step size (distill.py)
-    batch_syn: int|None = None # images per student step (None: all)
-    dsa: bool = True # non-siamese DSA at every student step (distill.py unless --no_aug)
-    dsa_strategy: str|None = None # None: `dsa_strategy_for(dataset)`
-    zca: bool = False # the published setting uses ZCA-whitened data (the data must be whitened by the caller)
-    memory: str = 'plain' # 'plain' or 'recompute' (constant activation memory, same gradients)
-    lr_guard: str = 'stop' # learned step size <= 0 or NaN: 'stop' with an error, or 'clamp' to min_syn_lr
-    min_syn_lr: float = 1e-6 # the clamp of lr_guard='clamp'
-    n_experts: int = 100 # buffer.py `num_experts` (for `experts_for`)
-    expert_train_epochs: int = 50 # buffer.py `train_epochs`
-    expert_batch: int = 256 # buffer.py `batch_train`
-    notes: str = '' # where the preset came from when the dataset has no published row
+
+    iterations: int = 5000  # distill.py `Iteration`
+    buffer: str | None = None  # folder of the expert buffer (`train_experts`, `dc experts`)
+    syn_steps: int = 20  # N: student steps per segment
+    expert_epochs: int = 3  # M: target = start + M expert epochs
+    max_start_epoch: int = 25  # start epoch t ~ U{0..max_start_epoch-1}
+    lr_img: float = 1000.0  # SGD lr of the images
+    lr_lr: float = 1e-5  # SGD lr of the learned step size
+    lr_teacher: float = 0.01  # the learned step size's initial value (distill.py `lr_teacher`)
+    expert_lr: float = 0.01  # lr of the experts in the buffer (buffer.py's `lr_teacher`, 0.01; the tables' `lr_teacher` is distill.py's)
+    momentum: float = 0.5  # SGD momentum of images and step size (distill.py)
+    batch_syn: int | None = None  # images per student step (None: all)
+    dsa: bool = True  # non-siamese DSA at every student step (distill.py unless --no_aug)
+    dsa_strategy: str | None = None  # None: `dsa_strategy_for(dataset)`
+    zca: bool = False  # the published setting uses ZCA-whitened data (the data must be whitened by the caller)
+    memory: str = 'plain'  # 'plain' or 'recompute' (constant activation memory, same gradients)
+    lr_guard: str = 'stop'  # learned step size <= 0 or NaN: 'stop' with an error, or 'clamp' to min_syn_lr
+    min_syn_lr: float = 1e-6  # the clamp of lr_guard='clamp'
+    n_experts: int = 100  # buffer.py `num_experts` (for `experts_for`)
+    expert_train_epochs: int = 50  # buffer.py `train_epochs`
+    expert_batch: int = 256  # buffer.py `batch_train`
+    notes: str = ''  # where the preset came from when the dataset has no published row
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str='paper') -> MTTConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> MTTConfig:
         "MTT's defaults for (dataset, ipc): the author's commands (`'paper'`) or the CPU profile (`'cpu'`)."
         check_choice('profile', profile, ['paper', 'cpu'])
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
         d = dict(zip(MTT_FIELDS, row))
         depth = 4 if str(dataset).lower() == 'tinyimagenet' else None
-        if profile == 'paper':   # distill.py: eval every 100 iterations with 5 models, DSA 1000 epochs
-            return cls(ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d)
-        return cls(ipc=ipc, **CPU_PROFILE, **mtt_cpu_settings(ipc), profile='cpu',
-                   notes='CPU profile (24_trajectory_matching, "Experiment")')
+        if profile == 'paper':  # distill.py: eval every 100 iterations with 5 models, DSA 1000 epochs
+            return cls(
+                ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d
+            )
+        return cls(
+            ipc=ipc,
+            **CPU_PROFILE,
+            **mtt_cpu_settings(ipc),
+            profile='cpu',
+            notes='CPU profile (24_trajectory_matching, "Experiment")',
+        )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #414f82f7
 def _guard_lr(syn_lr: Tensor, cfg: MTTConfig, it: int):
     check_choice('lr_guard', cfg.lr_guard, ['stop', 'clamp'])
     if cfg.lr_guard == 'clamp':
-        with torch.no_grad(): syn_lr.copy_(torch.where(torch.isfinite(syn_lr) & (syn_lr > cfg.min_syn_lr), syn_lr, syn_lr.new_tensor(cfg.min_syn_lr)))
+        with torch.no_grad():
+            syn_lr.copy_(
+                torch.where(
+                    torch.isfinite(syn_lr) & (syn_lr > cfg.min_syn_lr), syn_lr, syn_lr.new_tensor(cfg.min_syn_lr)
+                )
+            )
     elif not bool(syn_lr.detach() > 0):
-        raise FloatingPointError(f"iteration {it}: the learned step size syn_lr became {syn_lr.item():.3g}; it must stay positive "
-                                 f"and finite. Lower lr_lr (now {cfg.lr_lr}) or lr_img, or set lr_guard='clamp'")
+        raise FloatingPointError(
+            f"iteration {it}: the learned step size syn_lr became {syn_lr.item():.3g}; it must stay positive "
+            f"and finite. Lower lr_lr (now {cfg.lr_lr}) or lr_img, or set lr_guard='clamp'"
+        )
 
-def run_trajectory_matching(data: ImageData, # the real training set (on the device to distil on)
-                            cfg: MTTConfig, # settings (MTTConfig or a subclass)
-                            buffer: ExpertBuffer, # expert trajectories (on the same device)
-                            method: str='mtt', # the name stored in the set's metadata
-                            ckpt=None, resume: bool=False, progress: bool|None=None,
-                            test: ImageData|None=None, # test set for periodic evaluation
-                            frozen: SyntheticSet|None=None, # images in every student batch but not learned (SeqMatch)
-                            start_range: tuple[int, int]|None=None, # start epochs [lo, hi) (None: [0, max_start_epoch))
-                            ema_decay: float=0., # EMA of the images after every step (FTD); the EMA is returned, the raw images in extra
-                            **meta_more, # more metadata fields
-                           ) -> SyntheticSet:
+
+def run_trajectory_matching(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: MTTConfig,  # settings (MTTConfig or a subclass)
+    buffer: ExpertBuffer,  # expert trajectories (on the same device)
+    method: str = 'mtt',  # the name stored in the set's metadata
+    ckpt=None,
+    resume: bool = False,
+    progress: bool | None = None,
+    test: ImageData | None = None,  # test set for periodic evaluation
+    frozen: SyntheticSet | None = None,  # images in every student batch but not learned (SeqMatch)
+    start_range: tuple[int, int] | None = None,  # start epochs [lo, hi) (None: [0, max_start_epoch))
+    ema_decay: float = 0.0,  # EMA of the images after every step (FTD); the EMA is returned, the raw images in extra
+    **meta_more,  # more metadata fields
+) -> SyntheticSet:
     "Distil `data` by matching `buffer`'s trajectories; returns the learned images with their learned lr."
     ipc, dev = check_ipc(cfg.ipc, data), data.device
     lo, hi = start_range or (0, cfg.max_start_epoch)
-    check_range('start_range[0]', lo, 0); check_range('start_range[1]', hi, lo + 1)
+    check_range('start_range[0]', lo, 0)
+    check_range('start_range[1]', hi, lo + 1)
     buffer.check(data, cfg.arch, cfg.arch_options(), hi, cfg.expert_epochs)
-    check_range('syn_steps', cfg.syn_steps, 1); check_range('ema_decay', ema_decay, 0, 1, high_open=True)
-    check_choice('memory', cfg.memory, MEMORY_MODES); check_choice('lr_guard', cfg.lr_guard, ['stop', 'clamp'])
+    check_range('syn_steps', cfg.syn_steps, 1)
+    check_range('ema_decay', ema_decay, 0, 1, high_open=True)
+    check_choice('memory', cfg.memory, MEMORY_MODES)
+    check_choice('lr_guard', cfg.lr_guard, ['stop', 'clamp'])
     strategy = (cfg.dsa_strategy or dsa_strategy_for(data.name)) if cfg.dsa else ''
     images, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
     images.requires_grad_(True)
     syn_lr = torch.tensor(float(cfg.lr_teacher), device=dev, requires_grad=True)
-    opts = dict(images=torch.optim.SGD([images], lr=cfg.lr_img, momentum=cfg.momentum),
-                syn_lr=torch.optim.SGD([syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum))
+    opts = dict(
+        images=torch.optim.SGD([images], lr=cfg.lr_img, momentum=cfg.momentum),
+        syn_lr=torch.optim.SGD([syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum),
+    )
     state = dict(images=images, syn_lr=syn_lr)
-    if ema_decay: state['ema'] = images.detach().clone()
+    if ema_decay:
+        state['ema'] = images.detach().clone()
     fr = None if frozen is None else (frozen.images.to(dev), frozen.labels.to(dev))
     n_total = len(images) + (0 if fr is None else len(fr[0]))
     net = get_network(cfg.arch, data.channels, data.n_classes, data.im_size, seed=0, **cfg.arch_options()).to(dev)
     layout = param_layout(net)
-    meta = lambda **more: synset_meta(data, cfg, method, dsa_strategy=strategy or 'none', buffer=dict(
-        folder=str(buffer.folder), n_experts=buffer.n_experts, step=buffer.meta['step'], step_options=buffer.meta['step_options']),
-        ema_decay=ema_decay, start_range=[lo, hi], **meta_more, **more)
+    meta = lambda **more: synset_meta(
+        data,
+        cfg,
+        method,
+        dsa_strategy=strategy or 'none',
+        buffer=dict(
+            folder=str(buffer.folder),
+            n_experts=buffer.n_experts,
+            step=buffer.meta['step'],
+            step_options=buffer.meta['step_options'],
+        ),
+        ema_decay=ema_decay,
+        start_range=[lo, hi],
+        **meta_more,
+        **more,
+    )
 
     def step(it, g):
         start, target, _, _ = buffer.sample(g, cfg.expert_epochs, (lo, hi))
         chunks = student_chunks(n_total, cfg.syn_steps, cfg.batch_syn, g)
         seeds = [iteration_seed(cfg.seed, it, 100 + n) for n in range(cfg.syn_steps)] if strategy else None
-        loss = match_trajectory(net, layout, start, target, images, labels, syn_lr, chunks, seeds, strategy, cfg.memory, fr)
-        for o in opts.values(): o.zero_grad(set_to_none=True)
+        loss = match_trajectory(
+            net, layout, start, target, images, labels, syn_lr, chunks, seeds, strategy, cfg.memory, fr
+        )
+        for o in opts.values():
+            o.zero_grad(set_to_none=True)
         loss.backward()
-        for o in opts.values(): o.step()
+        for o in opts.values():
+            o.step()
         _guard_lr(syn_lr, cfg, it)
         if ema_decay:
-            with torch.no_grad(): state['ema'].mul_(ema_decay).add_(images.detach(), alpha=1 - ema_decay)
+            with torch.no_grad():
+                state['ema'].mul_(ema_decay).add_(images.detach(), alpha=1 - ema_decay)
         return loss.detach()
 
     def current(use_ema=True):
@@ -499,79 +754,136 @@ def run_trajectory_matching(data: ImageData, # the real training set (on the dev
         return SyntheticSet(x.detach().clone(), labels, lr=float(syn_lr.detach()), meta=meta())
 
     def evaluate(it):
-        r = {k: evaluate_synthetic(current(e), test, n_models=cfg.eval_models) for k, e in (('', True), ('raw_', False))[:1 + bool(ema_decay)]}
+        r = {
+            k: evaluate_synthetic(current(e), test, n_models=cfg.eval_models)
+            for k, e in (('', True), ('raw_', False))[: 1 + bool(ema_decay)]
+        }
         return {f'{k}{f}': getattr(v, f) for k, v in r.items() for f in ('acc_mean', 'acc_std')}
 
-    hist = distill_loop(state, step, cfg.iterations, cfg.seed, opts, ckpt=ckpt, ckpt_every=cfg.ckpt_every, resume=resume,
-                        config=asdict(cfg), eval_every=cfg.eval_every if test is not None else 0, evaluate=evaluate,
-                        progress=progress, desc=f'{method} ipc={ipc}')
+    hist = distill_loop(
+        state,
+        step,
+        cfg.iterations,
+        cfg.seed,
+        opts,
+        ckpt=ckpt,
+        ckpt_every=cfg.ckpt_every,
+        resume=resume,
+        config=asdict(cfg),
+        eval_every=cfg.eval_every if test is not None else 0,
+        evaluate=evaluate,
+        progress=progress,
+        desc=f'{method} ipc={ipc}',
+    )
     losses = hist['loss']
-    summary = dict(loss_first=losses[0], loss_last=losses[-1], loss_last10=float(np.mean(losses[-10:])),
-                   seconds=hist['seconds'], seconds_per_iteration=hist['seconds'] / max(len(losses), 1), eval=hist['eval'])
+    summary = dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        loss_last10=float(np.mean(losses[-10:])),
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
+        eval=hist['eval'],
+    )
     out = current()
     out.meta = meta(history=summary)
-    if ema_decay: out.extra = dict(images_raw=images.detach().clone())
+    if ema_decay:
+        out.extra = dict(images_raw=images.detach().clone())
     return out
 
 # %% ../../nbs/24_trajectory_matching.ipynb #f0ebd4a5
-def expert_settings(cfg: MTTConfig, # a trajectory-matching configuration
-                   ) -> dict:
+def expert_settings(
+    cfg: MTTConfig,  # a trajectory-matching configuration
+) -> dict:
     "The `train_experts` settings that a configuration's buffer must have been made with."
-    return dict(epochs=cfg.expert_train_epochs, lr=cfg.expert_lr, batch_size=cfg.expert_batch, arch=cfg.arch,
-                arch_options=cfg.arch_options(), seed=0, **getattr(cfg, 'expert_step', lambda: {})())
+    return dict(
+        epochs=cfg.expert_train_epochs,
+        lr=cfg.expert_lr,
+        batch_size=cfg.expert_batch,
+        arch=cfg.arch,
+        arch_options=cfg.arch_options(),
+        seed=0,
+        **getattr(cfg, 'expert_step', lambda: {})(),
+    )
 
-def experts_for(data: ImageData, # the real training set
-                cfg: MTTConfig, # the configuration whose expert settings to use
-                root: str|Path, # folder that holds buffers, one sub-folder per settings hash
-                progress: bool|None=None, test: ImageData|None=None,
-               ) -> Path:
+
+def experts_for(
+    data: ImageData,  # the real training set
+    cfg: MTTConfig,  # the configuration whose expert settings to use
+    root: str | Path,  # folder that holds buffers, one sub-folder per settings hash
+    progress: bool | None = None,
+    test: ImageData | None = None,
+) -> Path:
     "Train (or complete, or reuse) the expert buffer `cfg` describes; return its folder."
-    import hashlib, json
+    import hashlib
+    import json
+
     kw = expert_settings(cfg)
     spec = {k: v for k, v in buffer_spec(data, **kw).items() if k != 'layout'}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
-    folder = Path(root)/f"{data.name}_{cfg.arch}_{kw.get('step', 'sgd')}_{key}"
+    folder = Path(root) / f"{data.name}_{cfg.arch}_{kw.get('step', 'sgd')}_{key}"
     train_experts(data, folder, n_experts=cfg.n_experts, progress=progress, test=test, **kw)
     return folder
+
 
 def load_buffer_for(data: ImageData, cfg: MTTConfig) -> ExpertBuffer:
     "Load `cfg.buffer` onto the data's device (the snapshots the matching can reach) and check it against `cfg`."
     if cfg.buffer is None:
-        raise ValueError("buffer=None: trajectory matching needs expert trajectories; pass buffer=<folder> "
-                         "(make one with train_experts / experts_for, or `dc experts`)")
+        raise ValueError(
+            "buffer=None: trajectory matching needs expert trajectories; pass buffer=<folder> "
+            "(make one with train_experts / experts_for, or `dc experts`)"
+        )
     buf = ExpertBuffer.load(cfg.buffer, device=data.device)
     buf.check(data, cfg.arch, cfg.arch_options(), cfg.max_start_epoch, cfg.expert_epochs)
-    buf.trajectories = buf.trajectories[:, :cfg.max_start_epoch + cfg.expert_epochs]
+    buf.trajectories = buf.trajectories[:, : cfg.max_start_epoch + cfg.expert_epochs]
     return buf
 
-def buffer_defaults(buffer: str|Path, # an expert buffer folder
-                    cfg: MTTConfig, # the run's configuration so far (preset and the user's overrides)
-                    given=(), # names of the fields the user set: kept as they are (`check` refuses a mismatch)
-                   ) -> tuple[dict, list[str]]:
+
+def buffer_defaults(
+    buffer: str | Path,  # an expert buffer folder
+    cfg: MTTConfig,  # the run's configuration so far (preset and the user's overrides)
+    given=(),  # names of the fields the user set: kept as they are (`check` refuses a mismatch)
+) -> tuple[dict, list[str]]:
     "Overrides that fit `cfg` to the buffer (the student's network, the expert recipe, a reachable start range) and notes on them."
     m = read_buffer_meta(buffer)
     over, notes = {}, []
+
     def put(k, v, why=''):
-        if k in given or not hasattr(cfg, k) or getattr(cfg, k) == v: return
+        if k in given or not hasattr(cfg, k) or getattr(cfg, k) == v:
+            return
         over[k] = v
-        if why: notes.append(f"{k}={v!r} {why} (the preset has {getattr(cfg, k)!r})")
+        if why:
+            notes.append(f"{k}={v!r} {why} (the preset has {getattr(cfg, k)!r})")
+
     put('arch', m['arch'], "from the buffer")
     if str(m['arch']).startswith('ConvNet'):
         put('width', full_arch_options(m['arch'], m['arch_options'])['width'], "from the buffer")
         put('depth', m['arch_options'].get('depth'), "from the buffer")
-    for k, v in (('expert_lr', m.get('lr')), ('expert_train_epochs', m['epochs']), ('expert_batch', m.get('batch_size'))):
-        if v is not None: put(k, v)
+    for k, v in (
+        ('expert_lr', m.get('lr')),
+        ('expert_train_epochs', m['epochs']),
+        ('expert_batch', m.get('batch_size')),
+    ):
+        if v is not None:
+            put(k, v)
     if m['step'] == 'gsam':
-        for k, v in m['step_options'].items(): put(k, v, "from the buffer's GSAM experts")
+        for k, v in m['step_options'].items():
+            put(k, v, "from the buffer's GSAM experts")
     M, T = over.get('expert_epochs', cfg.expert_epochs), over.get('max_start_epoch', cfg.max_start_epoch)
     if 'max_start_epoch' not in given and T - 1 + M > m['epochs'] and m['epochs'] - M + 1 >= 1:
         put('max_start_epoch', m['epochs'] - M + 1, f"to fit the buffer's {m['epochs']} epochs with expert_epochs={M}")
     return over, notes
 
-@register_distillation('mtt', MTTConfig, doc='Matching training trajectories (Cazenavette et al., CVPR 2022): needs buffer=<expert folder>')
-def distill_mtt(data: ImageData, # the real training set (on the device to distil on)
-                cfg: MTTConfig, # settings (see `MTTConfig.preset`); cfg.buffer names the expert buffer
-                ckpt=None, resume: bool=False, progress: bool|None=None, test: ImageData|None=None,
-               ) -> SyntheticSet:
+
+@register_distillation(
+    'mtt', MTTConfig, doc='Matching training trajectories (Cazenavette et al., CVPR 2022): needs buffer=<expert folder>'
+)
+def distill_mtt(
+    data: ImageData,  # the real training set (on the device to distil on)
+    cfg: MTTConfig,  # settings (see `MTTConfig.preset`); cfg.buffer names the expert buffer
+    ckpt=None,
+    resume: bool = False,
+    progress: bool | None = None,
+    test: ImageData | None = None,
+) -> SyntheticSet:
     "Distil `data` with MTT: N student steps on the synthetic set should land where M expert epochs on real data went."
     return run_trajectory_matching(data, cfg, load_buffer_for(data, cfg), 'mtt', ckpt, resume, progress, test)

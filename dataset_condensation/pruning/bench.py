@@ -4,11 +4,12 @@
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #a9d8c30f
 from __future__ import annotations
-import math, time
+import math
+import time
 import numpy as np
 import torch
 from pathlib import Path
-from ..core import PRUNING_METHODS, check_choice, provenance, save_json, load_json, JSONCache
+from ..core import PRUNING_METHODS, provenance, save_json, JSONCache
 from ..data import ImageData, load_dataset
 from ..evaluate import evaluate_subset
 from .core import record_dynamics, select, load_pruning_methods
@@ -19,92 +20,177 @@ __all__ = ['BENCH_METHODS', 'CCS_CUTOFF', 'DYNAMICS_METHODS', 'score_options', '
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #11dc8743
 BENCH_METHODS = ('random', 'forgetting', 'svp', 'el2n', 'grand', 'tdds', 'eva')
-CCS_CUTOFF = {0.1: 0.3, 0.3: 0.2, 0.5: 0.1, 0.7: 0.0} # hard cutoff β per keep ratio (see the protocol)
+CCS_CUTOFF = {0.1: 0.3, 0.3: 0.2, 0.5: 0.1, 0.7: 0.0}  # hard cutoff β per keep ratio (see the protocol)
 
-def score_options(score_epochs: int=20, # epochs of the recorded run
-                 ) -> dict:
+
+def score_options(
+    score_epochs: int = 20,  # epochs of the recorded run
+) -> dict:
     "Scorer options scaled to a recorded run of `score_epochs` epochs (for 20: EL2N at epoch 3, TDDS T=10 K=5, EVA (0,5) and (10,15))."
     E = score_epochs
-    if E < 8: raise ValueError(f"score_epochs={E} is too short for the TDDS and EVA windows; use at least 8")
+    if E < 8:
+        raise ValueError(f"score_epochs={E} is too short for the TDDS and EVA windows; use at least 8")
     q = E // 4
-    return {'el2n': dict(epoch=max(1, E // 6)),                       # online EL2N a few epochs in (13_el2n)
-            'tdds': dict(T=E // 2, window=max(2, E // 4)),             # the first half, windows of a quarter (14_tdds)
-            'eva': dict(early=(0, q), late=(E // 2, E // 2 + q))}      # an early and a mid-training window (15_eva)
+    return {
+        'el2n': dict(epoch=max(1, E // 6)),  # online EL2N a few epochs in (13_el2n)
+        'tdds': dict(T=E // 2, window=max(2, E // 4)),  # the first half, windows of a quarter (14_tdds)
+        'eva': dict(early=(0, q), late=(E // 2, E // 2 + q)),
+    }  # an early and a mid-training window (15_eva)
+
 
 DYNAMICS_METHODS = ('forgetting', 'el2n', 'tdds', 'eva')
+
 
 def retrain_epochs(n: int, iterations: int, batch_size: int) -> int:
     "Epochs that give about `iterations` SGD steps on `n` samples."
     return max(1, math.ceil(iterations * batch_size / n))
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #5845e7a8
-def score_all(train: ImageData, # training set
-              seed: int=0, # seed of the recorded run and of every scorer
-              methods=BENCH_METHODS, # methods to score
-              score_epochs: int=20, # epochs of the recorded run
-              width: int=32, # ConvNet width of the recorded run
-              options: dict|None=None, # per-method scorer options (default `score_options(score_epochs)`)
-             ) -> tuple[dict, dict]:
+def score_all(
+    train: ImageData,  # training set
+    seed: int = 0,  # seed of the recorded run and of every scorer
+    methods=BENCH_METHODS,  # methods to score
+    score_epochs: int = 20,  # epochs of the recorded run
+    width: int = 32,  # ConvNet width of the recorded run
+    options: dict | None = None,  # per-method scorer options (default `score_options(score_epochs)`)
+) -> tuple[dict, dict]:
     "Scores of every method for one seed (one shared recorded run), and the seconds each took."
-    load_pruning_methods(); options = dict(score_options(score_epochs), **(options or {}))
+    load_pruning_methods()
+    options = dict(score_options(score_epochs), **(options or {}))
     scores, secs = {}, {}
     t0 = time.perf_counter()
-    td = record_dynamics(train, epochs=score_epochs, seed=seed, width=width) if set(methods) & set(DYNAMICS_METHODS) else None
+    td = (
+        record_dynamics(train, epochs=score_epochs, seed=seed, width=width)
+        if set(methods) & set(DYNAMICS_METHODS)
+        else None
+    )
     secs['recorded run'] = time.perf_counter() - t0
     for m in methods:
-        t0 = time.perf_counter(); fn = PRUNING_METHODS.get(m); kw = dict(options.get(m, {}))
-        if m in DYNAMICS_METHODS: kw['dynamics'] = td
-        elif m in ('svp', 'grand'): kw.setdefault('width', width)
-        scores[m] = fn(train, seed=seed, **kw).double().cpu(); secs[m] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fn = PRUNING_METHODS.get(m)
+        kw = dict(options.get(m, {}))
+        if m in DYNAMICS_METHODS:
+            kw['dynamics'] = td
+        elif m in ('svp', 'grand'):
+            kw.setdefault('width', width)
+        scores[m] = fn(train, seed=seed, **kw).double().cpu()
+        secs[m] = time.perf_counter() - t0
     return scores, secs
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #93ef3eee
-def pruning_benchmark(dataset: str, # an offline dataset name
-                      keeps=(0.1, 0.3, 0.5, 0.7), # keep ratios
-                      methods=BENCH_METHODS, # methods (scores with their paper's rule)
-                      seeds=(0, 1, 2), # one full repetition per seed
-                      iterations: int=300, # SGD steps of every retraining (batch `batch_size`)
-                      batch_size: int=64, width: int=32, score_epochs: int=20,
-                      stratified_best: int=2, # CCS-stratified variants of the best k methods
-                      device=None, log=print,
-                      cache: str|Path|None=None, # JSON file of finished runs, written as they finish (resume)
-                     ) -> dict:
+def pruning_benchmark(
+    dataset: str,  # an offline dataset name
+    keeps=(0.1, 0.3, 0.5, 0.7),  # keep ratios
+    methods=BENCH_METHODS,  # methods (scores with their paper's rule)
+    seeds=(0, 1, 2),  # one full repetition per seed
+    iterations: int = 300,  # SGD steps of every retraining (batch `batch_size`)
+    batch_size: int = 64,
+    width: int = 32,
+    score_epochs: int = 20,
+    stratified_best: int = 2,  # CCS-stratified variants of the best k methods
+    device=None,
+    log=print,
+    cache: str | Path | None = None,  # JSON file of finished runs, written as they finish (resume)
+) -> dict:
     "Accuracy after pruning for every method and keep ratio on one dataset (final epoch, per seed)."
-    load_pruning_methods()   # a fresh process (e.g. `dc bench pruning`) has not imported the method modules yet
+    load_pruning_methods()  # a fresh process (e.g. `dc bench pruning`) has not imported the method modules yet
     train, test = load_dataset(dataset, device=device), load_dataset(dataset, 'test', device=device)
-    proto = dict(iterations=iterations, batch_size=batch_size, schedule='cosine', width=width, score_epochs=score_epochs)
+    proto = dict(
+        iterations=iterations, batch_size=batch_size, schedule='cosine', width=width, score_epochs=score_epochs
+    )
     tag = f"{dataset}|{iterations}|{batch_size}|{width}|{score_epochs}"
     done = JSONCache(cache)
-    def get(key, fn): return done.get(f'{tag}|{key}', fn)
+
+    def get(key, fn):
+        return done.get(f'{tag}|{key}', fn)
+
     scored = {}
+
     def scores_of(s):
-        if s not in scored: scored[s] = score_all(train, s, methods, score_epochs, width)
+        if s not in scored:
+            scored[s] = score_all(train, s, methods, score_epochs, width)
         return scored[s]
+
     def train_on(idx, s, kind='subset'):
-        return evaluate_subset(train, idx, test, n_models=1, seed=s, kind=kind, epochs=retrain_epochs(len(idx), iterations, batch_size),
-                               batch_size=batch_size, schedule='cosine', width=width).accs[0]
+        return evaluate_subset(
+            train,
+            idx,
+            test,
+            n_models=1,
+            seed=s,
+            kind=kind,
+            epochs=retrain_epochs(len(idx), iterations, batch_size),
+            batch_size=batch_size,
+            schedule='cosine',
+            width=width,
+        ).accs[0]
+
     acc, secs = {}, []
     for s in seeds:
         for k in keeps:
             for m in methods:
                 e = PRUNING_METHODS.entry(m)
-                acc.setdefault(m, {}).setdefault(k, []).append(get(f'{m}|{k}|{s}', lambda: train_on(
-                    select(scores_of(s)[0][m], k, e['rule'], labels=train.y.cpu(), seed=s, direction=e['direction']), s)))
-        acc.setdefault('full data', {}).setdefault(1.0, []).append(get(f'full|{s}', lambda: train_on(torch.arange(len(train)), s, 'full')))
+                acc.setdefault(m, {}).setdefault(k, []).append(
+                    get(
+                        f'{m}|{k}|{s}',
+                        lambda: train_on(
+                            select(
+                                scores_of(s)[0][m], k, e['rule'], labels=train.y.cpu(), seed=s, direction=e['direction']
+                            ),
+                            s,
+                        ),
+                    )
+                )
+        acc.setdefault('full data', {}).setdefault(1.0, []).append(
+            get(f'full|{s}', lambda: train_on(torch.arange(len(train)), s, 'full'))
+        )
         secs.append(get(f'seconds|{s}', lambda: scores_of(s)[1]))
-        log(f"{dataset} seed {s}: " + ', '.join(f"{m} {100 * acc[m][keeps[0]][-1]:.1f}" for m in methods) + f" (keep {keeps[0]})")
-    ranked = sorted([m for m in methods if m != 'random'], key=lambda m: -np.mean([np.mean(v) for v in acc[m].values()]))
+        log(
+            f"{dataset} seed {s}: "
+            + ', '.join(f"{m} {100 * acc[m][keeps[0]][-1]:.1f}" for m in methods)
+            + f" (keep {keeps[0]})"
+        )
+    ranked = sorted(
+        [m for m in methods if m != 'random'], key=lambda m: -np.mean([np.mean(v) for v in acc[m].values()])
+    )
     for m in ranked[:stratified_best]:
         e = PRUNING_METHODS.entry(m)
         for s in seeds:
             for k in keeps:
-                acc.setdefault(f'{m} + CCS', {}).setdefault(k, []).append(get(f'{m}+CCS|{k}|{s}', lambda: train_on(
-                    select(scores_of(s)[0][m], k, 'stratified', seed=s, cutoff=CCS_CUTOFF.get(k, 0.), direction=e['direction']), s)))
-    table = {m: {f'{k:.1f}': dict(acc_mean=float(np.mean(v)), acc_std=float(np.std(v)), accs=[float(a) for a in v])
-                 for k, v in sorted(d.items())} for m, d in acc.items()}
-    return provenance(dataset=dataset, n_train=len(train), keeps=list(keeps), seeds=list(seeds), report='final',
-                      protocol=dict(proto, arch='ConvNet', depth=3), table=table, ranked=ranked,
-                      score_seconds={k: float(np.mean([t[k] for t in secs])) for k in secs[0]})
+                acc.setdefault(f'{m} + CCS', {}).setdefault(k, []).append(
+                    get(
+                        f'{m}+CCS|{k}|{s}',
+                        lambda: train_on(
+                            select(
+                                scores_of(s)[0][m],
+                                k,
+                                'stratified',
+                                seed=s,
+                                cutoff=CCS_CUTOFF.get(k, 0.0),
+                                direction=e['direction'],
+                            ),
+                            s,
+                        ),
+                    )
+                )
+    table = {
+        m: {
+            f'{k:.1f}': dict(acc_mean=float(np.mean(v)), acc_std=float(np.std(v)), accs=[float(a) for a in v])
+            for k, v in sorted(d.items())
+        }
+        for m, d in acc.items()
+    }
+    return provenance(
+        dataset=dataset,
+        n_train=len(train),
+        keeps=list(keeps),
+        seeds=list(seeds),
+        report='final',
+        protocol=dict(proto, arch='ConvNet', depth=3),
+        table=table,
+        ranked=ranked,
+        score_seconds={k: float(np.mean([t[k] for t in secs])) for k in secs[0]},
+    )
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #e3fde48d
 def format_pruning_table(res: dict) -> str:
@@ -112,19 +198,45 @@ def format_pruning_table(res: dict) -> str:
     keeps = [f'{k:.1f}' for k in res['keeps']]
     lines = [f"| {res['dataset']} | " + ' | '.join(f'keep {k}' for k in keeps) + ' |', '|---|' + '---|' * len(keeps)]
     for m, d in res['table'].items():
-        if m == 'full data': continue
-        lines.append(f'| {m} | ' + ' | '.join(f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in keeps) + ' |')
+        if m == 'full data':
+            continue
+        lines.append(
+            f'| {m} | '
+            + ' | '.join(
+                f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in keeps
+            )
+            + ' |'
+        )
     f = res['table']['full data']['1.0']
-    lines.append(f"| full data ({res['n_train']}) | {100 * f['acc_mean']:.1f} ± {100 * f['acc_std']:.1f} |" + ' |' * (len(keeps) - 1))
+    lines.append(
+        f"| full data ({res['n_train']}) | {100 * f['acc_mean']:.1f} ± {100 * f['acc_std']:.1f} |"
+        + ' |' * (len(keeps) - 1)
+    )
     return '\n'.join(lines)
+
 
 def plot_pruning(res: dict, ax=None):
     "Accuracy against keep ratio, one line per method, with the full-data line."
-    if ax is None: _, ax = plt.subplots(figsize=(5, 3.4), dpi=80)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4), dpi=80)
     for m, d in res['table'].items():
-        if m == 'full data': ax.axhline(100 * d['1.0']['acc_mean'], color='k', ls='--', lw=1, label='full data'); continue
+        if m == 'full data':
+            ax.axhline(100 * d['1.0']['acc_mean'], color='k', ls='--', lw=1, label='full data')
+            continue
         ks = sorted(d, key=float)
-        ax.errorbar([float(k) for k in ks], [100 * d[k]['acc_mean'] for k in ks], yerr=[100 * d[k]['acc_std'] for k in ks],
-                    marker='o', ms=3, capsize=2, lw=1.2 if 'CCS' not in m else 1, ls='-' if 'CCS' not in m else ':', label=m)
-    ax.set_xlabel('fraction kept'); ax.set_ylabel('test accuracy (%)'); ax.set_title(res['dataset'], fontsize=10)
-    ax.legend(fontsize=6, ncol=2); return ax
+        ax.errorbar(
+            [float(k) for k in ks],
+            [100 * d[k]['acc_mean'] for k in ks],
+            yerr=[100 * d[k]['acc_std'] for k in ks],
+            marker='o',
+            ms=3,
+            capsize=2,
+            lw=1.2 if 'CCS' not in m else 1,
+            ls='-' if 'CCS' not in m else ':',
+            label=m,
+        )
+    ax.set_xlabel('fraction kept')
+    ax.set_ylabel('test accuracy (%)')
+    ax.set_title(res['dataset'], fontsize=10)
+    ax.legend(fontsize=6, ncol=2)
+    return ax

@@ -10,8 +10,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import (PRUNING_METHODS, check_choice, check_range, check_option, check_indices, save_json,
-                                       load_json, atomic_write, provenance)
+from dataset_condensation.core import (
+    PRUNING_METHODS,
+    check_choice,
+    check_range,
+    check_option,
+    check_indices,
+    save_json,
+    load_json,
+    atomic_write,
+    provenance,
+)
 from ..data import ImageData, class_indices
 from ..train import Callback
 
@@ -21,70 +30,95 @@ __all__ = ['RULES', 'PRUNING_MODULES', 'n_keep', 'check_scores', 'class_quotas',
            'prune', 'TrainingDynamics', 'record_dynamics']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
-def n_keep(keep: float|int, # fraction kept in (0, 1] (a float), or a count in [1, n] (an int)
-           n: int, # dataset size
-          ) -> int:
+def n_keep(
+    keep: float | int,  # fraction kept in (0, 1] (a float), or a count in [1, n] (an int)
+    n: int,  # dataset size
+) -> int:
     "The number of samples kept: `round(keep * n)` (at least 1) for a fraction, `keep` for a count."
     if isinstance(keep, bool) or not isinstance(keep, (int, float, np.integer, np.floating)):
         raise ValueError(f"keep={keep!r} must be a fraction in (0, 1] or a count in [1, {n}]")
     if isinstance(keep, (float, np.floating)):
         check_range('keep', float(keep), 0, 1, low_open=True)
         return max(1, int(round(float(keep) * n)))
-    if not 1 <= keep <= n: raise ValueError(f"keep={keep} is out of range; a count must lie in [1, {n}] (the dataset has {n} samples)")
+    if not 1 <= keep <= n:
+        raise ValueError(f"keep={keep} is out of range; a count must lie in [1, {n}] (the dataset has {n} samples)")
     return int(keep)
 
 # %% ../../nbs/10_pruning.ipynb #19979176
 RULES = ('top', 'bottom', 'random', 'class_balanced', 'stratified', 'offset')
 
-def check_scores(scores, # one score per sample
-                 n: int|None=None, # expected length (the dataset size)
-                ) -> Tensor:
+
+def check_scores(
+    scores,  # one score per sample
+    n: int | None = None,  # expected length (the dataset size)
+) -> Tensor:
     "Scores as a float64 CPU tensor `[N]`; a clear error for the wrong shape or NaN/Inf values."
     s = torch.as_tensor(scores).detach().to('cpu', torch.float64)
-    if s.ndim != 1: raise ValueError(f"scores must be 1-D [N]; got shape {tuple(s.shape)}")
-    if n is not None and len(s) != n: raise ValueError(f"scores has length {len(s)} but the dataset has {n} samples")
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D [N]; got shape {tuple(s.shape)}")
+    if n is not None and len(s) != n:
+        raise ValueError(f"scores has length {len(s)} but the dataset has {n} samples")
     bad = (~torch.isfinite(s)).sum().item()
-    if bad: raise ValueError(f"scores contain {bad} NaN or infinite value(s) (first at index {int((~torch.isfinite(s)).nonzero()[0])})")
+    if bad:
+        raise ValueError(
+            f"scores contain {bad} NaN or infinite value(s) (first at index {int((~torch.isfinite(s)).nonzero()[0])})"
+        )
     return s
 
-def _order(s: Tensor, direction: str, seed: int|None=None) -> Tensor:
+
+def _order(s: Tensor, direction: str, seed: int | None = None) -> Tensor:
     "Indices from the kept end first; ties in dataset order (seed None) or in a seeded random order."
     key = -s if direction == 'high' else s
-    if seed is None: return torch.sort(key, stable=True).indices
+    if seed is None:
+        return torch.sort(key, stable=True).indices
     perm = torch.randperm(len(s), generator=torch.Generator().manual_seed(seed))
     return perm[torch.sort(key[perm], stable=True).indices]
 
 # %% ../../nbs/10_pruning.ipynb #9863b798
-def class_quotas(counts, # samples per class
-                 n: int, # total to keep
-                ) -> list[int]:
+def class_quotas(
+    counts,  # samples per class
+    n: int,  # total to keep
+) -> list[int]:
     "Per-class quotas proportional to `counts`, at least one per class, summing to `n` (largest remainders)."
-    counts = np.asarray(counts, dtype=np.int64); C = len(counts)
-    if n < C: raise ValueError(f"keep gives {n} samples but class_balanced needs at least one per class ({C} classes)")
-    if n > counts.sum(): raise ValueError(f"keep gives {n} samples but the dataset has {counts.sum()}")
+    counts = np.asarray(counts, dtype=np.int64)
+    C = len(counts)
+    if n < C:
+        raise ValueError(f"keep gives {n} samples but class_balanced needs at least one per class ({C} classes)")
+    if n > counts.sum():
+        raise ValueError(f"keep gives {n} samples but the dataset has {counts.sum()}")
     exact = n * counts / counts.sum()
-    q = np.maximum(np.floor(exact).astype(np.int64), 1); q = np.minimum(q, counts)
+    q = np.maximum(np.floor(exact).astype(np.int64), 1)
+    q = np.minimum(q, counts)
     rem = exact - np.floor(exact)
-    while q.sum() < n:                                 # largest remainder first, among classes with room
-        room = q < counts; i = np.argmax(np.where(room, rem, -np.inf)); q[i] += 1; rem[i] = -1
-    while q.sum() > n:                                 # only when the minimum of one forced extra samples
-        over = q > 1; i = np.argmax(np.where(over, q - exact, -np.inf)); q[i] -= 1
+    while q.sum() < n:  # largest remainder first, among classes with room
+        room = q < counts
+        i = np.argmax(np.where(room, rem, -np.inf))
+        q[i] += 1
+        rem[i] = -1
+    while q.sum() > n:  # only when the minimum of one forced extra samples
+        over = q > 1
+        i = np.argmax(np.where(over, q - exact, -np.inf))
+        q[i] -= 1
     return q.tolist()
 
 # %% ../../nbs/10_pruning.ipynb #1fc51c21
-def stratified_select(s: Tensor, # scores [N] (float64)
-                      n: int, # how many to keep
-                      cutoff: float=0., # CCS hard cutoff β: fraction of the hardest samples dropped first
-                      strata: int=50, # number of equal-width score bins
-                      direction: str='high', # which end is "hard" (dropped by the cutoff): 'high' or 'low'
-                      seed: int=0,
-                     ) -> Tensor:
+def stratified_select(
+    s: Tensor,  # scores [N] (float64)
+    n: int,  # how many to keep
+    cutoff: float = 0.0,  # CCS hard cutoff β: fraction of the hardest samples dropped first
+    strata: int = 50,  # number of equal-width score bins
+    direction: str = 'high',  # which end is "hard" (dropped by the cutoff): 'high' or 'low'
+    seed: int = 0,
+) -> Tensor:
     "CCS coverage-centric sampling: hard cutoff, equal-width strata, budget from the smallest stratum up."
-    check_range('cutoff', cutoff, 0, 1, high_open=True); check_range('strata', strata, 1)
+    check_range('cutoff', cutoff, 0, 1, high_open=True)
+    check_range('strata', strata, 1)
     order = _order(s, direction, seed)
-    pool = order[int(round(cutoff * len(s))):]
-    if n > len(pool): raise ValueError(f"keep gives {n} samples but only {len(pool)} remain after cutoff={cutoff}")
-    v = s[pool]; lo, hi = v.min(), v.max()
+    pool = order[int(round(cutoff * len(s))) :]
+    if n > len(pool):
+        raise ValueError(f"keep gives {n} samples but only {len(pool)} remain after cutoff={cutoff}")
+    v = s[pool]
+    lo, hi = v.min(), v.max()
     b = torch.clamp(((v - lo) / max(float(hi - lo), 1e-12) * strata).long(), max=strata - 1)
     g = torch.Generator().manual_seed(seed)
     groups = [pool[b == k] for k in range(strata)]
@@ -92,202 +126,317 @@ def stratified_select(s: Tensor, # scores [N] (float64)
     chosen, budget = [], n
     for j, grp in enumerate(groups):
         take = min(len(grp), budget // (len(groups) - j))
-        chosen.append(grp[torch.randperm(len(grp), generator=g)[:take]]); budget -= take
+        chosen.append(grp[torch.randperm(len(grp), generator=g)[:take]])
+        budget -= take
     return torch.cat(chosen)
 
 # %% ../../nbs/10_pruning.ipynb #071cd450
-def select(scores, # one score per sample, in dataset order
-           keep: float|int, # fraction kept in (0, 1], or a count
-           rule: str='top', # one of RULES
-           labels: Tensor|None=None, # class labels [N] (class_balanced)
-           seed: int=0, # seed of the random parts (random, stratified)
-           direction: str='high', # which end class_balanced keeps, and which end stratified/offset call hard
-           cutoff: float=0., # stratified: hard cutoff β
-           strata: int=50, # stratified: number of bins
-           offset: int|float=0, # offset: hardest samples skipped (count or fraction of N)
-          ) -> Tensor:
+def select(
+    scores,  # one score per sample, in dataset order
+    keep: float | int,  # fraction kept in (0, 1], or a count
+    rule: str = 'top',  # one of RULES
+    labels: Tensor | None = None,  # class labels [N] (class_balanced)
+    seed: int = 0,  # seed of the random parts (random, stratified)
+    direction: str = 'high',  # which end class_balanced keeps, and which end stratified/offset call hard
+    cutoff: float = 0.0,  # stratified: hard cutoff β
+    strata: int = 50,  # stratified: number of bins
+    offset: int | float = 0,  # offset: hardest samples skipped (count or fraction of N)
+) -> Tensor:
     "Indices (sorted, int64) of the samples kept by `rule`."
-    check_choice('rule', rule, RULES); check_choice('direction', direction, ['high', 'low'])
-    s = check_scores(scores); N = len(s); n = n_keep(keep, N)
-    if rule == 'top': idx = _order(s, 'high', seed)[:n]
-    elif rule == 'bottom': idx = _order(s, 'low', seed)[:n]
-    elif rule == 'random': idx = torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n]
+    check_choice('rule', rule, RULES)
+    check_choice('direction', direction, ['high', 'low'])
+    s = check_scores(scores)
+    N = len(s)
+    n = n_keep(keep, N)
+    if rule == 'top':
+        idx = _order(s, 'high', seed)[:n]
+    elif rule == 'bottom':
+        idx = _order(s, 'low', seed)[:n]
+    elif rule == 'random':
+        idx = torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n]
     elif rule == 'class_balanced':
-        if labels is None: raise ValueError("rule='class_balanced' needs labels=<class label per sample>")
+        if labels is None:
+            raise ValueError("rule='class_balanced' needs labels=<class label per sample>")
         labels = torch.as_tensor(labels).cpu()
-        if labels.shape != (N,): raise ValueError(f"labels must have shape [{N}]; got {tuple(labels.shape)}")
-        per = class_indices(labels); q = class_quotas([len(i) for i in per], n)
+        if labels.shape != (N,):
+            raise ValueError(f"labels must have shape [{N}]; got {tuple(labels.shape)}")
+        per = class_indices(labels)
+        q = class_quotas([len(i) for i in per], n)
         idx = torch.cat([i[_order(s[i], direction, seed)[:k]] for i, k in zip(per, q)])
-    elif rule == 'stratified': idx = stratified_select(s, n, cutoff, strata, direction, seed)
+    elif rule == 'stratified':
+        idx = stratified_select(s, n, cutoff, strata, direction, seed)
     else:
         o = int(round(offset * N)) if isinstance(offset, float) else int(offset)
-        if not 0 <= o <= N - n: raise ValueError(f"offset={offset} skips {o} samples; with {n} kept it must lie in [0, {N - n}]")
-        idx = _order(s, direction, seed)[o:o + n]
+        if not 0 <= o <= N - n:
+            raise ValueError(f"offset={offset} skips {o} samples; with {n} kept it must lie in [0, {N - n}]")
+        idx = _order(s, direction, seed)[o : o + n]
     return torch.sort(idx).values
 
 # %% ../../nbs/10_pruning.ipynb #eb9a8ecc
 def _sha256(path: Path) -> str:
     import hashlib
+
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
 
 @dataclass
 class Coreset:
     "Indices kept from a dataset, with the scores, method, configuration and seed that chose them."
-    indices: Tensor # kept indices into the dataset, sorted, int64
-    scores: Tensor|None # the scores [N] the selection used (None for scoreless rules)
+
+    indices: Tensor  # kept indices into the dataset, sorted, int64
+    scores: Tensor | None  # the scores [N] the selection used (None for scoreless rules)
     method: str
-    config: dict = field(default_factory=dict) # method and rule configuration
+    config: dict = field(default_factory=dict)  # method and rule configuration
     seed: int = 0
     dataset: str = ''
-    n_total: int|None = None # size of the dataset the indices point into (None: len(scores), else max index + 1)
-    keep: float|int|None = None # the keep argument
+    n_total: int | None = None  # size of the dataset the indices point into (None: len(scores), else max index + 1)
+    keep: float | int | None = None  # the keep argument
 
     def __post_init__(self):
         if self.n_total is None:
-            self.n_total = len(self.scores) if self.scores is not None else int(check_indices(self.indices, 2**62, mask=False).max()) + 1
+            self.n_total = (
+                len(self.scores)
+                if self.scores is not None
+                else int(check_indices(self.indices, 2**62, mask=False).max()) + 1
+            )
         self.n_total = check_option('n_total', self.n_total, 'int')
         check_range('n_total', self.n_total, 1)
         self.indices = check_indices(self.indices, self.n_total, 'indices', mask=False)
-        if self.scores is not None: self.scores = check_scores(self.scores, self.n_total).float()
-    def __len__(self): return len(self.indices)
-    def __repr__(self): return f"Coreset({self.method!r}, {len(self)}/{self.n_total} of {self.dataset!r}, keep={self.keep}, seed={self.seed})"
+        if self.scores is not None:
+            self.scores = check_scores(self.scores, self.n_total).float()
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __repr__(self):
+        return f"Coreset({self.method!r}, {len(self)}/{self.n_total} of {self.dataset!r}, keep={self.keep}, seed={self.seed})"
 
     def save(self, folder) -> Path:
         "Write `scores.npy`, then `coreset.json` (the manifest, with the scores' checksum), each atomically."
         folder = Path(folder)
-        if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} is a file, not a folder for a coreset")
+        if folder.exists() and not folder.is_dir():
+            raise FileExistsError(f"{folder} is a file, not a folder for a coreset")
         folder.mkdir(parents=True, exist_ok=True)
         more = {}
         if self.scores is not None:
-            atomic_write(folder/'scores.npy', lambda p: np.save(open(p, 'wb'), self.scores.numpy()))
-            more['scores_sha256'] = _sha256(folder/'scores.npy')
-        save_json(provenance(method=self.method, dataset=self.dataset, keep=self.keep, seed=self.seed, n_total=self.n_total,
-                             n_kept=len(self), config=self.config, indices=self.indices.tolist(), **more), folder/'coreset.json')
+            atomic_write(folder / 'scores.npy', lambda p: np.save(open(p, 'wb'), self.scores.numpy()))
+            more['scores_sha256'] = _sha256(folder / 'scores.npy')
+        save_json(
+            provenance(
+                method=self.method,
+                dataset=self.dataset,
+                keep=self.keep,
+                seed=self.seed,
+                n_total=self.n_total,
+                n_kept=len(self),
+                config=self.config,
+                indices=self.indices.tolist(),
+                **more,
+            ),
+            folder / 'coreset.json',
+        )
         return folder
 
     @classmethod
     def load(cls, folder) -> Coreset:
         "Read a coreset folder written by `save`, validating the JSON, the indices and the scores."
         folder = Path(folder)
-        f = folder/'coreset.json'
-        if not folder.exists(): raise FileNotFoundError(f"{folder} does not exist")
-        if not folder.is_dir(): raise ValueError(f"{folder} is not a folder; expected one written by Coreset.save")
+        f = folder / 'coreset.json'
+        if not folder.exists():
+            raise FileNotFoundError(f"{folder} does not exist")
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder; expected one written by Coreset.save")
         d = load_json(f)
-        if not isinstance(d, dict): raise ValueError(f"{f} must hold a JSON object; found {type(d).__name__}")
+        if not isinstance(d, dict):
+            raise ValueError(f"{f} must hold a JSON object; found {type(d).__name__}")
         for k in ('indices', 'method', 'n_total'):
-            if k not in d: raise ValueError(f"{f} has no {k!r} field")
+            if k not in d:
+                raise ValueError(f"{f} has no {k!r} field")
         n = check_option('n_total', d['n_total'], 'int', label=f"{f}: n_total")
         check_range(f"{f}: n_total", n, 1)
         idx = check_indices(d['indices'], n, f"{f}: indices", mask=False)
         scores = None
-        if (folder/'scores.npy').exists():
-            try: scores = torch.from_numpy(np.load(folder/'scores.npy', allow_pickle=False))
-            except Exception as e: raise ValueError(f"{folder/'scores.npy'} is not a readable .npy file (corrupted or truncated?): {e}") from e
-            if d.get('scores_sha256') not in (None, _sha256(folder/'scores.npy')):
-                raise ValueError(f"{folder/'scores.npy'} does not match {f} (checksum differs): the folder mixes two writes")
-        elif d.get('scores_sha256') is not None: raise FileNotFoundError(f"{f} names scores but {folder/'scores.npy'} is missing")
-        return cls(idx, scores, str(d['method']), d.get('config') or {}, d.get('seed', 0), d.get('dataset', ''), n, d.get('keep'))
+        if (folder / 'scores.npy').exists():
+            try:
+                scores = torch.from_numpy(np.load(folder / 'scores.npy', allow_pickle=False))
+            except Exception as e:
+                raise ValueError(
+                    f"{folder / 'scores.npy'} is not a readable .npy file (corrupted or truncated?): {e}"
+                ) from e
+            if d.get('scores_sha256') not in (None, _sha256(folder / 'scores.npy')):
+                raise ValueError(
+                    f"{folder / 'scores.npy'} does not match {f} (checksum differs): the folder mixes two writes"
+                )
+        elif d.get('scores_sha256') is not None:
+            raise FileNotFoundError(f"{f} names scores but {folder / 'scores.npy'} is missing")
+        return cls(
+            idx,
+            scores,
+            str(d['method']),
+            d.get('config') or {},
+            d.get('seed', 0),
+            d.get('dataset', ''),
+            n,
+            d.get('keep'),
+        )
 
 # %% ../../nbs/10_pruning.ipynb #c02c7bd6
-def register_pruning(name: str, # method name, as users type it
-                     direction: str='high', # which end of the scores the paper keeps
-                     rule: str='top', # the default selection rule
-                     doc: str='', # one line shown by `dc prune --list`
-                    ):
+def register_pruning(
+    name: str,  # method name, as users type it
+    direction: str = 'high',  # which end of the scores the paper keeps
+    rule: str = 'top',  # the default selection rule
+    doc: str = '',  # one line shown by `dc prune --list`
+):
     "Decorator: register a scorer `fn(data, seed=0, **config) -> Tensor[N]` as a pruning method."
-    check_choice('direction', direction, ['high', 'low']); check_choice('rule', rule, RULES)
+    check_choice('direction', direction, ['high', 'low'])
+    check_choice('rule', rule, RULES)
     return PRUNING_METHODS.register(name, direction=direction, rule=rule, doc=doc)
 
+
 @register_pruning('random', rule='random', doc='uniform random subset (the baseline)')
-def random_scores(data: ImageData, seed: int=0) -> Tensor:
+def random_scores(data: ImageData, seed: int = 0) -> Tensor:
     "Uniform random scores (with rule 'random' the selection is a seeded uniform draw)."
     return torch.rand(len(data), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 # %% ../../nbs/10_pruning.ipynb #848fb273
 PRUNING_MODULES = ('forgetting', 'proxy', 'el2n', 'tdds', 'eva')
 
+
 def load_pruning_methods() -> list[str]:
     "Import every pruning-method module (registering its methods); return the registered names."
     import importlib
-    for m in PRUNING_MODULES: importlib.import_module(f'dataset_condensation.pruning.{m}')
+
+    for m in PRUNING_MODULES:
+        importlib.import_module(f'dataset_condensation.pruning.{m}')
     return PRUNING_METHODS.names()
 
-_NOT_OPTIONS = ('data', 'seed', 'record', 'progress', 'model', 'x', 'y', 'callbacks', 'soft_labels', 'self', 'channel',
-                'num_classes', 'im_size')
+
+_NOT_OPTIONS = (
+    'data',
+    'seed',
+    'record',
+    'progress',
+    'model',
+    'x',
+    'y',
+    'callbacks',
+    'soft_labels',
+    'self',
+    'channel',
+    'num_classes',
+    'im_size',
+)
+
 
 def _params(fn) -> dict:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {k: (p.annotation, p.default) for k, p in inspect.signature(fn).parameters.items() if p.kind in kinds and k not in _NOT_OPTIONS}
+    return {
+        k: (p.annotation, p.default)
+        for k, p in inspect.signature(fn).parameters.items()
+        if p.kind in kinds and k not in _NOT_OPTIONS
+    }
 
-def pruning_options(method: str, # a registered pruning method
-                   ) -> tuple[dict, dict]:
+
+def pruning_options(
+    method: str,  # a registered pruning method
+) -> tuple[dict, dict]:
     "The scorer's own options and those it passes on to its training runs, each {name: (annotation, default)}."
     from dataset_condensation.train import fit
     from dataset_condensation import models
-    if method not in PRUNING_METHODS: load_pruning_methods()
+
+    if method not in PRUNING_METHODS:
+        load_pruning_methods()
     fn = PRUNING_METHODS.entry(method)['fn']
     own = _params(fn)
-    if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()): return own, {}
+    if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
+        return own, {}
     passed = {}
     for f in [record_dynamics, fit] + [s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()]:
-        for k, v in _params(f).items(): passed.setdefault(k, v)
+        for k, v in _params(f).items():
+            passed.setdefault(k, v)
     return own, {k: v for k, v in passed.items() if k not in own}
 
-def check_pruning_options(method: str, # a registered pruning method
-                          config: dict, # the options given
-                         ) -> dict:
+
+def check_pruning_options(
+    method: str,  # a registered pruning method
+    config: dict,  # the options given
+) -> dict:
     "`config` checked against the method's options (names, types, ranges); a one-line `ValueError` otherwise."
     own, passed = pruning_options(method)
     name = PRUNING_METHODS.entry(method)['name']
     bad = [k for k in config if k not in own and k not in passed]
     if bad:
-        raise ValueError(f"unknown option(s) {bad} for pruning method {name!r}; its options: {', '.join(own) or '(none)'}"
-                         + (f"; options of its training runs: {', '.join(passed)}" if passed else ''))
-    return {k: check_option(k, v, *(own.get(k) or passed[k]), owner=f"pruning method {name!r}") for k, v in config.items()}
+        raise ValueError(
+            f"unknown option(s) {bad} for pruning method {name!r}; its options: {', '.join(own) or '(none)'}"
+            + (f"; options of its training runs: {', '.join(passed)}" if passed else '')
+        )
+    return {
+        k: check_option(k, v, *(own.get(k) or passed[k]), owner=f"pruning method {name!r}") for k, v in config.items()
+    }
 
 # %% ../../nbs/10_pruning.ipynb #d4a14096
-def prune(data: ImageData, # the training set
-          method: str, # a registered pruning method (see `PRUNING_METHODS.names()`)
-          keep: float|int, # fraction (0, 1] or count kept
-          rule: str|None=None, # selection rule (default: the method's)
-          seed: int=0, # seed of the scoring run(s) and of the selection
-          scores: Tensor|None=None, # precomputed scores (skip scoring)
-          select_options: dict|None=None, # extra arguments of `select` (cutoff, strata, offset, ...)
-          **config, # the method's configuration (see its notebook)
-         ) -> Coreset:
+def prune(
+    data: ImageData,  # the training set
+    method: str,  # a registered pruning method (see `PRUNING_METHODS.names()`)
+    keep: float | int,  # fraction (0, 1] or count kept
+    rule: str | None = None,  # selection rule (default: the method's)
+    seed: int = 0,  # seed of the scoring run(s) and of the selection
+    scores: Tensor | None = None,  # precomputed scores (skip scoring)
+    select_options: dict | None = None,  # extra arguments of `select` (cutoff, strata, offset, ...)
+    **config,  # the method's configuration (see its notebook)
+) -> Coreset:
     "Score `data` with `method` and select a coreset."
-    if not isinstance(data, ImageData): raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
-    if method not in PRUNING_METHODS: load_pruning_methods()
+    if not isinstance(data, ImageData):
+        raise ValueError(f"data must be an ImageData (see data.load_dataset); got {type(data).__name__}")
+    if method not in PRUNING_METHODS:
+        load_pruning_methods()
     entry = PRUNING_METHODS.entry(method)
-    n_keep(keep, len(data))   # check keep, the seed and the options before any (possibly long) scoring run
+    n_keep(keep, len(data))  # check keep, the seed and the options before any (possibly long) scoring run
     rule = entry['rule'] if rule is None else check_choice('rule', rule, RULES)
     check_option('seed', seed, 'int')
     check_pruning_options(method, config)
-    if scores is None: scores = entry['fn'](data, seed=seed, **config)
+    if scores is None:
+        scores = entry['fn'](data, seed=seed, **config)
     scores = check_scores(scores, len(data))
-    so = dict(select_options or {}); so.setdefault('direction', entry['direction'])
+    so = dict(select_options or {})
+    so.setdefault('direction', entry['direction'])
     idx = select(scores, keep, rule, labels=data.y.cpu(), seed=seed, **so)
-    cfg = {k: (v if isinstance(v, (str, int, float, bool, list, tuple, dict, type(None))) else f'<{type(v).__name__}>')
-           for k, v in config.items()}   # a recorded run passed as dynamics= is noted, not serialised
+    cfg = {
+        k: (v if isinstance(v, (str, int, float, bool, list, tuple, dict, type(None))) else f'<{type(v).__name__}>')
+        for k, v in config.items()
+    }  # a recorded run passed as dynamics= is noted, not serialised
     return Coreset(idx, scores, entry['name'], dict(cfg, rule=rule, **so), seed, data.name, len(data), keep)
 
 # %% ../../nbs/10_pruning.ipynb #8774a487
 class TrainingDynamics(Callback):
     "A `fit` callback recording per-sample correctness, loss and log-probabilities in dataset order."
-    def __init__(self, labels: Tensor, # training labels [N], on the training device
-                 epochs=None, # epochs to record (an iterable of epoch numbers; None: all)
-                 record=('correct', 'loss', 'logp'), # what to keep
-                 dtype: torch.dtype=torch.float16, # storage dtype of the log-probabilities
-                ):
+
+    def __init__(
+        self,
+        labels: Tensor,  # training labels [N], on the training device
+        epochs=None,  # epochs to record (an iterable of epoch numbers; None: all)
+        record=('correct', 'loss', 'logp'),  # what to keep
+        dtype: torch.dtype = torch.float16,  # storage dtype of the log-probabilities
+    ):
         bad = set(record) - {'correct', 'loss', 'logp'}
-        if bad: raise ValueError(f"record={tuple(record)!r} has unknown item(s) {sorted(bad)}; expected some of 'correct', 'loss', 'logp'")
-        self.labels, self.want, self.record, self.dtype = labels, None if epochs is None else sorted(set(epochs)), tuple(record), dtype
+        if bad:
+            raise ValueError(
+                f"record={tuple(record)!r} has unknown item(s) {sorted(bad)}; expected some of 'correct', 'loss', 'logp'"
+            )
+        self.labels, self.want, self.record, self.dtype = (
+            labels,
+            None if epochs is None else sorted(set(epochs)),
+            tuple(record),
+            dtype,
+        )
 
     def before_fit(self, n, epochs, model):
-        if n != len(self.labels): raise ValueError(f"TrainingDynamics was given {len(self.labels)} labels but fit trains on {n} samples")
+        if n != len(self.labels):
+            raise ValueError(f"TrainingDynamics was given {len(self.labels)} labels but fit trains on {n} samples")
         self.epochs = list(range(epochs)) if self.want is None else [e for e in self.want if 0 <= e < epochs]
         missing = [e for e in (self.want or []) if not 0 <= e < epochs]
-        if missing: raise ValueError(f"epochs {missing} are outside the {epochs} epochs of this run")
+        if missing:
+            raise ValueError(f"epochs {missing} are outside the {epochs} epochs of this run")
         self.row = {e: r for r, e in enumerate(self.epochs)}
         E, dev = len(self.epochs), self.labels.device
         self.seen = torch.zeros(E, n, dtype=torch.int32, device=dev)
@@ -297,22 +446,31 @@ class TrainingDynamics(Callback):
 
     def after_batch(self, epoch, idx, logits, losses):
         r = self.row.get(epoch)
-        if r is None: return
+        if r is None:
+            return
         self.seen[r].index_add_(0, idx, torch.ones_like(idx, dtype=torch.int32))
-        if self.correct is not None: self.correct[r, idx] = logits.argmax(1) == self.labels[idx]
-        if self.loss is not None: self.loss[r, idx] = losses.float()
+        if self.correct is not None:
+            self.correct[r, idx] = logits.argmax(1) == self.labels[idx]
+        if self.loss is not None:
+            self.loss[r, idx] = losses.float()
         if 'logp' in self.record:
-            if self.logp is None: self.logp = torch.zeros(len(self.epochs), len(self.labels), logits.shape[1], dtype=self.dtype, device=logits.device)
+            if self.logp is None:
+                self.logp = torch.zeros(
+                    len(self.epochs), len(self.labels), logits.shape[1], dtype=self.dtype, device=logits.device
+                )
             self.logp[r, idx] = torch.log_softmax(logits.float(), 1).to(self.dtype)
 
     def after_epoch(self, epoch, model):
         r = self.row.get(epoch)
-        if r is None: return
+        if r is None:
+            return
         s = self.seen[r]
         if not bool((s == 1).all()):
             bad = (s != 1).nonzero().flatten()
-            raise RuntimeError(f"epoch {epoch}: {len(bad)} sample(s) were not seen exactly once (e.g. index {int(bad[0])} seen {int(s[bad[0]])} times); "
-                               "the recorder needs every sample once per epoch (no drop_last, no sampling with replacement)")
+            raise RuntimeError(
+                f"epoch {epoch}: {len(bad)} sample(s) were not seen exactly once (e.g. index {int(bad[0])} seen {int(s[bad[0]])} times); "
+                "the recorder needs every sample once per epoch (no drop_last, no sampling with replacement)"
+            )
 
     @property
     def probs(self) -> Tensor:
@@ -321,34 +479,77 @@ class TrainingDynamics(Callback):
 
     def el2n(self) -> Tensor:
         "EL2N of every recorded epoch, `[E, N]`: ‖p_t(x_i) − e_{y_i}‖₂ (float32)."
-        p = self.probs; onehot = torch.nn.functional.one_hot(self.labels, p.shape[-1]).to(p)
+        p = self.probs
+        onehot = torch.nn.functional.one_hot(self.labels, p.shape[-1]).to(p)
         return (p - onehot).norm(dim=-1)
 
 # %% ../../nbs/10_pruning.ipynb #9f7d8985
-def record_dynamics(data: ImageData, # the training set (on the training device)
-                    epochs: int=20, # training epochs
-                    arch: str='ConvNet', # architecture (see `models.get_network`)
-                    seed: int=0, # model initialisation, batch order and augmentation
-                    record_epochs=None, # epochs to record (None: all)
-                    lr: float=0.01, batch_size: int=64, schedule: str='cosine', optimizer: str='sgd',
-                    weight_decay: float=5e-4, augment: str='standard', momentum: float=0.9, nesterov: bool=False,
-                    milestones=(), gamma: float=0.1, min_lr: float=0.,
-                    record=('correct', 'loss', 'logp'), # what to record
-                    progress: bool|None=False,
-                    **arch_options, # e.g. width=32 (default for ConvNet)
-                   ) -> TrainingDynamics:
+def record_dynamics(
+    data: ImageData,  # the training set (on the training device)
+    epochs: int = 20,  # training epochs
+    arch: str = 'ConvNet',  # architecture (see `models.get_network`)
+    seed: int = 0,  # model initialisation, batch order and augmentation
+    record_epochs=None,  # epochs to record (None: all)
+    lr: float = 0.01,
+    batch_size: int = 64,
+    schedule: str = 'cosine',
+    optimizer: str = 'sgd',
+    weight_decay: float = 5e-4,
+    augment: str = 'standard',
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    milestones=(),
+    gamma: float = 0.1,
+    min_lr: float = 0.0,
+    record=('correct', 'loss', 'logp'),  # what to record
+    progress: bool | None = False,
+    **arch_options,  # e.g. width=32 (default for ConvNet)
+) -> TrainingDynamics:
     "Train a fresh model on `data` with a `TrainingDynamics` recorder; return the recorder (with `.model`)."
     from dataset_condensation.models import get_network
     from dataset_condensation.augment import make_augment
     from dataset_condensation.train import fit
-    if arch.startswith('ConvNet'): arch_options.setdefault('width', 32)
+
+    if arch.startswith('ConvNet'):
+        arch_options.setdefault('width', 32)
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     td = TrainingDynamics(data.y, record_epochs, record)
-    fit(model, data.x, data.y, epochs, lr=lr, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
-        weight_decay=weight_decay, momentum=momentum, nesterov=nesterov, milestones=milestones, gamma=gamma, min_lr=min_lr,
-        augment=make_augment(augment, data.name), callbacks=[td], seed=seed, progress=progress)
+    fit(
+        model,
+        data.x,
+        data.y,
+        epochs,
+        lr=lr,
+        batch_size=batch_size,
+        schedule=schedule,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        nesterov=nesterov,
+        milestones=milestones,
+        gamma=gamma,
+        min_lr=min_lr,
+        augment=make_augment(augment, data.name),
+        callbacks=[td],
+        seed=seed,
+        progress=progress,
+    )
     td.model = model.eval()
-    td.config = dict(epochs=epochs, arch=arch, seed=seed, lr=lr, batch_size=batch_size, schedule=schedule,
-                     optimizer=optimizer, weight_decay=weight_decay, augment=augment, momentum=momentum, nesterov=nesterov,
-                     milestones=list(milestones), gamma=gamma, min_lr=min_lr, **arch_options)
+    td.config = dict(
+        epochs=epochs,
+        arch=arch,
+        seed=seed,
+        lr=lr,
+        batch_size=batch_size,
+        schedule=schedule,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        augment=augment,
+        momentum=momentum,
+        nesterov=nesterov,
+        milestones=list(milestones),
+        gamma=gamma,
+        min_lr=min_lr,
+        **arch_options,
+    )
     return td

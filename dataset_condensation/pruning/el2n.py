@@ -4,7 +4,6 @@
 
 # %% ../../nbs/13_el2n.ipynb #1b5df8b0
 from __future__ import annotations
-import inspect
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -21,196 +20,303 @@ __all__ = ['PRESETS', 'EL2N_MODES', 'el2n_scores', 'last_linear', 'per_sample_gr
            'train_to_epoch', 'predict_probs', 'online_el2n', 'el2n', 'grand']
 
 # %% ../../nbs/13_el2n.ipynb #c3dbe9af
-def el2n_scores(probs: Tensor, # predicted probabilities [N, C], or [runs, N, C] (averaged over runs)
-                labels: Tensor, # labels [N]
-                ord: int=2, # 2: EL2N; 1: the L1 variant of the official code
-               ) -> Tensor:
+def el2n_scores(
+    probs: Tensor,  # predicted probabilities [N, C], or [runs, N, C] (averaged over runs)
+    labels: Tensor,  # labels [N]
+    ord: int = 2,  # 2: EL2N; 1: the L1 variant of the official code
+) -> Tensor:
     "EL2N: ‖p(x) − e_y‖ per sample, averaged over runs, float32 [N]."
     p = probs.float()
-    if p.ndim == 2: p = p[None]
+    if p.ndim == 2:
+        p = p[None]
     if p.ndim != 3 or p.shape[1] != len(labels):
-        raise ValueError(f"probs must be [N, C] or [runs, N, C] with N = len(labels) = {len(labels)}; got {tuple(probs.shape)}")
+        raise ValueError(
+            f"probs must be [N, C] or [runs, N, C] with N = len(labels) = {len(labels)}; got {tuple(probs.shape)}"
+        )
     e = F.one_hot(labels.long().to(p.device), p.shape[-1]).to(p)
     return torch.linalg.vector_norm(p - e, ord=ord, dim=-1).mean(0)
 
 # %% ../../nbs/13_el2n.ipynb #7cb17ecb
-def last_linear(model: nn.Module, # any network ending in a linear classifier
-               ) -> str:
+def last_linear(
+    model: nn.Module,  # any network ending in a linear classifier
+) -> str:
     "Module name of the classifier: the model's last `nn.Linear` (e.g. 'classifier' for ConvNet)."
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not names: raise ValueError(f"params='last_layer' needs a model with an nn.Linear classifier; {type(model).__name__} has none")
+    if not names:
+        raise ValueError(
+            f"params='last_layer' needs a model with an nn.Linear classifier; {type(model).__name__} has none"
+        )
     return names[-1]
 
-def _auto_chunk(n_params: int) -> int: return int(max(1, min(512, 2 ** 27 // max(n_params, 1))))
 
-def per_sample_grad_norms(model: nn.Module, # the network (scored in eval mode; its mode is restored after)
-                          x: Tensor, # inputs [N, ...]
-                          y: Tensor, # labels [N]
-                          params: str='all', # 'all' (paper) or 'last_layer' (DeepCore: classifier weight + bias)
-                          batch_size: int|None=None, # chunk size (None: per-sample gradients ≤ 512 MB, at most 512)
-                         ) -> Tensor:
+def _auto_chunk(n_params: int) -> int:
+    return int(max(1, min(512, 2**27 // max(n_params, 1))))
+
+
+def per_sample_grad_norms(
+    model: nn.Module,  # the network (scored in eval mode; its mode is restored after)
+    x: Tensor,  # inputs [N, ...]
+    y: Tensor,  # labels [N]
+    params: str = 'all',  # 'all' (paper) or 'last_layer' (DeepCore: classifier weight + bias)
+    batch_size: int | None = None,  # chunk size (None: per-sample gradients ≤ 512 MB, at most 512)
+) -> Tensor:
     "‖∇_θ CE(f(x_i), y_i)‖₂ for every sample, vectorised with torch.func, float32 [N]."
     check_choice('params', params, ['all', 'last_layer'])
-    if y.shape != (len(x),): raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
     named = {k: v.detach() for k, v in model.named_parameters()}
     if params == 'last_layer':
-        name = last_linear(model); pre = name + '.' if name else ''   # '' when the model is itself the nn.Linear
+        name = last_linear(model)
+        pre = name + '.' if name else ''  # '' when the model is itself the nn.Linear
         wrt = {k: v for k, v in named.items() if k.startswith(pre)}
-    else: wrt = named
+    else:
+        wrt = named
     const = {**{k: v for k, v in named.items() if k not in wrt}, **{k: v.detach() for k, v in model.named_buffers()}}
     bs = batch_size or _auto_chunk(sum(v.numel() for v in wrt.values()))
     check_range('batch_size', bs, 1)
     dev = next(iter(named.values())).device
-    def loss(p, xi, yi): return F.cross_entropy(functional_call(model, (p, const), (xi[None],)), yi[None])
+
+    def loss(p, xi, yi):
+        return F.cross_entropy(functional_call(model, (p, const), (xi[None],)), yi[None])
+
     g = vmap(grad(loss), in_dims=(None, 0, 0))
-    was = model.training; model.eval(); out = []
+    was = model.training
+    model.eval()
+    out = []
     try:
         for i in range(0, len(x), bs):
-            gs = g(wrt, x[i:i + bs].to(dev), y[i:i + bs].to(dev))
+            gs = g(wrt, x[i : i + bs].to(dev), y[i : i + bs].to(dev))
             out.append(torch.stack([v.flatten(1).float().pow(2).sum(1) for v in gs.values()]).sum(0).sqrt())
-    finally: model.train(was)
+    finally:
+        model.train(was)
     s = torch.cat(out) if out else torch.zeros(0, device=dev)
-    if not bool(torch.isfinite(s).all()): raise ValueError("gradient norms are not finite: x or the model's parameters contain NaN/Inf")
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError("gradient norms are not finite: x or the model's parameters contain NaN/Inf")
     return s
 
 # %% ../../nbs/13_el2n.ipynb #3cd993a7
-def grand_scores(models: nn.Module|list, # one model, or a list (independent runs): the norms are averaged
-                 data: ImageData, # the training set, scored as it is (no augmentation)
-                 params: str='all', # 'all' (paper) or 'last_layer' (DeepCore)
-                 batch_size: int|None=None, # chunk size of `per_sample_grad_norms`
-                ) -> Tensor:
+def grand_scores(
+    models: nn.Module | list,  # one model, or a list (independent runs): the norms are averaged
+    data: ImageData,  # the training set, scored as it is (no augmentation)
+    params: str = 'all',  # 'all' (paper) or 'last_layer' (DeepCore)
+    batch_size: int | None = None,  # chunk size of `per_sample_grad_norms`
+) -> Tensor:
     "GraNd: per-sample gradient norm on `data`, averaged over `models`, float32 [N]."
     models = [models] if isinstance(models, nn.Module) else list(models)
-    if not models: raise ValueError("models is an empty list; expected one model or a list of models")
+    if not models:
+        raise ValueError("models is an empty list; expected one model or a list of models")
     return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, batch_size) for m in models]).mean(0)
 
 # %% ../../nbs/13_el2n.ipynb #38df4e0a
 _FIT_OPTIONS = ('optimizer', 'momentum', 'weight_decay', 'nesterov', 'gamma', 'milestones', 'min_lr', 'channels_last')
 
-class _Stop(Exception): pass
+
+class _Stop(Exception):
+    pass
+
 
 class _StopAfter(Callback):
     "Stop `fit` once `epoch` epochs are done."
-    def __init__(self, epoch): self.epoch = epoch
-    def after_epoch(self, epoch, model):
-        if epoch + 1 >= self.epoch: raise _Stop
 
-def run_seeds(seed: int, # the scorer's seed
-              runs: int, # number of independent runs
-             ) -> list[int]:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_epoch(self, epoch, model):
+        if epoch + 1 >= self.epoch:
+            raise _Stop
+
+
+def run_seeds(
+    seed: int,  # the scorer's seed
+    runs: int,  # number of independent runs
+) -> list[int]:
     "Seeds of the independent scoring runs: seed + 1000·r."
     check_range('runs', runs, 1)
     return [int(seed) + 1000 * r for r in range(int(runs))]
 
-def train_to_epoch(data: ImageData, # the training set (on the training device)
-                   epoch: int, # epochs trained before the checkpoint (0: the initialisation)
-                   seed: int=0, # initialisation, batch order and augmentation
-                   epochs: int=20, # length of the schedule the checkpoint is taken from
-                   arch: str='ConvNet', lr: float=0.01, batch_size: int=64, schedule: str='cosine',
-                   augment: str='standard', # train-time augmentation ('standard', 'dsa' or 'none')
-                   **options, # fit options (optimizer, momentum, weight_decay, nesterov, gamma, milestones, min_lr) and model options (width=32 for ConvNet)
-                  ) -> nn.Module:
+
+def train_to_epoch(
+    data: ImageData,  # the training set (on the training device)
+    epoch: int,  # epochs trained before the checkpoint (0: the initialisation)
+    seed: int = 0,  # initialisation, batch order and augmentation
+    epochs: int = 20,  # length of the schedule the checkpoint is taken from
+    arch: str = 'ConvNet',
+    lr: float = 0.01,
+    batch_size: int = 64,
+    schedule: str = 'cosine',
+    augment: str = 'standard',  # train-time augmentation ('standard', 'dsa' or 'none')
+    **options,  # fit options (optimizer, momentum, weight_decay, nesterov, gamma, milestones, min_lr) and model options (width=32 for ConvNet)
+) -> nn.Module:
     "A fresh model trained for `epoch` epochs of an `epochs`-epoch schedule, in eval mode."
     check_range('epochs', epochs, 1)
-    if not 0 <= epoch <= epochs: raise ValueError(f"epoch={epoch} is out of range; expected a checkpoint in [0, epochs={epochs}]")
+    if not 0 <= epoch <= epochs:
+        raise ValueError(f"epoch={epoch} is out of range; expected a checkpoint in [0, epochs={epochs}]")
     fit_kw = {k: options.pop(k) for k in list(options) if k in _FIT_OPTIONS}
-    if arch.startswith('ConvNet'): options.setdefault('width', 32)
+    if arch.startswith('ConvNet'):
+        options.setdefault('width', 32)
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **options).to(data.x.device)
     if epoch > 0:
-        try: fit(model, data.x, data.y, epochs, lr=lr, batch_size=batch_size, schedule=schedule,
-                 augment=make_augment(augment, data.name), callbacks=[_StopAfter(epoch)], seed=seed, **fit_kw)
-        except _Stop: pass
+        try:
+            fit(
+                model,
+                data.x,
+                data.y,
+                epochs,
+                lr=lr,
+                batch_size=batch_size,
+                schedule=schedule,
+                augment=make_augment(augment, data.name),
+                callbacks=[_StopAfter(epoch)],
+                seed=seed,
+                **fit_kw,
+            )
+        except _Stop:
+            pass
     return model.eval()
 
+
 @torch.no_grad()
-def predict_probs(model: nn.Module, # the network (run in eval mode; its mode is restored)
-                  x: Tensor, # inputs [N, ...]
-                  batch_size: int=1024,
-                 ) -> Tensor:
+def predict_probs(
+    model: nn.Module,  # the network (run in eval mode; its mode is restored)
+    x: Tensor,  # inputs [N, ...]
+    batch_size: int = 1024,
+) -> Tensor:
     "Softmax probabilities [N, C] of `model` on `x` (eval mode, no augmentation), float32."
-    was = model.training; model.eval()
-    p = torch.cat([F.softmax(model(x[i:i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
-    model.train(was); return p
+    was = model.training
+    model.eval()
+    p = torch.cat([F.softmax(model(x[i : i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
+    model.train(was)
+    return p
 
 # %% ../../nbs/13_el2n.ipynb #c4c9f88a
-def online_el2n(dynamics: TrainingDynamics|list, # one recorded run, or a list of runs (averaged)
-                epoch: int, # the recorded epoch (sum_epochs: the number of epochs summed, 0..epoch-1)
-                sum_epochs: bool=False, # False: EL2N at `epoch`; True: summed over epochs 0..epoch-1 (CCS)
-                ord: int=2, # norm order (see `el2n_scores`)
-               ) -> Tensor:
+def online_el2n(
+    dynamics: TrainingDynamics | list,  # one recorded run, or a list of runs (averaged)
+    epoch: int,  # the recorded epoch (sum_epochs: the number of epochs summed, 0..epoch-1)
+    sum_epochs: bool = False,  # False: EL2N at `epoch`; True: summed over epochs 0..epoch-1 (CCS)
+    ord: int = 2,  # norm order (see `el2n_scores`)
+) -> Tensor:
     "EL2N read from recorded training dynamics, averaged over runs, float32 [N]."
     runs = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
-    if not runs: raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them")
+    if not runs:
+        raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them")
     want = list(range(epoch)) if sum_epochs else [epoch]
-    if sum_epochs and epoch < 1: raise ValueError(f"epoch={epoch}: the online sum needs epoch >= 1 (epochs 0..epoch-1 are summed)")
+    if sum_epochs and epoch < 1:
+        raise ValueError(f"epoch={epoch}: the online sum needs epoch >= 1 (epochs 0..epoch-1 are summed)")
     out = []
     for td in runs:
-        if getattr(td, 'logp', None) is None: raise ValueError("dynamics has no recorded log-probabilities; record with record=('logp', ...)")
+        if getattr(td, 'logp', None) is None:
+            raise ValueError("dynamics has no recorded log-probabilities; record with record=('logp', ...)")
         missing = [e for e in want if e not in td.row]
-        if missing: raise ValueError(f"epoch(s) {missing} were not recorded; the recorded epochs are {td.epochs}")
+        if missing:
+            raise ValueError(f"epoch(s) {missing} were not recorded; the recorded epochs are {td.epochs}")
         rows = [td.row[e] for e in want]
         out.append(el2n_scores(td.probs[rows], td.labels, ord) * len(rows))
-    if len({len(s) for s in out}) > 1: raise ValueError(f"the runs in dynamics have different sizes {[len(s) for s in out]}")
+    if len({len(s) for s in out}) > 1:
+        raise ValueError(f"the runs in dynamics have different sizes {[len(s) for s in out]}")
     return torch.stack(out).mean(0)
 
 # %% ../../nbs/13_el2n.ipynb #5343a9fc
-_PAPER_RECIPE = dict(arch='ResNet18', epochs=200, lr=0.1, batch_size=128, schedule='multistep', milestones=(60, 120, 160),
-                     gamma=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4, augment='standard')
+_PAPER_RECIPE = dict(
+    arch='ResNet18',
+    epochs=200,
+    lr=0.1,
+    batch_size=128,
+    schedule='multistep',
+    milestones=(60, 120, 160),
+    gamma=0.2,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    augment='standard',
+)
 _CPU_RECIPE = dict(arch='ConvNet', width=32, epochs=20, lr=0.01, batch_size=64, schedule='cosine', augment='standard')
 PRESETS = {
-    'paper': dict(el2n=dict(mode='offline', epoch=20, runs=10, **_PAPER_RECIPE),   # data_diet: STEP 7800 = epoch 20, 10 runs
-                  grand=dict(epoch=0, runs=10, params='all', **_PAPER_RECIPE)),    # GraNd at initialisation
-    'cpu': dict(el2n=dict(mode='offline', epoch=3, runs=10, **_CPU_RECIPE),
-                grand=dict(epoch=0, runs=10, params='all', **_CPU_RECIPE)),
+    'paper': dict(
+        el2n=dict(mode='offline', epoch=20, runs=10, **_PAPER_RECIPE),  # data_diet: STEP 7800 = epoch 20, 10 runs
+        grand=dict(epoch=0, runs=10, params='all', **_PAPER_RECIPE),
+    ),  # GraNd at initialisation
+    'cpu': dict(
+        el2n=dict(mode='offline', epoch=3, runs=10, **_CPU_RECIPE),
+        grand=dict(epoch=0, runs=10, params='all', **_CPU_RECIPE),
+    ),
 }
 
 # %% ../../nbs/13_el2n.ipynb #be02f052
 EL2N_MODES = ('offline', 'online', 'online_sum')
 
+
 def _check_models(models):
     models = [models] if isinstance(models, nn.Module) else list(models)
-    if not models: raise ValueError("models is an empty list; expected one model or a list of models")
+    if not models:
+        raise ValueError("models is an empty list; expected one model or a list of models")
     return models
 
-@register_pruning('el2n', direction='high', rule='top', doc='EL2N (Paul et al. 2021): error L2 norm a few epochs in, mean over runs; keeps the high scores')
-def el2n(data: ImageData, # the training set
-         seed: int=0, # seed of the runs (run r: seed + 1000·r)
-         dynamics: TrainingDynamics|list|None=None, # recorded run(s): online EL2N read from them (no training)
-         runs: int=10, # independent runs averaged when training here (the paper: 10)
-         epoch: int=3, # offline: epochs trained before scoring; online: the recorded epoch
-         mode: str|None=None, # 'offline' | 'online' | 'online_sum' (None: 'online' with dynamics, else 'offline')
-         ord: int=2, # 2: EL2N; 1: the L1 variant
-         models: nn.Module|list|None=None, # offline: score these checkpoints instead of training
-         **train_options, # passed to `train_to_epoch` / `record_dynamics` (epochs=20, arch, width, lr, ...)
-        ) -> Tensor:
+
+@register_pruning(
+    'el2n',
+    direction='high',
+    rule='top',
+    doc='EL2N (Paul et al. 2021): error L2 norm a few epochs in, mean over runs; keeps the high scores',
+)
+def el2n(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the runs (run r: seed + 1000·r)
+    dynamics: TrainingDynamics | list | None = None,  # recorded run(s): online EL2N read from them (no training)
+    runs: int = 10,  # independent runs averaged when training here (the paper: 10)
+    epoch: int = 3,  # offline: epochs trained before scoring; online: the recorded epoch
+    mode: str | None = None,  # 'offline' | 'online' | 'online_sum' (None: 'online' with dynamics, else 'offline')
+    ord: int = 2,  # 2: EL2N; 1: the L1 variant
+    models: nn.Module | list | None = None,  # offline: score these checkpoints instead of training
+    **train_options,  # passed to `train_to_epoch` / `record_dynamics` (epochs=20, arch, width, lr, ...)
+) -> Tensor:
     "EL2N scores [N] (keep high): offline from `runs` fresh checkpoints at `epoch`, or online from recorded dynamics."
     mode = ('online' if dynamics is not None else 'offline') if mode is None else check_choice('mode', mode, EL2N_MODES)
     check_range('epoch', epoch, 0)
     if mode == 'offline':
-        if dynamics is not None: raise ValueError("mode='offline' scores fresh checkpoints; pass dynamics only with mode='online' or 'online_sum' (or leave mode=None)")
-        if models is None: models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
-        else: models = _check_models(models)
+        if dynamics is not None:
+            raise ValueError(
+                "mode='offline' scores fresh checkpoints; pass dynamics only with mode='online' or 'online_sum' (or leave mode=None)"
+            )
+        if models is None:
+            models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
+        else:
+            models = _check_models(models)
         return torch.stack([el2n_scores(predict_probs(m, data.x), data.y, ord) for m in models]).mean(0)
-    if models is not None: raise ValueError(f"models= gives offline scores; mode={mode!r} reads recorded dynamics")
+    if models is not None:
+        raise ValueError(f"models= gives offline scores; mode={mode!r} reads recorded dynamics")
     if dynamics is None:
         want = [epoch] if mode == 'online' else list(range(epoch))
-        dynamics = [record_dynamics(data, seed=s, record_epochs=want, record=('logp',), **train_options) for s in run_seeds(seed, runs)]
+        dynamics = [
+            record_dynamics(data, seed=s, record_epochs=want, record=('logp',), **train_options)
+            for s in run_seeds(seed, runs)
+        ]
     s = online_el2n(dynamics, epoch, sum_epochs=mode == 'online_sum', ord=ord)
-    if len(s) != len(data): raise ValueError(f"dynamics were recorded on {len(s)} samples but the dataset has {len(data)}")
+    if len(s) != len(data):
+        raise ValueError(f"dynamics were recorded on {len(s)} samples but the dataset has {len(data)}")
     return s
 
-@register_pruning('grand', direction='high', rule='top', doc='GraNd (Paul et al. 2021): per-sample gradient norm over all parameters at init, mean over runs; keeps the high scores')
-def grand(data: ImageData, # the training set (scored without augmentation)
-          seed: int=0, # seed of the runs (run r: seed + 1000·r)
-          runs: int=10, # independent runs (the paper: 10 inits)
-          epoch: int=0, # epochs trained before scoring (0: at initialisation, the paper)
-          params: str='all', # 'all' (paper) or 'last_layer' (DeepCore's approximation)
-          models: nn.Module|list|None=None, # score these checkpoints instead of training
-          batch_size: int|None=None, # chunk size of the per-sample gradients
-          **train_options, # passed to `train_to_epoch` (epochs=20, arch, width, lr, ...)
-         ) -> Tensor:
+
+@register_pruning(
+    'grand',
+    direction='high',
+    rule='top',
+    doc='GraNd (Paul et al. 2021): per-sample gradient norm over all parameters at init, mean over runs; keeps the high scores',
+)
+def grand(
+    data: ImageData,  # the training set (scored without augmentation)
+    seed: int = 0,  # seed of the runs (run r: seed + 1000·r)
+    runs: int = 10,  # independent runs (the paper: 10 inits)
+    epoch: int = 0,  # epochs trained before scoring (0: at initialisation, the paper)
+    params: str = 'all',  # 'all' (paper) or 'last_layer' (DeepCore's approximation)
+    models: nn.Module | list | None = None,  # score these checkpoints instead of training
+    batch_size: int | None = None,  # chunk size of the per-sample gradients
+    **train_options,  # passed to `train_to_epoch` (epochs=20, arch, width, lr, ...)
+) -> Tensor:
     "GraNd scores [N] (keep high): per-sample gradient norm, mean over `runs` checkpoints at `epoch`."
-    check_choice('params', params, ['all', 'last_layer']); check_range('epoch', epoch, 0)
-    if models is None: models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
-    else: models = _check_models(models)
+    check_choice('params', params, ['all', 'last_layer'])
+    check_range('epoch', epoch, 0)
+    if models is None:
+        models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
+    else:
+        models = _check_models(models)
     return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, batch_size) for m in models]).mean(0)

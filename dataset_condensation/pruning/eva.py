@@ -17,117 +17,180 @@ __all__ = ['PRESETS', 'window_variance', 'eva_scores', 'eva']
 # %% ../../nbs/15_eva.ipynb #1ff7942d
 def _check_window(window, name: str) -> tuple[int, int]:
     "The window as (start, stop); a clear error unless it is a pair spanning at least 2 epochs."
-    try: a, b = (int(v) for v in window)
-    except (TypeError, ValueError): raise ValueError(f"{name}={window!r} must be a pair of epochs (start, stop), the half-open window [start, stop)") from None
-    if b - a < 2: raise ValueError(f"{name}={window!r} holds {max(b - a, 0)} epoch(s); a variance needs a window [start, stop) of at least 2 epochs")
+    try:
+        a, b = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={window!r} must be a pair of epochs (start, stop), the half-open window [start, stop)"
+        ) from None
+    if b - a < 2:
+        raise ValueError(
+            f"{name}={window!r} holds {max(b - a, 0)} epoch(s); a variance needs a window [start, stop) of at least 2 epochs"
+        )
     return a, b
 
-def _window_rows(window, # (start, stop): the half-open epoch window [start, stop)
-                 epochs: list[int], # the epoch number of each recorded row
-                 name: str, # the argument's name, for errors
-                ) -> list[int]:
+
+def _window_rows(
+    window,  # (start, stop): the half-open epoch window [start, stop)
+    epochs: list[int],  # the epoch number of each recorded row
+    name: str,  # the argument's name, for errors
+) -> list[int]:
     "Row indices of the recorded epochs in `window`; a clear error if the window is malformed or not fully recorded."
     a, b = _check_window(window, name)
     row = {e: r for r, e in enumerate(epochs)}
     missing = [e for e in range(a, b) if e not in row]
     if missing:
         shown = f"{epochs[0]}..{epochs[-1]}" if epochs == list(range(epochs[0], epochs[-1] + 1)) else str(epochs)
-        raise ValueError(f"{name}={window!r} needs epochs {missing[0]}..{missing[-1]} ({len(missing)} of them) that were not recorded "
-                         f"(recorded epochs: {shown}); record them or move the window")
+        raise ValueError(
+            f"{name}={window!r} needs epochs {missing[0]}..{missing[-1]} ({len(missing)} of them) that were not recorded "
+            f"(recorded epochs: {shown}); record them or move the window"
+        )
     return [row[e] for e in range(a, b)]
+
 
 def _check_el2n(el2n_per_epoch, epochs):
     "The per-epoch errors as float64 [E, N] and their epoch numbers, validated."
     S = torch.as_tensor(el2n_per_epoch)
-    if S.ndim != 2: raise ValueError(f"el2n_per_epoch must be [epochs, N] (one row per recorded epoch); got shape {tuple(S.shape)}")
+    if S.ndim != 2:
+        raise ValueError(f"el2n_per_epoch must be [epochs, N] (one row per recorded epoch); got shape {tuple(S.shape)}")
     S = S.to(torch.float64)
     bad = ~torch.isfinite(S)
     if bad.any():
         r, i = (int(v) for v in bad.nonzero()[0])
-        raise ValueError(f"el2n_per_epoch contains {int(bad.sum())} NaN or infinite value(s) (first at row {r}, sample {i})")
+        raise ValueError(
+            f"el2n_per_epoch contains {int(bad.sum())} NaN or infinite value(s) (first at row {r}, sample {i})"
+        )
     epochs = list(range(S.shape[0])) if epochs is None else [int(e) for e in epochs]
-    if len(epochs) != S.shape[0]: raise ValueError(f"epochs has {len(epochs)} entries but el2n_per_epoch has {S.shape[0]} rows")
-    if len(set(epochs)) != len(epochs): raise ValueError(f"epochs contains duplicates: {epochs}")
+    if len(epochs) != S.shape[0]:
+        raise ValueError(f"epochs has {len(epochs)} entries but el2n_per_epoch has {S.shape[0]} rows")
+    if len(set(epochs)) != len(epochs):
+        raise ValueError(f"epochs contains duplicates: {epochs}")
     return S, epochs
 
 # %% ../../nbs/15_eva.ipynb #60b4853b
-def window_variance(el2n_per_epoch: Tensor, # per-epoch errors S_t(i) [E, N]
-                    window=(0, 10), # half-open epoch window [start, stop), at least 2 epochs
-                    epochs: Sequence[int]|None=None, # epoch number of each row (default 0..E-1)
-                    name: str='window', # argument name used in errors
-                   ) -> Tensor:
+def window_variance(
+    el2n_per_epoch: Tensor,  # per-epoch errors S_t(i) [E, N]
+    window=(0, 10),  # half-open epoch window [start, stop), at least 2 epochs
+    epochs: Sequence[int] | None = None,  # epoch number of each row (default 0..E-1)
+    name: str = 'window',  # argument name used in errors
+) -> Tensor:
     "Unbiased variance (divides by n−1) over the epochs of `window`, per sample, float64 [N]."
     S, epochs = _check_el2n(el2n_per_epoch, epochs)
     return S[_window_rows(window, epochs, name)].var(0, correction=1)
 
 # %% ../../nbs/15_eva.ipynb #1f0affcc
-def eva_scores(el2n_per_epoch: Tensor, # per-epoch errors S_t(i) = ‖p_t(x_i) − e_{y_i}‖₂, [E, N]
-               early=(0, 10), # early window [e_min, e_max) (the paper: [0, 10) of 200 epochs)
-               late=(100, 110), # late window [l_min, l_max) (the paper: [100, 110))
-               weight: float=0.5, # w: weight of the early window; 1 − w goes to the late one
-               epochs: Sequence[int]|None=None, # epoch number of each row (default 0..E-1)
-              ) -> Tensor:
+def eva_scores(
+    el2n_per_epoch: Tensor,  # per-epoch errors S_t(i) = ‖p_t(x_i) − e_{y_i}‖₂, [E, N]
+    early=(0, 10),  # early window [e_min, e_max) (the paper: [0, 10) of 200 epochs)
+    late=(100, 110),  # late window [l_min, l_max) (the paper: [100, 110))
+    weight: float = 0.5,  # w: weight of the early window; 1 − w goes to the late one
+    epochs: Sequence[int] | None = None,  # epoch number of each row (default 0..E-1)
+) -> Tensor:
     "EVA: w·V̂_e + (1−w)·V̂_l, each window's unbiased error variance L1-normalised over the dataset, float32 [N]; keep high."
     check_range('weight', weight, 0, 1)
-    out = 0.
+    out = 0.0
     for name, win, w in (('early', early, weight), ('late', late, 1 - weight)):
         V = window_variance(el2n_per_epoch, win, epochs, name)
-        if w == 0: continue
+        if w == 0:
+            continue
         total = V.sum()
         if not total > 0:
-            raise ValueError(f"{name}={tuple(win)!r}: the errors of every sample are constant over this window (Σ V = 0), "
-                             "so its variances cannot be normalised; check the recording or choose another window")
+            raise ValueError(
+                f"{name}={tuple(win)!r}: the errors of every sample are constant over this window (Σ V = 0), "
+                "so its variances cannot be normalised; check the recording or choose another window"
+            )
         out = out + w * V / total
     return out.float()
 
 # %% ../../nbs/15_eva.ipynb #1d3605b1
 PRESETS = {
-    'paper': dict(arch='ResNet18', epochs=200, early=(0, 10), late=(100, 110), weight=0.5, lr=0.1, batch_size=256,
-                  schedule='cosine', weight_decay=5e-4, augment='none',
-                  notes='xxxx-Bella/EVA train.py + README (OrganSMNIST): CCS ResNet-18, SGD 0.1 momentum 0.9 Nesterov wd 5e-4, '
-                        'cosine per iteration to 1e-4, batch 256, 200 epochs, no augmentation, --as_rgb; '
-                        'Nesterov, the 1e-4 floor and --as_rgb are not reproduced by record_dynamics'),
-    'cpu': dict(arch='ConvNet', width=32, epochs=20, early=(0, 5), late=(10, 15), weight=0.5, lr=0.01, batch_size=64,
-                schedule='cosine', weight_decay=5e-4, augment='none',
-                notes='CPU profile: 200 -> 20 epochs; early window starts at 0, late window at mid-training; 5 epochs each'),
+    'paper': dict(
+        arch='ResNet18',
+        epochs=200,
+        early=(0, 10),
+        late=(100, 110),
+        weight=0.5,
+        lr=0.1,
+        batch_size=256,
+        schedule='cosine',
+        weight_decay=5e-4,
+        augment='none',
+        notes='xxxx-Bella/EVA train.py + README (OrganSMNIST): CCS ResNet-18, SGD 0.1 momentum 0.9 Nesterov wd 5e-4, '
+        'cosine per iteration to 1e-4, batch 256, 200 epochs, no augmentation, --as_rgb; '
+        'Nesterov, the 1e-4 floor and --as_rgb are not reproduced by record_dynamics',
+    ),
+    'cpu': dict(
+        arch='ConvNet',
+        width=32,
+        epochs=20,
+        early=(0, 5),
+        late=(10, 15),
+        weight=0.5,
+        lr=0.01,
+        batch_size=64,
+        schedule='cosine',
+        weight_decay=5e-4,
+        augment='none',
+        notes='CPU profile: 200 -> 20 epochs; early window starts at 0, late window at mid-training; 5 epochs each',
+    ),
 }
 
 # %% ../../nbs/15_eva.ipynb #b57fca63
 def _train_options(train_options: dict) -> dict:
     "`record_dynamics` options: PRESETS['cpu'] (its ConvNet width only for a ConvNet) updated with `train_options`."
     opts = {k: v for k, v in PRESETS['cpu'].items() if k not in ('early', 'late', 'weight', 'notes')}
-    if not str(train_options.get('arch', 'ConvNet')).startswith('ConvNet'): opts.pop('width')
+    if not str(train_options.get('arch', 'ConvNet')).startswith('ConvNet'):
+        opts.pop('width')
     return dict(opts, **train_options)
+
 
 def _dynamics_list(dynamics, n: int) -> list:
     runs = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
-    if not runs: raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them")
+    if not runs:
+        raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them")
     for d in runs:
         if getattr(d, 'logp', None) is None:
-            raise ValueError("dynamics has no recorded log-probabilities; record them with record_dynamics(..., record=('logp', ...))")
-        if d.logp.shape[1] != n: raise ValueError(f"dynamics was recorded on {d.logp.shape[1]} samples but the dataset has {n}")
+            raise ValueError(
+                "dynamics has no recorded log-probabilities; record them with record_dynamics(..., record=('logp', ...))"
+            )
+        if d.logp.shape[1] != n:
+            raise ValueError(f"dynamics was recorded on {d.logp.shape[1]} samples but the dataset has {n}")
     return runs
 
-@register_pruning('eva', direction='high', rule='top',
-                  doc='EVA (Hong et al., ACM MM 2024): L1-normalised EL2N variance in an early and a late epoch window; keep high')
-def eva(data: ImageData, # the training set
-        seed: int=0, # seed of the first training run (run r uses seed + r)
-        dynamics: TrainingDynamics|list|None=None, # a recorded run (or a list of runs) with log-probabilities; None: train
-        early=PRESETS['cpu']['early'], # early window [e_min, e_max), in epochs of the run
-        late=PRESETS['cpu']['late'], # late window [l_min, l_max)
-        weight: float=PRESETS['cpu']['weight'], # w, the early window's weight
-        runs: int=1, # training runs when `dynamics` is None (scores averaged)
-        **train_options, # passed to `record_dynamics` (epochs, arch, width, lr, augment, ...); default PRESETS['cpu']
-       ) -> Tensor:
+
+@register_pruning(
+    'eva',
+    direction='high',
+    rule='top',
+    doc='EVA (Hong et al., ACM MM 2024): L1-normalised EL2N variance in an early and a late epoch window; keep high',
+)
+def eva(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the first training run (run r uses seed + r)
+    dynamics: TrainingDynamics
+    | list
+    | None = None,  # a recorded run (or a list of runs) with log-probabilities; None: train
+    early=PRESETS['cpu']['early'],  # early window [e_min, e_max), in epochs of the run
+    late=PRESETS['cpu']['late'],  # late window [l_min, l_max)
+    weight: float = PRESETS['cpu']['weight'],  # w, the early window's weight
+    runs: int = 1,  # training runs when `dynamics` is None (scores averaged)
+    **train_options,  # passed to `record_dynamics` (epochs, arch, width, lr, augment, ...); default PRESETS['cpu']
+) -> Tensor:
     "EVA scores [N] of `data` (keep high), from recorded dynamics or from `runs` fresh training runs."
     if dynamics is None:
         check_range('runs', runs, 1)
-        opts = _train_options(train_options); E = int(opts['epochs'])
-        for name, win in (('early', early), ('late', late)):   # fail before training (90_references.ipynb#pitfall-14)
+        opts = _train_options(train_options)
+        E = int(opts['epochs'])
+        for name, win in (('early', early), ('late', late)):  # fail before training (90_references.ipynb#pitfall-14)
             a, b = _check_window(win, name)
-            if a < 0 or b > E: raise ValueError(f"{name}={tuple(win)!r} reaches outside the training run: epochs={E} gives epochs 0..{E - 1}; "
-                                                "train longer or move the window")
+            if a < 0 or b > E:
+                raise ValueError(
+                    f"{name}={tuple(win)!r} reaches outside the training run: epochs={E} gives epochs 0..{E - 1}; "
+                    "train longer or move the window"
+                )
         want = sorted(set(range(*early)) | set(range(*late)))
-        dynamics = [record_dynamics(data, seed=seed + r, record_epochs=want, record=('logp',), **opts) for r in range(runs)]
+        dynamics = [
+            record_dynamics(data, seed=seed + r, record_epochs=want, record=('logp',), **opts) for r in range(runs)
+        ]
     runs_ = _dynamics_list(dynamics, len(data))
     return torch.stack([eva_scores(d.el2n(), early, late, weight, epochs=d.epochs) for d in runs_]).mean(0)

@@ -18,63 +18,116 @@ from .core import register_pruning, record_dynamics, TrainingDynamics
 __all__ = ['PRESETS', 'forgetting_scores', 'is_never_learned', 'is_unforgettable', 'forgetting']
 
 # %% ../../nbs/11_forgetting.ipynb #3cea6db7
-def forgetting_scores(correct: Tensor|list, # bool [presentations, N], or a list of them (one per run): summed
-                      never_learned: str='max', # 'max': T presentations (paper); 'zero': 0 (DeepCore/CCS); 'inf'
-                     ) -> Tensor:
+def forgetting_scores(
+    correct: Tensor | list,  # bool [presentations, N], or a list of them (one per run): summed
+    never_learned: str = 'max',  # 'max': T presentations (paper); 'zero': 0 (DeepCore/CCS); 'inf'
+) -> Tensor:
     "Forgetting events per sample (Toneva et al., Algorithm 1), float32 [N]."
     check_choice('never_learned', never_learned, ['max', 'zero', 'inf'])
     if isinstance(correct, (list, tuple)):
-        if not correct: raise ValueError("correct is an empty list; expected one bool tensor [presentations, N] per run")
+        if not correct:
+            raise ValueError("correct is an empty list; expected one bool tensor [presentations, N] per run")
         return torch.stack([forgetting_scores(c, never_learned) for c in correct]).sum(0)
     if correct.ndim != 2 or correct.shape[0] < 1:
-        raise ValueError(f"correct must be a bool tensor [presentations, N] with at least one presentation; got shape {tuple(correct.shape)}")
+        raise ValueError(
+            f"correct must be a bool tensor [presentations, N] with at least one presentation; got shape {tuple(correct.shape)}"
+        )
     a = correct.bool()
     f = (a[:-1] & ~a[1:]).sum(0).float()
     never = ~a.any(0)
-    fill = {'max': float(a.shape[0]), 'zero': 0., 'inf': float('inf')}[never_learned]
+    fill = {'max': float(a.shape[0]), 'zero': 0.0, 'inf': float('inf')}[never_learned]
     return torch.where(never, torch.full_like(f, fill), f)
 
 # %% ../../nbs/11_forgetting.ipynb #eb485dbf
-def is_never_learned(correct: Tensor|list, # bool [presentations, N], or a list of them (one per run)
-                    ) -> Tensor:
+def is_never_learned(
+    correct: Tensor | list,  # bool [presentations, N], or a list of them (one per run)
+) -> Tensor:
     "Bool [N]: never classified correctly in at least one run (the samples `never_learned` decides)."
     runs = correct if isinstance(correct, (list, tuple)) else [correct]
-    if not runs: raise ValueError("correct is an empty list; expected one bool tensor [presentations, N] per run")
+    if not runs:
+        raise ValueError("correct is an empty list; expected one bool tensor [presentations, N] per run")
     return torch.stack([forgetting_scores(c, 'inf').isinf() for c in runs]).any(0)
 
-def is_unforgettable(correct: Tensor|list, # bool [presentations, N], or a list of them (one per run)
-                    ) -> Tensor:
+
+def is_unforgettable(
+    correct: Tensor | list,  # bool [presentations, N], or a list of them (one per run)
+) -> Tensor:
     "Bool [N]: learned, and never forgotten, in every run (Toneva et al.'s unforgettable examples)."
     return forgetting_scores(correct, 'max') == 0
 
 # %% ../../nbs/11_forgetting.ipynb #4f3e9a65
 PRESETS = {
     # Toneva et al., `run_cifar.py` defaults; 5 seeds summed (README) -- 90_references.ipynb#forgetting
-    'paper': dict(arch='ResNet18', epochs=200, batch_size=128, optimizer='sgd', lr=0.1, momentum=0.9, nesterov=True,
-                  weight_decay=5e-4, schedule='multistep', milestones=(60, 120, 160), gamma=0.2, augment='standard', runs=5),
+    'paper': dict(
+        arch='ResNet18',
+        epochs=200,
+        batch_size=128,
+        optimizer='sgd',
+        lr=0.1,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        schedule='multistep',
+        milestones=(60, 120, 160),
+        gamma=0.2,
+        augment='standard',
+        runs=5,
+    ),
     # our CPU profile (90_references.ipynb#profiles): ConvNet-3 width 32, 20 epochs, cosine, 3 seeds summed
-    'cpu': dict(arch='ConvNet', width=32, epochs=20, batch_size=64, optimizer='sgd', lr=0.01, weight_decay=5e-4,
-                schedule='cosine', augment='standard', runs=3),
+    'cpu': dict(
+        arch='ConvNet',
+        width=32,
+        epochs=20,
+        batch_size=64,
+        optimizer='sgd',
+        lr=0.01,
+        weight_decay=5e-4,
+        schedule='cosine',
+        augment='standard',
+        runs=3,
+    ),
 }
 
 # %% ../../nbs/11_forgetting.ipynb #bed47a55
-_FIT_ONLY = ('momentum', 'nesterov', 'gamma', 'milestones', 'min_lr') # `fit` options `record_dynamics` does not take
+_FIT_ONLY = ('momentum', 'nesterov', 'gamma', 'milestones', 'min_lr')  # `fit` options `record_dynamics` does not take
+
 
 def _record_run(data: ImageData, seed: int, **options) -> TrainingDynamics:
     "One training run recording `correct`: `record_dynamics`, or its steps with the extra `fit` options."
     extra = {k: options.pop(k) for k in _FIT_ONLY if k in options}
-    if not extra: return record_dynamics(data, seed=seed, record=('correct',), **options)
+    if not extra:
+        return record_dynamics(data, seed=seed, record=('correct',), **options)
     sig = inspect.signature(record_dynamics).parameters
     o = {k: p.default for k, p in sig.items() if p.default is not p.empty}
     o.update({k: v for k, v in options.items() if k in sig})
     arch = {k: v for k, v in options.items() if k not in sig}
-    if o['arch'].startswith('ConvNet'): arch.setdefault('width', 32)
+    if o['arch'].startswith('ConvNet'):
+        arch.setdefault('width', 32)
     model = get_network(o['arch'], data.channels, data.n_classes, data.im_size, seed=seed, **arch)
     td = TrainingDynamics(data.y, o['record_epochs'], ('correct',))
-    fit(model, data.x, data.y, o['epochs'], lr=o['lr'], batch_size=o['batch_size'], schedule=o['schedule'], optimizer=o['optimizer'],
-        weight_decay=o['weight_decay'], augment=make_augment(o['augment'], data.name), callbacks=[td], seed=seed, progress=o['progress'], **extra)
+    fit(
+        model,
+        data.x,
+        data.y,
+        o['epochs'],
+        lr=o['lr'],
+        batch_size=o['batch_size'],
+        schedule=o['schedule'],
+        optimizer=o['optimizer'],
+        weight_decay=o['weight_decay'],
+        augment=make_augment(o['augment'], data.name),
+        callbacks=[td],
+        seed=seed,
+        progress=o['progress'],
+        **extra,
+    )
     td.model = model.eval()
-    td.config = dict({k: o[k] for k in ('epochs', 'arch', 'lr', 'batch_size', 'schedule', 'optimizer', 'weight_decay', 'augment')}, seed=seed, **arch, **extra)
+    td.config = dict(
+        {k: o[k] for k in ('epochs', 'arch', 'lr', 'batch_size', 'schedule', 'optimizer', 'weight_decay', 'augment')},
+        seed=seed,
+        **arch,
+        **extra,
+    )
     return td
 
 # %% ../../nbs/11_forgetting.ipynb #1658d817
@@ -82,43 +135,58 @@ def _corrects(dynamics, n: int) -> list[Tensor]:
     "The `correct` records [E, N] of one run or a list of runs, checked."
     single = not isinstance(dynamics, (list, tuple))
     runs = [dynamics] if single else list(dynamics)
-    if not runs: raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them (one per run)")
+    if not runs:
+        raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them (one per run)")
     out = []
     for r, td in enumerate(runs):
         name = 'dynamics' if single else f'dynamics[{r}]'
         c = getattr(td, 'correct', None)
-        if c is None: raise ValueError(f"{name} has no 'correct' record; record it with record=('correct', ...)")
+        if c is None:
+            raise ValueError(f"{name} has no 'correct' record; record it with record=('correct', ...)")
         ep = [int(e) for e in getattr(td, 'epochs', range(len(c)))]
         if ep != list(range(len(ep))):
-            raise ValueError(f"{name}.epochs must be 0, 1, ..., E-1 (forgetting compares consecutive presentations); "
-                             f"got {ep[:10]}{' ...' if len(ep) > 10 else ''}: record with record_epochs=None or range(E)")
+            raise ValueError(
+                f"{name}.epochs must be 0, 1, ..., E-1 (forgetting compares consecutive presentations); "
+                f"got {ep[:10]}{' ...' if len(ep) > 10 else ''}: record with record_epochs=None or range(E)"
+            )
         if c.ndim != 2 or tuple(c.shape) != (len(ep), n):
             raise ValueError(f"{name}.correct must have shape [epochs, N] = [{len(ep)}, {n}]; got {tuple(c.shape)}")
         out.append(c)
     return out
 
 # %% ../../nbs/11_forgetting.ipynb #fe24e6ca
-@register_pruning('forgetting', direction='high', rule='top',
-                  doc='forgetting events summed over runs (Toneva et al., ICLR 2019); keeps the most forgettable, never learned = T')
-def forgetting(data: ImageData, # the training set
-               seed: int=0, # seed of the first training run (run r uses seed + r) and of the random tie-break
-               dynamics: TrainingDynamics|list|None=None, # recorded run(s) with `correct` (None: train `runs` runs)
-               runs: int=1, # runs to train and sum when `dynamics` is None (the paper: 5)
-               never_learned: str='max', # 'max' (paper: T per run), 'zero' (DeepCore/CCS) or 'inf' (SVP/data_diet)
-               tie_break: str='random', # 'random': seeded jitter in [0, 1e-3); 'index': exact counts (ties in dataset order)
-               **train_options, # `record_dynamics` options (epochs, arch, width, lr, ...) and the paper's `fit` options
-              ) -> Tensor:
+@register_pruning(
+    'forgetting',
+    direction='high',
+    rule='top',
+    doc='forgetting events summed over runs (Toneva et al., ICLR 2019); keeps the most forgettable, never learned = T',
+)
+def forgetting(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the first training run (run r uses seed + r) and of the random tie-break
+    dynamics: TrainingDynamics | list | None = None,  # recorded run(s) with `correct` (None: train `runs` runs)
+    runs: int = 1,  # runs to train and sum when `dynamics` is None (the paper: 5)
+    never_learned: str = 'max',  # 'max' (paper: T per run), 'zero' (DeepCore/CCS) or 'inf' (SVP/data_diet)
+    tie_break: str = 'random',  # 'random': seeded jitter in [0, 1e-3); 'index': exact counts (ties in dataset order)
+    **train_options,  # `record_dynamics` options (epochs, arch, width, lr, ...) and the paper's `fit` options
+) -> Tensor:
     "Forgetting events per sample, summed over runs, float64 [N]; high = forgettable = kept."
-    check_choice('never_learned', never_learned, ['max', 'zero', 'inf']); check_choice('tie_break', tie_break, ['random', 'index'])
+    check_choice('never_learned', never_learned, ['max', 'zero', 'inf'])
+    check_choice('tie_break', tie_break, ['random', 'index'])
     if dynamics is None:
         check_range('runs', runs, 1)
         dynamics = [_record_run(data, seed + r, **train_options) for r in range(runs)]
     elif train_options or runs != 1:
         unused = sorted(train_options) + (['runs'] if runs != 1 else [])
-        raise ValueError(f"dynamics was given, so {unused} would be ignored; pass either recorded dynamics or training options")
+        raise ValueError(
+            f"dynamics was given, so {unused} would be ignored; pass either recorded dynamics or training options"
+        )
     cs = _corrects(dynamics, len(data))
     f = forgetting_scores(cs, never_learned).double()
-    if never_learned == 'inf': f = torch.where(f.isinf(), torch.full_like(f, 1. + sum(len(c) for c in cs)), f)
+    if never_learned == 'inf':
+        f = torch.where(f.isinf(), torch.full_like(f, 1.0 + sum(len(c) for c in cs)), f)
     if tie_break == 'random':
-        f = f + 1e-3 * torch.rand(len(f), generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(f.device)
+        f = f + 1e-3 * torch.rand(len(f), generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(
+            f.device
+        )
     return f

@@ -18,34 +18,42 @@ __all__ = ['PROXY_PRESETS', 'SVP_CRITERIA', 'least_confidence_scores', 'entropy_
            'kcenter_order_scores', 'rankdata', 'spearman', 'train_proxy', 'model_outputs', 'svp', 'svp_kcenter']
 
 # %% ../../nbs/12_proxy.ipynb #4873ea32
-def _check_probs(probs: Tensor, name: str='probs', min_classes: int=1) -> Tensor:
+def _check_probs(probs: Tensor, name: str = 'probs', min_classes: int = 1) -> Tensor:
     "Validate a probability matrix [N, C] (not logits) and return it as a floating tensor."
-    if not isinstance(probs, Tensor): probs = torch.as_tensor(probs)
+    if not isinstance(probs, Tensor):
+        probs = torch.as_tensor(probs)
     if probs.ndim != 2 or probs.shape[1] < min_classes:
-        raise ValueError(f"{name} must be a probability matrix [N, C] with C >= {min_classes}; got shape {tuple(probs.shape)}")
+        raise ValueError(
+            f"{name} must be a probability matrix [N, C] with C >= {min_classes}; got shape {tuple(probs.shape)}"
+        )
     p = probs if probs.is_floating_point() else probs.float()
-    if not bool(torch.isfinite(p).all()): raise ValueError(f"{name} contains NaN or infinite values")
-    if len(p) and (bool((p < -1e-6).any()) or bool((p > 1 + 1e-6).any()) or
-                   float((p.sum(1) - 1).abs().max()) > 1e-2):
-        raise ValueError(f"{name} must hold probabilities (entries in [0, 1], rows summing to 1): "
-                         f"pass softmax(logits), not logits (90_references.ipynb#pitfall-18)")
+    if not bool(torch.isfinite(p).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if len(p) and (bool((p < -1e-6).any()) or bool((p > 1 + 1e-6).any()) or float((p.sum(1) - 1).abs().max()) > 1e-2):
+        raise ValueError(
+            f"{name} must hold probabilities (entries in [0, 1], rows summing to 1): "
+            f"pass softmax(logits), not logits (90_references.ipynb#pitfall-18)"
+        )
     return p
 
 # %% ../../nbs/12_proxy.ipynb #3d04e4ca
-def least_confidence_scores(probs: Tensor, # probabilities [N, C] (softmax outputs, not logits)
-                           ) -> Tensor:
+def least_confidence_scores(
+    probs: Tensor,  # probabilities [N, C] (softmax outputs, not logits)
+) -> Tensor:
     "Least confidence 1 − max_c p_c per sample [N]: high = less confident = kept (SVP sorts max p ascending)."
     return 1 - _check_probs(probs).max(1).values
 
 # %% ../../nbs/12_proxy.ipynb #264aabf8
-def entropy_scores(probs: Tensor, # probabilities [N, C]
-                  ) -> Tensor:
+def entropy_scores(
+    probs: Tensor,  # probabilities [N, C]
+) -> Tensor:
     "Predictive entropy −Σ_c p_c log p_c per sample [N] (nats; 0 log 0 = 0): high = uncertain = kept."
     return torch.special.entr(_check_probs(probs)).sum(1)
 
 # %% ../../nbs/12_proxy.ipynb #b53d56b2
-def margin_scores(probs: Tensor, # probabilities [N, C], C >= 2
-                 ) -> Tensor:
+def margin_scores(
+    probs: Tensor,  # probabilities [N, C], C >= 2
+) -> Tensor:
     "Margin 1 − (p_top1 − p_top2) per sample [N]: high = ambiguous = kept."
     top = _check_probs(probs, min_classes=2).topk(2, dim=1).values
     return 1 - (top[:, 0] - top[:, 1])
@@ -55,44 +63,59 @@ def _dist(a: Tensor, b: Tensor) -> Tensor:
     "Exact Euclidean distances [len(a), len(b)] (no matrix-product shortcut, so ties stay ties)."
     return torch.cdist(a, b, compute_mode='donot_use_mm_for_euclid_dist')
 
-def kcenter_greedy(features: Tensor, # features [N, D] (e.g. the proxy's `embed(x)`), on any device
-                   n: int|float, # budget: a count, or a fraction of N (see `n_keep`); initial centres count against it
-                   seed: int=0, # seed of the random initial centres
-                   initial: int|Tensor|list=0, # a count of random initial centres (0: one random start), or indices of chosen centres
-                  ) -> Tensor:
+
+def kcenter_greedy(
+    features: Tensor,  # features [N, D] (e.g. the proxy's `embed(x)`), on any device
+    n: int | float,  # budget: a count, or a fraction of N (see `n_keep`); initial centres count against it
+    seed: int = 0,  # seed of the random initial centres
+    initial: int
+    | Tensor
+    | list = 0,  # a count of random initial centres (0: one random start), or indices of chosen centres
+) -> Tensor:
     "Greedy k-center (farthest-first) selection: int64 indices [n] in the order picked (initial centres first)."
     if not isinstance(features, Tensor) or features.ndim != 2:
         raise ValueError(f"features must be a tensor [N, D]; got shape {tuple(getattr(features, 'shape', ()))}")
-    N = len(features); n = n_keep(n, N)
-    f = features if features.dtype in (torch.float32, torch.float64) else features.float()   # half/int -> float32
-    if not bool(torch.isfinite(f).all()): raise ValueError("features contain NaN or infinite values")
+    N = len(features)
+    n = n_keep(n, N)
+    f = features if features.dtype in (torch.float32, torch.float64) else features.float()  # half/int -> float32
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError("features contain NaN or infinite values")
     dev = f.device
     if isinstance(initial, (int, np.integer)) and not isinstance(initial, bool):
         check_range('initial', int(initial), 0, N)
-        init = torch.randperm(N, generator=make_generator(seed)).to(dev)[:max(int(initial), 1)]
+        init = torch.randperm(N, generator=make_generator(seed)).to(dev)[: max(int(initial), 1)]
     else:
         init = torch.as_tensor(initial, dtype=torch.long).flatten().to(dev)
-        if len(init) == 0: return kcenter_greedy(features, n, seed, 0)
-        if bool((init < 0).any()) or bool((init >= N).any()): raise ValueError(f"initial indices must lie in [0, {N})")
-        if len(torch.unique(init)) != len(init): raise ValueError("initial indices contain duplicates")
-        if len(init) > n: raise ValueError(f"initial holds {len(init)} centres but the budget n is {n}: initial centres count against the budget")
+        if len(init) == 0:
+            return kcenter_greedy(features, n, seed, 0)
+        if bool((init < 0).any()) or bool((init >= N).any()):
+            raise ValueError(f"initial indices must lie in [0, {N})")
+        if len(torch.unique(init)) != len(init):
+            raise ValueError("initial indices contain duplicates")
+        if len(init) > n:
+            raise ValueError(
+                f"initial holds {len(init)} centres but the budget n is {n}: initial centres count against the budget"
+            )
     order = torch.empty(n, dtype=torch.long, device=dev)
-    k = min(len(init), n); order[:k] = init[:k]
-    if k == n: return order
+    k = min(len(init), n)
+    order[:k] = init[:k]
+    if k == n:
+        return order
     mins = torch.stack([_dist(c_, f).min(0).values for c_ in f[init].split(1024)]).min(0).values
     mins[init] = -float('inf')
     for i in range(k, n):
         j = mins.argmax().view(1)
-        order[i:i + 1] = j
+        order[i : i + 1] = j
         mins = torch.minimum(mins, _dist(f.index_select(0, j), f)[0]).index_fill_(0, j, -float('inf'))
     return order
 
 # %% ../../nbs/12_proxy.ipynb #5b6f9949
-def kcenter_order_scores(features: Tensor, # features [N, D]
-                         seed: int=0, # seed of the random initial centres
-                         initial: int|Tensor|list=0, # see `kcenter_greedy`
-                         n_rank: int|float|None=None, # how many picks to rank (count or fraction; None: all N)
-                        ) -> Tensor:
+def kcenter_order_scores(
+    features: Tensor,  # features [N, D]
+    seed: int = 0,  # seed of the random initial centres
+    initial: int | Tensor | list = 0,  # see `kcenter_greedy`
+    n_rank: int | float | None = None,  # how many picks to rank (count or fraction; None: all N)
+) -> Tensor:
     "Greedy k-center pick order as scores, float64 [N]: first picked = N, k-th = N − k + 1, never picked = 0."
     N = len(features)
     order = kcenter_greedy(features, N if n_rank is None else n_rank, seed, initial)
@@ -100,22 +123,27 @@ def kcenter_order_scores(features: Tensor, # features [N, D]
     return s.index_copy_(0, order, torch.arange(N, N - len(order), -1, dtype=torch.float64, device=order.device))
 
 # %% ../../nbs/12_proxy.ipynb #0e9b2d91
-def rankdata(x: Tensor, # values [N]
-            ) -> Tensor:
+def rankdata(
+    x: Tensor,  # values [N]
+) -> Tensor:
     "Ranks 1..N (float64) with ties given their average rank, as `scipy.stats.rankdata`."
     x = torch.as_tensor(x).flatten()
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()): raise ValueError("x contains NaN or infinite values")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or infinite values")
     order = torch.argsort(x, stable=True)
     _, inv, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
     avg = counts.cumsum(0).double() - (counts.double() - 1) / 2
     return torch.empty(len(x), dtype=torch.float64, device=x.device).index_copy_(0, order, avg[inv])
 
-def spearman(a: Tensor, # scores [N]
-             b: Tensor, # scores [N]
-            ) -> float:
+
+def spearman(
+    a: Tensor,  # scores [N]
+    b: Tensor,  # scores [N]
+) -> float:
     "Spearman rank correlation of two score vectors (average ranks for ties); nan if either is constant."
     a, b = torch.as_tensor(a).flatten(), torch.as_tensor(b).flatten()
-    if len(a) != len(b) or len(a) < 2: raise ValueError(f"a and b must have the same length >= 2; got {len(a)} and {len(b)}")
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"a and b must have the same length >= 2; got {len(a)} and {len(b)}")
     ra, rb = rankdata(a), rankdata(b.to(a.device))
     ra, rb = ra - ra.mean(), rb - rb.mean()
     den = ra.norm() * rb.norm()
@@ -123,117 +151,165 @@ def spearman(a: Tensor, # scores [N]
 
 # %% ../../nbs/12_proxy.ipynb #b9bf461b
 PROXY_PRESETS = {
-    'paper_cifar10': dict(   # svp/cifar/coreset.py + README (90_references.ipynb#svp): reference only
-        proxy_arch='preact20', target_arch='preact164', proxy_epochs=(1, 45, 4), proxy_lrs=(0.01, 0.1, 0.01),
-        target_epochs=(1, 90, 45, 45), target_lrs=(0.01, 0.1, 0.01, 0.001), batch_size=128, optimizer='sgd',
-        momentum=0.9, weight_decay=5e-4, augment='crop+flip', subset=10_000, criterion='least_confidence',
-        checkpoint='best', kcenter_initial=1_000),
+    'paper_cifar10': dict(  # svp/cifar/coreset.py + README (90_references.ipynb#svp): reference only
+        proxy_arch='preact20',
+        target_arch='preact164',
+        proxy_epochs=(1, 45, 4),
+        proxy_lrs=(0.01, 0.1, 0.01),
+        target_epochs=(1, 90, 45, 45),
+        target_lrs=(0.01, 0.1, 0.01, 0.001),
+        batch_size=128,
+        optimizer='sgd',
+        momentum=0.9,
+        weight_decay=5e-4,
+        augment='crop+flip',
+        subset=10_000,
+        criterion='least_confidence',
+        checkpoint='best',
+        kcenter_initial=1_000,
+    ),
     'cpu': dict(arch='ConvNet', width=8, epochs=5, lr=0.01, batch_size=64, schedule='cosine', augment='standard'),
-    'cpu_target': dict(arch='ConvNet', width=32, epochs=20, lr=0.01, batch_size=64, schedule='cosine', augment='standard'),
+    'cpu_target': dict(
+        arch='ConvNet', width=32, epochs=20, lr=0.01, batch_size=64, schedule='cosine', augment='standard'
+    ),
 }
 
 # %% ../../nbs/12_proxy.ipynb #77675845
-def train_proxy(data: ImageData, # the training set (on the training device)
-                epochs: int|None=None, # proxy epochs (None: PROXY_PRESETS['cpu'])
-                width: int|None=None, # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
-                seed: int=0, # initialisation, batch order and augmentation
-                record=('correct',), # what the recorder keeps (see `record_dynamics`)
-                **train_options, # more `record_dynamics` options: arch, lr, batch_size, schedule, augment, ...
-               ) -> TrainingDynamics:
+def train_proxy(
+    data: ImageData,  # the training set (on the training device)
+    epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
+    width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
+    seed: int = 0,  # initialisation, batch order and augmentation
+    record=('correct',),  # what the recorder keeps (see `record_dynamics`)
+    **train_options,  # more `record_dynamics` options: arch, lr, batch_size, schedule, augment, ...
+) -> TrainingDynamics:
     "Train a small proxy on `data` with a `TrainingDynamics` recorder (the proxy model is in `.model`)."
     cfg = {k: v for k, v in PROXY_PRESETS['cpu'].items()}
     cfg.update(epochs=cfg['epochs'] if epochs is None else epochs, width=cfg['width'] if width is None else width)
     cfg.update(train_options)
-    if not str(cfg['arch']).startswith('ConvNet'): cfg.pop('width')
+    if not str(cfg['arch']).startswith('ConvNet'):
+        cfg.pop('width')
     return record_dynamics(data, seed=seed, record=record, **cfg)
 
+
 @torch.no_grad()
-def model_outputs(model: nn.Module, # a trained network (set to eval mode here)
-                  x: Tensor, # images [N, C, H, W], on the model's device
-                  features: bool=False, # also return `model.embed(x)` [N, D]
-                  batch_size: int=512, # inference batch size
-                 ) -> tuple[Tensor, Tensor|None]:
+def model_outputs(
+    model: nn.Module,  # a trained network (set to eval mode here)
+    x: Tensor,  # images [N, C, H, W], on the model's device
+    features: bool = False,  # also return `model.embed(x)` [N, D]
+    batch_size: int = 512,  # inference batch size
+) -> tuple[Tensor, Tensor | None]:
     "Eval-mode probabilities (float64 [N, C]) and optionally the features `embed(x)` of `model` on `x`."
     model.eval()
-    if features and not hasattr(model, 'embed'): raise ValueError(f"{type(model).__name__} has no embed(x); k-center needs the features")
+    if features and not hasattr(model, 'embed'):
+        raise ValueError(f"{type(model).__name__} has no embed(x); k-center needs the features")
     probs, feats = [], []
     for xb in x.split(batch_size):
         h = model.embed(xb) if features else None
         z = model.classifier(h) if features and hasattr(model, 'classifier') else model(xb)
         probs.append(torch.log_softmax(z.double(), 1).exp())
-        if features: feats.append(h)
+        if features:
+            feats.append(h)
     return torch.cat(probs), (torch.cat(feats) if features else None)
 
 # %% ../../nbs/12_proxy.ipynb #0a24936a
 SVP_CRITERIA = ('forgetting', 'least_confidence', 'entropy', 'margin')
 _UNCERTAINTY = dict(least_confidence=least_confidence_scores, entropy=entropy_scores, margin=margin_scores)
 
+
 def _proxy_runs(data, seed, dynamics, runs, proxy_epochs, proxy_width, train_options) -> list:
     "The recorded proxy runs: `dynamics` as a list, or `runs` fresh proxies."
     if dynamics is not None:
-        unused = sorted(train_options) + [k for k, v in (('proxy_epochs', proxy_epochs), ('proxy_width', proxy_width)) if v is not None]
+        unused = sorted(train_options) + [
+            k for k, v in (('proxy_epochs', proxy_epochs), ('proxy_width', proxy_width)) if v is not None
+        ]
         if unused or runs != 1:
-            raise ValueError(f"dynamics was given, so {unused + (['runs'] if runs != 1 else [])} would be ignored; "
-                             "pass either recorded dynamics or proxy training options")
+            raise ValueError(
+                f"dynamics was given, so {unused + (['runs'] if runs != 1 else [])} would be ignored; "
+                "pass either recorded dynamics or proxy training options"
+            )
         runs_ = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
-        if not runs_: raise ValueError("dynamics is an empty list; pass one TrainingDynamics per run, or None to train a proxy")
+        if not runs_:
+            raise ValueError("dynamics is an empty list; pass one TrainingDynamics per run, or None to train a proxy")
         return runs_
     check_range('runs', runs, 1)
     for k, v in (('epochs', proxy_epochs), ('width', proxy_width)):
         if k in train_options:
-            if v is not None and v != train_options[k]: raise ValueError(f"give the proxy {k} once: proxy_{k}={v} and {k}={train_options[k]}")
+            if v is not None and v != train_options[k]:
+                raise ValueError(f"give the proxy {k} once: proxy_{k}={v} and {k}={train_options[k]}")
             v = train_options.pop(k)
         train_options[k] = v
     return [train_proxy(data, seed=seed + r, **train_options) for r in range(runs)]
 
+
 def _model_of(d, criterion):
     m = getattr(d, 'model', None)
-    if m is None: raise ValueError(f"criterion={criterion!r} needs the trained proxy model: the dynamics given have no .model")
+    if m is None:
+        raise ValueError(f"criterion={criterion!r} needs the trained proxy model: the dynamics given have no .model")
     return m
 
 # %% ../../nbs/12_proxy.ipynb #b135be15
-@register_pruning('svp', direction='high', rule='top',
-                  doc='Selection via Proxy: forgetting / least confidence / entropy / margin from a small short proxy (keep high)')
-def svp(data: ImageData, # the training set
-        seed: int=0, # seed of the proxy run(s) (run r uses seed + r) and of the tie-break
-        criterion: str='forgetting', # one of SVP_CRITERIA
-        dynamics: TrainingDynamics|list|None=None, # recorded run(s) to score from; None: train `runs` proxies
-        runs: int=1, # proxies trained when dynamics is None
-        proxy_epochs: int|None=None, # proxy epochs (None: PROXY_PRESETS['cpu'])
-        proxy_width: int|None=None, # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
-        never_learned: str='max', # forgetting: never-learned samples get 'max' (T per run), 'zero', or 'inf' (SVP; stored as 1 + all presentations)
-        tie_break: str='random', # forgetting: 'random' (seeded jitter in [0, 1e-3)) or 'index' (exact counts, ties in dataset order)
-        **train_options, # passed to `train_proxy` / `record_dynamics` (lr, batch_size, arch, augment, ...)
-       ) -> Tensor:
+@register_pruning(
+    'svp',
+    direction='high',
+    rule='top',
+    doc='Selection via Proxy: forgetting / least confidence / entropy / margin from a small short proxy (keep high)',
+)
+def svp(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the proxy run(s) (run r uses seed + r) and of the tie-break
+    criterion: str = 'forgetting',  # one of SVP_CRITERIA
+    dynamics: TrainingDynamics | list | None = None,  # recorded run(s) to score from; None: train `runs` proxies
+    runs: int = 1,  # proxies trained when dynamics is None
+    proxy_epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
+    proxy_width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
+    never_learned: str = 'max',  # forgetting: never-learned samples get 'max' (T per run), 'zero', or 'inf' (SVP; stored as 1 + all presentations)
+    tie_break: str = 'random',  # forgetting: 'random' (seeded jitter in [0, 1e-3)) or 'index' (exact counts, ties in dataset order)
+    **train_options,  # passed to `train_proxy` / `record_dynamics` (lr, batch_size, arch, augment, ...)
+) -> Tensor:
     "SVP scores [N] (high = kept) from the proxy's forgetting events or its uncertainty."
-    check_choice('criterion', criterion, SVP_CRITERIA); check_choice('never_learned', never_learned, ['max', 'zero', 'inf'])
+    check_choice('criterion', criterion, SVP_CRITERIA)
+    check_choice('never_learned', never_learned, ['max', 'zero', 'inf'])
     check_choice('tie_break', tie_break, ['random', 'index'])
     ds = _proxy_runs(data, seed, dynamics, runs, proxy_epochs, proxy_width, dict(train_options))
     if criterion == 'forgetting':
         cs = [getattr(d, 'correct', None) for d in ds]
         if any(c is None or c.ndim != 2 or c.shape[1] != len(data) for c in cs):
-            raise ValueError(f"criterion='forgetting' needs dynamics recorded with 'correct' of shape [epochs, {len(data)}]")
+            raise ValueError(
+                f"criterion='forgetting' needs dynamics recorded with 'correct' of shape [epochs, {len(data)}]"
+            )
         s = forgetting_scores(cs, never_learned).double().cpu()
-        if never_learned == 'inf': s = torch.where(s.isinf(), torch.full_like(s, 1. + sum(len(c) for c in cs)), s)
-        if tie_break == 'random': s = s + 1e-3 * torch.rand(len(s), generator=make_generator(seed), dtype=torch.float64)
+        if never_learned == 'inf':
+            s = torch.where(s.isinf(), torch.full_like(s, 1.0 + sum(len(c) for c in cs)), s)
+        if tie_break == 'random':
+            s = s + 1e-3 * torch.rand(len(s), generator=make_generator(seed), dtype=torch.float64)
         return s
     fn = _UNCERTAINTY[criterion]
     return torch.stack([fn(model_outputs(_model_of(d, criterion), data.x)[0]) for d in ds]).mean(0).cpu()
 
-@register_pruning('svp_kcenter', direction='high', rule='top',
-                  doc='SVP greedy k-center on proxy features; score = pick order, so top-k is the greedy selection')
-def svp_kcenter(data: ImageData, # the training set
-                seed: int=0, # seed of the proxy run and of the random initial centres
-                dynamics: TrainingDynamics|list|None=None, # recorded run(s) (the first run's model is used); None: train a proxy
-                initial: int|Tensor|list=0, # random initial centres (count, against the budget) or their indices
-                n_rank: int|float|None=None, # picks to rank (None: all N; O(N·n_rank) cost)
-                runs: int=1, # must be 1: k-center works in one proxy's feature space
-                proxy_epochs: int|None=None, # proxy epochs (None: PROXY_PRESETS['cpu'])
-                proxy_width: int|None=None, # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
-                **train_options, # passed to `train_proxy` / `record_dynamics`
-               ) -> Tensor:
+
+@register_pruning(
+    'svp_kcenter',
+    direction='high',
+    rule='top',
+    doc='SVP greedy k-center on proxy features; score = pick order, so top-k is the greedy selection',
+)
+def svp_kcenter(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the proxy run and of the random initial centres
+    dynamics: TrainingDynamics
+    | list
+    | None = None,  # recorded run(s) (the first run's model is used); None: train a proxy
+    initial: int | Tensor | list = 0,  # random initial centres (count, against the budget) or their indices
+    n_rank: int | float | None = None,  # picks to rank (None: all N; O(N·n_rank) cost)
+    runs: int = 1,  # must be 1: k-center works in one proxy's feature space
+    proxy_epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
+    proxy_width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
+    **train_options,  # passed to `train_proxy` / `record_dynamics`
+) -> Tensor:
     "Greedy k-center pick order on the proxy's features `embed(x)` as scores [N] (first picked = highest)."
-    if runs != 1: raise ValueError(f"runs={runs}: svp_kcenter uses one proxy's feature space; pass runs=1")
+    if runs != 1:
+        raise ValueError(f"runs={runs}: svp_kcenter uses one proxy's feature space; pass runs=1")
     d = _proxy_runs(data, seed, dynamics, 1, proxy_epochs, proxy_width, dict(train_options))[0]
     _, h = model_outputs(_model_of(d, 'kcenter'), data.x, features=True)
     return kcenter_order_scores(h, seed, initial, n_rank).cpu()

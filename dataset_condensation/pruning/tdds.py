@@ -4,7 +4,8 @@
 
 # %% ../../nbs/14_tdds.ipynb #468f6937
 from __future__ import annotations
-import math, warnings
+import math
+import warnings
 import torch
 from torch import Tensor
 from ..core import check_choice, check_range
@@ -16,17 +17,20 @@ __all__ = ['PAPER_SETUP', 'PRESETS', 'CPU_PROFILE', 'LOSS_WEIGHTINGS', 'tdds_wei
            'tdds_batch_weights', 'tdds']
 
 # %% ../../nbs/14_tdds.ipynb #d1b5eaf9
-def tdds_weights(T: int, # number of epochs used (the trajectory length)
-                 window: int, # window length K in epochs (K-1 differences per window)
-                 beta: float=0.9, # EMA decay β (official --decay)
-                 aggregate: str='ema', # 'ema': β(1-β)^(T-K-k) (official); 'mean': 1/(T-K+1)
-                ) -> Tensor:
+def tdds_weights(
+    T: int,  # number of epochs used (the trajectory length)
+    window: int,  # window length K in epochs (K-1 differences per window)
+    beta: float = 0.9,  # EMA decay β (official --decay)
+    aggregate: str = 'ema',  # 'ema': β(1-β)^(T-K-k) (official); 'mean': 1/(T-K+1)
+) -> Tensor:
     "The weight of each window k = 0..T-K, float64 [T-K+1]."
     check_choice('aggregate', aggregate, ['ema', 'mean'])
-    check_range('window', window, 2); check_range('T', T, window)
+    check_range('window', window, 2)
+    check_range('T', T, window)
     check_range('beta', beta, 0, 1, low_open=True)
     n = T - window + 1
-    if aggregate == 'mean': return torch.full((n,), 1 / n, dtype=torch.float64)
+    if aggregate == 'mean':
+        return torch.full((n,), 1 / n, dtype=torch.float64)
     return beta * (1 - beta) ** torch.arange(n - 1, -1, -1, dtype=torch.float64)
 
 # %% ../../nbs/14_tdds.ipynb #3944ebd9
@@ -34,62 +38,105 @@ def _r(z: Tensor) -> Tensor:
     "Per-epoch prediction change r_t, [T-1, n], from logits or log-probabilities [T, n, C]."
     p = torch.softmax(z.float(), -1)
     lp = torch.log(p + 1e-8)
-    return (p[1:] * (lp[1:] - lp[:-1])).abs().sum(-1)          # |.| element-wise, then the class sum
+    return (p[1:] * (lp[1:] - lp[:-1])).abs().sum(-1)  # |.| element-wise, then the class sum
 
-def tdds_scores(logits: Tensor, # logits or log-probabilities of epochs 0..T-1, [T, N, C] (any float dtype)
-                window: int=10, # window length K in epochs, 2 <= K <= T (official --window_size)
-                beta: float=0.9, # EMA decay β (official --decay)
-                aggregate: str='ema', # 'ema' (official) or 'mean' over windows
-                chunk: int=8192, # samples processed at once (memory bound only)
-               ) -> Tensor:
+
+def tdds_scores(
+    logits: Tensor,  # logits or log-probabilities of epochs 0..T-1, [T, N, C] (any float dtype)
+    window: int = 10,  # window length K in epochs, 2 <= K <= T (official --window_size)
+    beta: float = 0.9,  # EMA decay β (official --decay)
+    aggregate: str = 'ema',  # 'ema' (official) or 'mean' over windows
+    chunk: int = 8192,  # samples processed at once (memory bound only)
+) -> Tensor:
     "TDDS score of every sample: weighted sum over windows of the spread of r_t, float32 [N]."
     z = torch.as_tensor(logits)
-    if z.ndim != 3: raise ValueError(f"logits must be [T, N, C] (epochs, samples, classes); got shape {tuple(z.shape)}")
+    if z.ndim != 3:
+        raise ValueError(f"logits must be [T, N, C] (epochs, samples, classes); got shape {tuple(z.shape)}")
     T = z.shape[0]
-    if not 2 <= window <= T: raise ValueError(f"window={window} is out of range; expected 2 <= window <= T={T} (the number of epochs given)")
-    if window == 2: warnings.warn("window=2 leaves one difference per window: every sigma_k, hence every score, is 0")
+    if not 2 <= window <= T:
+        raise ValueError(f"window={window} is out of range; expected 2 <= window <= T={T} (the number of epochs given)")
+    if window == 2:
+        warnings.warn("window=2 leaves one difference per window: every sigma_k, hence every score, is 0")
     w = tdds_weights(T, window, beta, aggregate).to(z.device, torch.float32)
-    if torch.isnan(z).any() or torch.isposinf(z).any(): raise ValueError("logits contain NaN or +inf values")
+    if torch.isnan(z).any() or torch.isposinf(z).any():
+        raise ValueError("logits contain NaN or +inf values")
     check_range('chunk', chunk, 1)
     out = []
     for zc in z.split(chunk, dim=1):
-        r = _r(zc).unfold(0, window - 1, 1)                           # [T-K+1, n, K-1]: the windows
+        r = _r(zc).unfold(0, window - 1, 1)  # [T-K+1, n, K-1]: the windows
         sigma = (r - r.mean(-1, keepdim=True)).pow(2).sum(-1).sqrt()  # [T-K+1, n]
         out.append(w @ sigma)
     return torch.cat(out)
 
 # %% ../../nbs/14_tdds.ipynb #445faf3c
-PAPER_SETUP = dict(dataset='CIFAR-100', arch='ResNet18', epochs=200, batch_size=100, lr=0.1, momentum=0.9, nesterov=True,
-                   weight_decay=5e-4, schedule='cosine (per iteration)', augment='crop + flip', seed=42, beta=0.9,
-                   recording='online: train mode, augmented, logits before each step',
-                   source='zhangxin-xd/Dataset-Pruning-TDDS@9c1e3bd train.py, importance_evaluation.py')
+PAPER_SETUP = dict(
+    dataset='CIFAR-100',
+    arch='ResNet18',
+    epochs=200,
+    batch_size=100,
+    lr=0.1,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    schedule='cosine (per iteration)',
+    augment='crop + flip',
+    seed=42,
+    beta=0.9,
+    recording='online: train mode, augmented, logits before each step',
+    source='zhangxin-xd/Dataset-Pruning-TDDS@9c1e3bd train.py, importance_evaluation.py',
+)
 _DUAL = 'the DUAL repo (behaapyy/dual-pruning@4ab525d) hard-codes these (T, K) pairs in order'
-PRESETS = { # keep ratio -> (T, K) of the paper's CIFAR-100 / ResNet-18 / 200-epoch runs
-    0.7: dict(T=90, window=10, prune_rate=0.3, status='confirmed', source='TDDS paper, quoted by the authors in issue #2'),
+PRESETS = {  # keep ratio -> (T, K) of the paper's CIFAR-100 / ResNet-18 / 200-epoch runs
+    0.7: dict(
+        T=90, window=10, prune_rate=0.3, status='confirmed', source='TDDS paper, quoted by the authors in issue #2'
+    ),
     0.5: dict(T=70, window=10, prune_rate=0.5, status='inferred', source=_DUAL),
     0.3: dict(T=60, window=20, prune_rate=0.7, status='inferred', source=_DUAL),
     0.2: dict(T=20, window=10, prune_rate=0.8, status='inferred', source=_DUAL),
-    0.1: dict(T=10, window=5, prune_rate=0.9, status='inferred', source='used by a user in TDDS issue #3 and not contradicted (54.51% not reproduced there)'),
+    0.1: dict(
+        T=10,
+        window=5,
+        prune_rate=0.9,
+        status='inferred',
+        source='used by a user in TDDS issue #3 and not contradicted (54.51% not reproduced there)',
+    ),
 }
-CPU_PROFILE = dict(T=10, window=5, beta=0.9, epochs=20, arch='ConvNet', width=32, batch_size=64, lr=0.01,
-                   schedule='cosine', augment='standard',
-                   note='T = half of a 20-epoch run (the confirmed preset uses 90/200); K = 5 keeps 4 differences per window')
+CPU_PROFILE = dict(
+    T=10,
+    window=5,
+    beta=0.9,
+    epochs=20,
+    arch='ConvNet',
+    width=32,
+    batch_size=64,
+    lr=0.01,
+    schedule='cosine',
+    augment='standard',
+    note='T = half of a 20-epoch run (the confirmed preset uses 90/200); K = 5 keeps 4 differences per window',
+)
 
-def tdds_preset(keep: float, # keep ratio (fraction kept)
-                profile: str='cpu', # 'cpu': CPU_PROFILE (any keep); 'paper': PRESETS[keep] (needs a 200-epoch run)
-               ) -> dict:
+
+def tdds_preset(
+    keep: float,  # keep ratio (fraction kept)
+    profile: str = 'cpu',  # 'cpu': CPU_PROFILE (any keep); 'paper': PRESETS[keep] (needs a 200-epoch run)
+) -> dict:
     "The scorer's arguments (T, window, beta) for `keep` under `profile`."
     check_choice('profile', profile, ['cpu', 'paper'])
-    if profile == 'cpu': return dict(T=CPU_PROFILE['T'], window=CPU_PROFILE['window'], beta=CPU_PROFILE['beta'])
+    if profile == 'cpu':
+        return dict(T=CPU_PROFILE['T'], window=CPU_PROFILE['window'], beta=CPU_PROFILE['beta'])
     hit = [k for k in PRESETS if abs(k - keep) < 1e-9]
-    if not hit: raise ValueError(f"keep={keep!r} has no paper preset; expected one of {sorted(PRESETS)}")
-    p = PRESETS[hit[0]]; return dict(T=p['T'], window=p['window'], beta=PAPER_SETUP['beta'])
+    if not hit:
+        raise ValueError(f"keep={keep!r} has no paper preset; expected one of {sorted(PRESETS)}")
+    p = PRESETS[hit[0]]
+    return dict(T=p['T'], window=p['window'], beta=PAPER_SETUP['beta'])
 
 # %% ../../nbs/14_tdds.ipynb #ac4f6664
-LOSS_WEIGHTINGS = (None, 'tdds_batch_mean') # None: plain CE (our default); 'tdds_batch_mean': the official trick
+LOSS_WEIGHTINGS = (None, 'tdds_batch_mean')  # None: plain CE (our default); 'tdds_batch_mean': the official trick
 
-def tdds_batch_weights(scores_kept: Tensor, # TDDS scores of the kept samples [n]
-                      ) -> Tensor:
+
+def tdds_batch_weights(
+    scores_kept: Tensor,  # TDDS scores of the kept samples [n]
+) -> Tensor:
     "Min-max normalised scores in [0, 1] (all ones if constant): the official per-sample retraining weights."
     s = check_scores(scores_kept).float()
     lo, hi = s.min(), s.max()
@@ -103,29 +150,45 @@ def _first_epochs(d, T: int, n: int) -> Tensor:
     ep = [int(e) for e in d.epochs]
     if ep[:T] != list(range(T)):
         shown = ep if len(ep) <= 12 else ep[:6] + ['...'] + ep[-3:]
-        raise ValueError(f"TDDS with T={T} needs epochs 0..{T - 1} recorded contiguously; the dynamics recorded epochs {shown}")
-    if d.logp.shape[1] != n: raise ValueError(f"dynamics covers {d.logp.shape[1]} samples but the dataset has {n}")
+        raise ValueError(
+            f"TDDS with T={T} needs epochs 0..{T - 1} recorded contiguously; the dynamics recorded epochs {shown}"
+        )
+    if d.logp.shape[1] != n:
+        raise ValueError(f"dynamics covers {d.logp.shape[1]} samples but the dataset has {n}")
     return d.logp[:T]
 
-@register_pruning('tdds', direction='high', rule='top',
-                  doc='TDDS (Zhang et al., CVPR 2024): EMA over windows of the spread of the per-epoch prediction change; keep high')
-def tdds(data: ImageData, # the training set
-         seed: int=0, # seed of the first training run (run r uses seed + r)
-         dynamics=None, # a TrainingDynamics with logp (or a list: one per run); None: train `runs` runs
-         T: int=CPU_PROFILE['T'], # epochs used: 0..T-1 (official --trajectory_len)
-         window: int=CPU_PROFILE['window'], # window length K (official --window_size)
-         beta: float=0.9, # EMA decay (official --decay)
-         aggregate: str='ema', # 'ema' (official) or 'mean'
-         runs: int=1, # training runs when dynamics is None (scores are averaged)
-         **train_options, # passed to record_dynamics (epochs, width, lr, ...)
-        ) -> Tensor:
+
+@register_pruning(
+    'tdds',
+    direction='high',
+    rule='top',
+    doc='TDDS (Zhang et al., CVPR 2024): EMA over windows of the spread of the per-epoch prediction change; keep high',
+)
+def tdds(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the first training run (run r uses seed + r)
+    dynamics=None,  # a TrainingDynamics with logp (or a list: one per run); None: train `runs` runs
+    T: int = CPU_PROFILE['T'],  # epochs used: 0..T-1 (official --trajectory_len)
+    window: int = CPU_PROFILE['window'],  # window length K (official --window_size)
+    beta: float = 0.9,  # EMA decay (official --decay)
+    aggregate: str = 'ema',  # 'ema' (official) or 'mean'
+    runs: int = 1,  # training runs when dynamics is None (scores are averaged)
+    **train_options,  # passed to record_dynamics (epochs, width, lr, ...)
+) -> Tensor:
     "TDDS scores [N] from the first T epochs of recorded training dynamics (mean over runs)."
-    check_range('T', T, 2); check_range('runs', runs, 1)
+    check_range('T', T, 2)
+    check_range('runs', runs, 1)
     if dynamics is None:
         epochs = train_options.pop('epochs', max(T, CPU_PROFILE['epochs']))
-        if epochs < T: raise ValueError(f"T={T} needs at least T training epochs; got epochs={epochs}")
-        dynamics = [record_dynamics(data, epochs=epochs, seed=seed + r, record_epochs=range(T), record=('logp',), **train_options)
-                    for r in range(runs)]
+        if epochs < T:
+            raise ValueError(f"T={T} needs at least T training epochs; got epochs={epochs}")
+        dynamics = [
+            record_dynamics(
+                data, epochs=epochs, seed=seed + r, record_epochs=range(T), record=('logp',), **train_options
+            )
+            for r in range(runs)
+        ]
     ds = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
-    if not ds: raise ValueError("dynamics is an empty list; expected one TrainingDynamics per run")
+    if not ds:
+        raise ValueError("dynamics is an empty list; expected one TrainingDynamics per run")
     return torch.stack([tdds_scores(_first_epochs(d, T, len(data)), window, beta, aggregate) for d in ds]).mean(0)
