@@ -588,12 +588,11 @@ def cmd_distill(args) -> int:
 def cmd_experts(args) -> int:
     "Train (or complete) an expert-trajectory buffer for the MTT family; print its size and accuracy."
     from dataset_condensation.models import NETWORKS
+    from dataset_condensation.train import STEPS, step_options
     from dataset_condensation.distill.trajectory import (
         train_experts,
         buffer_spec,
         buffer_conflict,
-        expert_step_options,
-        _expert_step,
         MTTConfig,
         BUFFER_META,
         EXPERT_SHARD,
@@ -605,8 +604,8 @@ def cmd_experts(args) -> int:
         raise ValueError("--out is required: the buffer folder")
     check_choice('dataset', args.dataset, DATASETS.names())
     check_choice('arch', args.arch, NETWORKS)
-    _expert_step(args.step)
-    opts = parse_sets(args.set, expert_step_options(args.step), f"the {args.step!r} expert step")
+    STEPS.get(args.step)
+    opts = parse_sets(args.set, step_options(args.step), f"the {args.step!r} expert step")
     prof = MTTConfig.preset(args.dataset, 10, args.profile)  # the profile's expert recipe, shared with dc distill
     if (
         args.step == 'gsam'

@@ -14,7 +14,7 @@ from .core import check_choice, check_range, check_indices, provenance, save_jso
 from .data import ImageData, sample_per_class
 from .models import get_network
 from .augment import make_augment
-from .train import fit, fit_many, evaluate, Callback
+from .train import Callback, TrainConfig, evaluate, fit, fit_many, train_config
 
 # %% auto #0
 __all__ = ['RECIPES', 'Recipe', 'get_recipe', 'EvalResult', 'evaluate_tensors', 'evaluate_subset', 'evaluate_synset',
@@ -35,6 +35,20 @@ class Recipe:
     augment: str = 'none'  # 'none', 'dsa' or 'standard' (see `augment.make_augment`)
     temperature: float = 1.0  # KD temperature when soft labels are given
     name: str = 'custom'
+
+    def train_config(self, **options) -> TrainConfig:
+        "The `fit` recipe of an evaluation model (`options`: other `TrainConfig` fields, e.g. seed, channels_last)."
+        return train_config(
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            temperature=self.temperature,
+            **options,
+        )
 
 
 RECIPES = {
@@ -97,9 +111,8 @@ class _TestEveryEpoch(Callback):
     def __init__(self, x, y):
         self.x, self.y, self.accs = x, y, []
 
-    def after_epoch(self, epoch, model):
-        self.accs.append(evaluate(model, self.x, self.y)['acc'])
-        model.train()
+    def after_epoch(self, run):
+        self.accs.append(evaluate(run.model, self.x, self.y)['acc'])
 
 
 def evaluate_tensors(
@@ -137,21 +150,10 @@ def evaluate_tensors(
     aug = make_augment(rec.augment, test.name)
     mk = lambda s: get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **arch_opts)
     seeds = [seed + k for k in range(n_models)]
-    kw = dict(
-        epochs=rec.epochs,
-        lr=rec.lr,
-        batch_size=rec.batch_size,
-        optimizer=rec.optimizer,
-        momentum=rec.momentum,
-        weight_decay=rec.weight_decay,
-        schedule=rec.schedule,
-        augment=aug,
-        soft_labels=soft_labels,
-        temperature=rec.temperature,
-        progress=progress,
-    )
+    cfg = rec.train_config(channels_last=channels_last)
+    kw = dict(augment=aug, soft_labels=soft_labels, progress=progress)
     if report == 'final':
-        models = fit_many(mk, seeds, x, y, channels_last=channels_last, **kw)
+        models = fit_many(mk, seeds, x, y, cfg, **kw)
         accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
     else:
         warnings.warn(
@@ -160,7 +162,7 @@ def evaluate_tensors(
         accs = []
         for s in seeds:
             cb = _TestEveryEpoch(test.x, test.y)
-            fit(mk(s), x, y, callbacks=[cb], seed=s, channels_last=channels_last, **kw)
+            fit(mk(s), x, y, cfg.replace(seed=s), callbacks=[cb], **kw)
             accs.append(max(cb.accs))
     return EvalResult(
         accs,

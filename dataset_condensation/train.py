@@ -5,19 +5,22 @@
 # %% ../nbs/04_train.ipynb #65a44989
 from __future__ import annotations
 import copy
+import inspect
 import math
 import time
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call, stack_module_state, vmap
-from .core import check_choice, check_range, make_generator, progress as _progress
-from .models import has_batchnorm
+from .core import Registry, check_choice, check_option, check_range, make_generator, progress as _progress
+from .models import bn_layers, has_batchnorm
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'lr_at', 'per_sample_loss', 'Callback', 'make_optimizer', 'fit', 'evaluate', 'fit_many',
-           'benchmark_fit', 'benchmark_many']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'STEPS', 'lr_at', 'per_sample_loss', 'TrainConfig', 'train_config', 'make_optimizer',
+           'Callback', 'Run', 'StopAfter', 'sgd_step', 'step_options', 'check_step_options', 'gsam_direction',
+           'gsam_step', 'epoch_batches', 'fit', 'evaluate', 'fit_many', 'benchmark_fit', 'benchmark_many']
 
 # %% ../nbs/04_train.ipynb #128bda84
 SCHEDULES = ('constant', 'step', 'multistep', 'cosine')
@@ -62,124 +65,328 @@ def per_sample_loss(
         * T
     )
 
-# %% ../nbs/04_train.ipynb #2e83079e
-class Callback:
-    "Base class of `fit` callbacks; override what you need."
-
-    def before_fit(self, n: int, epochs: int, model: nn.Module):
-        pass  # n samples, epochs
-
-    def after_batch(self, epoch: int, idx: Tensor, logits: Tensor, losses: Tensor):
-        pass  # dataset indices of the batch, logits and per-sample losses (detached)
-
-    def after_epoch(self, epoch: int, model: nn.Module):
-        pass
-
-    def after_fit(self, model: nn.Module):
-        pass
-
-# %% ../nbs/04_train.ipynb #0c3c4c11
+# %% ../nbs/04_train.ipynb #dc2dccaa
 OPTIMIZERS = ('sgd', 'adam', 'adamw')
 
 
+@dataclass
+class TrainConfig:
+    "One training run's recipe: optimiser, learning-rate schedule, batches, KD temperature and seed."
+
+    epochs: int = 1  # number of epochs
+    lr: float = 0.01  # base learning rate
+    batch_size: int = 256  # batch size (the last batch of an epoch may be smaller)
+    optimizer: str = 'sgd'  # 'sgd', 'adam' or 'adamw'
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # weight decay
+    nesterov: bool = False  # Nesterov momentum (SGD)
+    schedule: str = 'step'  # learning-rate schedule, see `lr_at`
+    gamma: float = 0.1  # decay factor of 'step' / 'multistep'
+    milestones: tuple = ()  # decay epochs of 'multistep'
+    min_lr: float = 0.0  # final lr of 'cosine'
+    temperature: float = 1.0  # KD temperature of the soft-label loss
+    seed: int = 0  # batch order and augmentation (the model's initialisation is its own)
+    channels_last: bool = False  # channels-last memory format (faster convolutions on CPU)
+
+    def __post_init__(self):
+        self.milestones = tuple(int(m) for m in self.milestones)
+
+    def replace(self, **options) -> TrainConfig:
+        "A copy with some fields changed; an unknown name is an error that lists the fields."
+        names = [f.name for f in fields(self)]
+        bad = sorted(set(options) - set(names))
+        if bad:
+            raise ValueError(f"unknown training option(s) {bad}; expected some of {names}")
+        return replace(self, **options)
+
+    def check(self) -> TrainConfig:
+        "Raise a one-line `ValueError` naming the first field out of range."
+        check_range('epochs', self.epochs, 1)
+        check_range('lr', self.lr, 0, low_open=True)
+        check_range('batch_size', self.batch_size, 1)
+        check_choice('optimizer', self.optimizer, OPTIMIZERS)
+        check_range('momentum', self.momentum, 0, 1, high_open=True)
+        check_range('weight_decay', self.weight_decay, 0)
+        check_choice('schedule', self.schedule, SCHEDULES)
+        check_range('gamma', self.gamma, 0, low_open=True)
+        check_range('min_lr', self.min_lr, 0)
+        check_range('temperature', self.temperature, 0, low_open=True)
+        return self
+
+    def lr_at(self, it: int, iters_per_epoch: int) -> float:
+        "The learning rate of iteration `it` (see `lr_at`)."
+        return lr_at(it, iters_per_epoch, self.epochs, self.lr, self.schedule, self.gamma, self.milestones, self.min_lr)
+
+
+def train_config(
+    cfg: TrainConfig | None = None,  # a recipe to start from (None: the defaults)
+    **options,  # fields to change, e.g. epochs=20, lr=0.05
+) -> TrainConfig:
+    "`cfg` (or the defaults) with `options` applied, checked."
+    return (cfg or TrainConfig()).replace(**options).check()
+
+
 def make_optimizer(
-    params,
-    name: str = 'sgd',
-    lr: float = 0.01,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    nesterov: bool = False,
+    params,  # the parameters to optimise
+    cfg: TrainConfig,  # optimizer, lr, momentum, weight_decay, nesterov
 ):
-    "SGD (momentum, Nesterov), Adam or AdamW over `params`."
-    check_choice('optimizer', name, OPTIMIZERS)
-    if name == 'sgd':
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
-    return (torch.optim.Adam if name == 'adam' else torch.optim.AdamW)(params, lr=lr, weight_decay=weight_decay)
+    "SGD (momentum, Nesterov), Adam or AdamW over `params`, as `cfg` says."
+    check_choice('optimizer', cfg.optimizer, OPTIMIZERS)
+    if cfg.optimizer == 'sgd':
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
+        )
+    opt = torch.optim.Adam if cfg.optimizer == 'adam' else torch.optim.AdamW
+    return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+# %% ../nbs/04_train.ipynb #2e83079e
+class Callback:
+    "Base class of `fit` callbacks: override the hooks you need; each one receives the `Run`."
+
+    def before_fit(self, run):
+        pass  # run.model, run.opt, run.cfg, run.n (samples), run.ipe (iterations per epoch)
+
+    def before_batch(self, run):
+        pass  # may change run.xb, run.yb and run.target (augmentation, mixup, crops, relabelling)
+
+    def after_loss(self, run):
+        pass  # run.logits, run.losses (per sample) and run.loss (their mean, which may be changed)
+
+    def after_step(self, run):
+        pass  # the optimiser has stepped
+
+    def after_batch(self, run):
+        pass  # run.idx (dataset indices of the batch), run.logits, run.losses (detached)
+
+    def after_epoch(self, run):
+        pass  # run.epoch has ended; set run.stop = True to end training here
+
+    def after_fit(self, run):
+        pass
 
 
-def _check_fit_args(x, y, soft, epochs, lr, batch_size, schedule):
+class Run:
+    "The state of one `fit` call, handed to every callback hook (the role of fastai's `Learner`)."
+
+    def __init__(self, model, x, y, cfg, opt, soft_labels, callbacks, generators):
+        self.model, self.x, self.y, self.cfg, self.opt = model, x, y, cfg, opt
+        self.soft_labels, self.callbacks = soft_labels, list(callbacks)
+        self.g_perm, self.g_aug = generators  # batch order; augmentation and other per-batch randomness
+        self.n, self.ipe = len(x), -(-len(x) // cfg.batch_size)
+        self.epoch = self.it = 0
+        self.stop = False
+        self.hist = dict(loss=[], lr=[])
+        self.idx = self.xb = self.yb = self.target = self.logits = self.losses = self.loss = None
+
+    def __call__(self, hook: str):
+        "Call `hook` on every callback that has it, in order."
+        for cb in self.callbacks:
+            f = getattr(cb, hook, None)
+            if f is not None:
+                f(self)
+
+    def forward(self) -> Tensor:
+        "The mean loss of the current batch at the current parameters; the first forward of a batch is recorded."
+        logits = self.model(self.xb)
+        losses = per_sample_loss(logits, self.yb, self.target, self.cfg.temperature)
+        if self.logits is not None:  # a second forward in the same batch (GSAM's perturbed point)
+            return losses.mean()
+        self.logits, self.losses, self.loss = logits, losses, losses.mean()
+        self('after_loss')
+        return self.loss
+
+
+class StopAfter(Callback):
+    "End training after `epoch` epochs of a longer schedule (a checkpoint taken mid-run, schedule unchanged)."
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def after_epoch(self, run):
+        run.stop = run.stop or run.epoch + 1 >= self.epoch
+
+# %% ../nbs/04_train.ipynb #24c0245e
+STEPS = Registry('optimiser step', arg='step')
+
+
+@STEPS.register('sgd', doc="one plain step of the run's optimiser")
+def sgd_step(
+    model: nn.Module,  # the network, in train mode
+    opt: torch.optim.Optimizer,  # its optimiser
+    loss_fn: Callable[[], Tensor],  # computes the batch loss at the current parameters
+) -> Tensor:
+    "Zero the gradients, back-propagate `loss_fn()` and step; returns the loss (detached)."
+    loss = loss_fn()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def step_options(
+    step: str,  # a registered step
+) -> dict:
+    "The options of a step: {name: (annotation, default)} from its signature."
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        k: (p.annotation, p.default)
+        for k, p in inspect.signature(STEPS.get(step)).parameters.items()
+        if p.kind in kinds and k not in ('model', 'opt', 'loss_fn')
+    }
+
+
+def check_step_options(
+    step: str,  # a registered step
+    options: dict | None,  # its options
+) -> dict:
+    "The options of a step checked against its signature (names, types, ranges); a one-line error otherwise."
+    ok = step_options(step)
+    bad = sorted(set(options or {}) - set(ok))
+    if bad:
+        raise ValueError(
+            f"the {step!r} step takes " + (f"the options {', '.join(ok)}" if ok else "no options") + f"; got {bad}"
+        )
+    return {k: check_option(k, v, *ok[k], owner=f"the {step!r} step") for k, v in (options or {}).items()}
+
+# %% ../nbs/04_train.ipynb #e383db62
+def gsam_direction(
+    g: Tensor,  # gradient at θ (flat) [P]
+    g_p: Tensor,  # gradient at the perturbed point θ + e (flat) [P]
+    alpha: float,  # GSAM's α: weight of the ascent along the orthogonal component
+) -> Tensor:
+    "GSAM's update direction g_p − α g_⊥, with g_⊥ = g − (g·g_p / ‖g_p‖²) g_p the part of g orthogonal to g_p."
+    if g.shape != g_p.shape:
+        raise ValueError(f"g {tuple(g.shape)} and g_p {tuple(g_p.shape)} must have the same shape")
+    nn2 = g_p.pow(2).sum()
+    coef = torch.where(
+        nn2 > 0, (g * g_p).sum() / torch.where(nn2 > 0, nn2, torch.ones_like(nn2)), torch.zeros_like(nn2)
+    )
+    return g_p - alpha * (g - coef * g_p)
+
+
+def _bn_buffers(model: nn.Module) -> list[tuple[nn.Module, dict[str, Tensor]]]:
+    return [(m, {n: b.clone() for n, b in m.named_buffers(recurse=False)}) for m in bn_layers(model)]
+
+
+@STEPS.register('gsam', doc='one GSAM step (FTD experts): options rho, alpha')
+def gsam_step(
+    model: nn.Module,  # the network, in train mode
+    opt: torch.optim.Optimizer,  # its base optimiser (SGD)
+    loss_fn: Callable[[], Tensor],  # computes the batch loss at the current parameters
+    rho: float = 0.01,  # perturbation radius (FTD paper §4.1: 0.01)
+    alpha: float = 0.3,  # weight of the surrogate-gap ascent (FTD Table 7)
+) -> Tensor:
+    "One GSAM step (adaptive perturbation, BatchNorm statistics frozen at the perturbed point); returns the loss at θ."
+    check_range('rho', rho, 0)
+    check_range('alpha', alpha, 0)
+    ps = [p for p in model.parameters() if p.requires_grad]
+    loss = loss_fn()
+    g = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss, ps)])
+    theta = torch.cat([p.detach().reshape(-1) for p in ps])
+    e = rho * theta.pow(2) * g / ((theta * g).norm() + 1e-12)
+    saved, bn = [p.detach().clone() for p in ps], _bn_buffers(model)
+    with torch.no_grad():
+        for p, ep in zip(ps, e.split([p.numel() for p in ps])):
+            p.add_(ep.view_as(p))
+    g_p = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss_fn(), ps)])
+    with torch.no_grad():
+        for p, s in zip(ps, saved):
+            p.copy_(s)
+        for m, bufs in bn:
+            for n, b in bufs.items():
+                getattr(m, n).copy_(b)
+    d = gsam_direction(g, g_p, alpha)
+    opt.zero_grad(set_to_none=True)
+    for p, dp in zip(ps, d.split([p.numel() for p in ps])):
+        p.grad = dp.view_as(p).clone()
+    opt.step()
+    return loss.detach()
+
+# %% ../nbs/04_train.ipynb #0c3c4c11
+def _check_data(x, y, soft_labels):
     if x.ndim != 4:
         raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(x.shape)}")
     if y.shape != (len(x),):
         raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
-    if soft is not None and (soft.ndim != 2 or len(soft) != len(x)):
-        raise ValueError(f"soft_labels must have shape [N, n_classes] with N = {len(x)}; got {tuple(soft.shape)}")
-    check_range('epochs', epochs, 1)
-    check_range('lr', lr, 0, low_open=True)
-    check_range('batch_size', batch_size, 1)
-    check_choice('schedule', schedule, SCHEDULES)
+    if soft_labels is not None and (soft_labels.ndim != 2 or len(soft_labels) != len(x)):
+        raise ValueError(
+            f"soft_labels must have shape [N, n_classes] with N = {len(x)}; got {tuple(soft_labels.shape)}"
+        )
+
+
+def epoch_batches(
+    n: int,  # samples
+    batch_size: int,  # batch size (the last batch may be smaller)
+    generators,  # one generator (batches [B]) or a list of K (batches [K, B], one order per model)
+    device,  # where the indices go
+) -> tuple[Tensor, ...]:
+    "One epoch's batches of indices: a seeded permutation of range(n) per generator, cut into `batch_size` pieces."
+    gens = generators if isinstance(generators, (list, tuple)) else [generators]
+    perms = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in gens]).to(device)
+    return perms.split(batch_size, dim=1) if isinstance(generators, (list, tuple)) else perms[0].split(batch_size)
 
 
 def fit(
     model: nn.Module,  # the network to train (moved to x's device)
     x: Tensor,  # training images [N, C, H, W], on the device
     y: Tensor,  # hard labels [N]
-    epochs: int,  # number of epochs
-    lr: float = 0.01,  # base learning rate
-    batch_size: int = 256,  # batch size (the last batch of an epoch may be smaller)
-    optimizer: str = 'sgd',  # 'sgd', 'adam' or 'adamw'
-    momentum: float = 0.9,  # SGD momentum
-    weight_decay: float = 5e-4,  # weight decay
-    nesterov: bool = False,  # Nesterov momentum (SGD)
-    schedule: str = 'step',  # learning-rate schedule, see `lr_at`
-    gamma: float = 0.1,  # decay factor of 'step' / 'multistep'
-    milestones: Sequence[int] = (),  # decay epochs of 'multistep'
-    min_lr: float = 0.0,  # final lr of 'cosine'
+    cfg: TrainConfig | None = None,  # the recipe (None: `TrainConfig()`); `options` change its fields
+    *,
     augment: Callable | None = None,  # augment(x, generator) -> x, per batch
     soft_labels: Tensor | None = None,  # teacher logits [N, C]: train with the KD loss instead of CE
-    temperature: float = 1.0,  # KD temperature
     callbacks: Sequence[Callback] = (),  # see `Callback`
-    seed: int = 0,  # seed of batch order and augmentation
-    channels_last: bool = False,  # train in channels-last memory format (faster convolutions on CPU)
+    step: str = 'sgd',  # optimiser step, see `STEPS` ('gsam': sharpness-aware)
+    step_options: dict | None = None,  # options of the step (GSAM: rho, alpha)
+    opt: torch.optim.Optimizer | None = None,  # an optimiser to continue with (None: a fresh one from cfg)
+    generators: tuple | None = None,  # (batch order, augmentation) generators to continue with (None: from cfg.seed)
     progress: bool | None = False,  # show a progress bar over epochs (None: when in a terminal)
+    **options,  # `TrainConfig` fields, e.g. epochs=20, lr=0.05
 ) -> dict:
     "Train `model` in place; return the per-epoch mean training loss and learning rate."
-    _check_fit_args(x, y, soft_labels, epochs, lr, batch_size, schedule)
-    dev, n = x.device, len(x)
+    cfg = train_config(cfg, **options)
+    _check_data(x, y, soft_labels)
+    update = STEPS.get(step)
+    step_options = check_step_options(step, step_options)
+    dev = x.device
     model.to(dev).train()
-    if channels_last:
+    if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay, nesterov)
-    g_cpu, g_dev = make_generator(seed), make_generator(seed + 1, dev)
-    ipe = -(-n // batch_size)
-    it = 0
-    hist = dict(loss=[], lr=[])
-    for cb in callbacks:
-        cb.before_fit(n, epochs, model)
-    for ep in _progress(range(epochs), desc='epochs', enable=progress):
-        perm = torch.randperm(n, generator=g_cpu).to(dev)
+    opt = opt if opt is not None else make_optimizer(model.parameters(), cfg)
+    generators = generators or (make_generator(cfg.seed), make_generator(cfg.seed + 1, dev))
+    run = Run(model, x, y, cfg, opt, soft_labels, callbacks, generators)
+    run('before_fit')
+    for ep in _progress(range(cfg.epochs), desc='epochs', enable=progress):
+        run.epoch = ep
         total = torch.zeros((), device=dev)
-        for b in range(ipe):
-            idx = perm[b * batch_size : (b + 1) * batch_size]
-            xb = x[idx]
+        for idx in epoch_batches(run.n, cfg.batch_size, run.g_perm, dev):
+            run.idx, run.xb, run.yb = idx, x[idx], y[idx]
+            run.target = None if soft_labels is None else soft_labels[idx].float()
             if augment is not None:
-                xb = augment(xb, g_dev)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+                run.xb = augment(run.xb, run.g_aug)
+            run.logits = run.losses = run.loss = None
+            run('before_batch')
+            if cfg.channels_last:
+                run.xb = run.xb.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
-                group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
-            logits = model(xb)
-            losses = per_sample_loss(logits, y[idx], None if soft_labels is None else soft_labels[idx], temperature)
-            loss = losses.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += losses.detach().sum()
-            it += 1
-            for cb in callbacks:
-                cb.after_batch(ep, idx, logits.detach(), losses.detach())
-        ep_loss = (total / n).item()
+                group['lr'] = cfg.lr_at(run.it, run.ipe)
+            update(model, opt, run.forward, **step_options)
+            run('after_step')
+            run.logits, run.losses = run.logits.detach(), run.losses.detach()
+            total += run.losses.sum()
+            run.it += 1
+            run('after_batch')
+        ep_loss = (total / run.n).item()
         if not math.isfinite(ep_loss):
-            raise FloatingPointError(f"training loss became {ep_loss} in epoch {ep}; lower lr (lr={lr})")
-        hist['loss'].append(ep_loss)
-        hist['lr'].append(opt.param_groups[0]['lr'])
-        for cb in callbacks:
-            cb.after_epoch(ep, model)
-    for cb in callbacks:
-        cb.after_fit(model)
-    if channels_last:
+            raise FloatingPointError(f"training loss became {ep_loss} in epoch {ep}; lower lr (lr={cfg.lr})")
+        run.hist['loss'].append(ep_loss)
+        run.hist['lr'].append(opt.param_groups[0]['lr'])
+        run('after_epoch')
+        if run.stop:
+            break
+    run('after_fit')
+    if cfg.channels_last:
         model.to(memory_format=torch.contiguous_format)
-    return hist
+    return run.hist
 
 # %% ../nbs/04_train.ipynb #f2f06345
 @torch.no_grad()
@@ -203,28 +410,9 @@ def evaluate(
     return dict(acc=(correct / len(x)).item(), loss=(loss / len(x)).item())
 
 # %% ../nbs/04_train.ipynb #a457f888
-def _stacked_fit(
-    models,
-    x,
-    y,
-    epochs,
-    lr,
-    batch_size,
-    optimizer,
-    momentum,
-    weight_decay,
-    nesterov,
-    schedule,
-    gamma,
-    milestones,
-    min_lr,
-    augment,
-    soft_labels,
-    temperature,
-    seeds,
-    progress,
-):
-    dev, n, K = x.device, len(x), len(models)
+def _stacked_fit(models, x, y, cfg, seeds, augment, soft_labels, progress):
+    "The K models as one: stacked parameters, `vmap`ped forward, one optimiser; the batch schedule of `fit`."
+    dev, K = x.device, len(models)
     params, buffers = stack_module_state([m.to(dev).train() for m in models])
     params = {k: v.detach().requires_grad_() for k, v in params.items()}
     base = copy.deepcopy(models[0]).to('meta')
@@ -233,26 +421,23 @@ def _stacked_fit(
         return functional_call(base, (p, b), (xb,))
 
     fwd = vmap(call)
-    opt = make_optimizer(list(params.values()), optimizer, lr, momentum, weight_decay, nesterov)
-    gens = [(make_generator(s), make_generator(s + 1, dev)) for s in seeds]
-    ipe = -(-n // batch_size)
+    opt = make_optimizer(list(params.values()), cfg)
+    g_perm = [make_generator(s) for s in seeds]
+    g_aug = [make_generator(s + 1, dev) for s in seeds]
+    ipe = -(-len(x) // cfg.batch_size)
     it = 0
-    for ep in _progress(range(epochs), desc='epochs', enable=progress):
-        perms = torch.stack([torch.randperm(n, generator=g) for g, _ in gens]).to(dev)
-        for b in range(ipe):
-            idx = perms[:, b * batch_size : (b + 1) * batch_size]  # [K, B]
+    for _ in _progress(range(cfg.epochs), desc='epochs', enable=progress):
+        for idx in epoch_batches(len(x), cfg.batch_size, g_perm, dev):  # idx [K, B]
             xb = x[idx]  # [K, B, C, H, W]
             if augment is not None:
-                xb = torch.stack([augment(xb[k], gens[k][1]) for k in range(K)])
+                xb = torch.stack([augment(xb[k], g_aug[k]) for k in range(K)])
             for group in opt.param_groups:
-                group['lr'] = lr_at(it, ipe, epochs, lr, schedule, gamma, milestones, min_lr)
+                group['lr'] = cfg.lr_at(it, ipe)
             logits = fwd(params, buffers, xb)  # [K, B, C]
-            sb = None if soft_labels is None else soft_labels[idx].flatten(0, 1)
-            losses = per_sample_loss(logits.flatten(0, 1), y[idx].flatten(), sb, temperature)
+            sb = None if soft_labels is None else soft_labels[idx].flatten(0, 1).float()
+            losses = per_sample_loss(logits.flatten(0, 1), y[idx].flatten(), sb, cfg.temperature)
             loss = losses.view(K, -1).mean(1).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            sgd_step(None, opt, lambda: loss)
             it += 1
     with torch.no_grad():
         for k, m in enumerate(models):
@@ -264,28 +449,19 @@ def _stacked_fit(
 def fit_many(
     make_model: Callable[[int], nn.Module],  # builds a fresh model from a seed, e.g. lambda s: get_network(..., seed=s)
     seeds: Sequence[int],  # one seed per model: its initialisation, batch order and augmentation
-    x: Tensor,
-    y: Tensor,  # training set on the device
-    epochs: int,
-    lr: float = 0.01,
-    batch_size: int = 256,
-    optimizer: str = 'sgd',
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    nesterov: bool = False,
-    schedule: str = 'step',
-    gamma: float = 0.1,
-    milestones: Sequence[int] = (),
-    min_lr: float = 0.0,
-    augment: Callable | None = None,
-    soft_labels: Tensor | None = None,
-    temperature: float = 1.0,
+    x: Tensor,  # training images [N, C, H, W], on the device
+    y: Tensor,  # labels [N]
+    cfg: TrainConfig | None = None,  # the recipe (its seed is replaced by each model's); `options` change its fields
+    *,
+    augment: Callable | None = None,  # augment(x, generator) -> x, per batch
+    soft_labels: Tensor | None = None,  # teacher logits [N, C]
     backend: str = 'auto',  # 'vmap' (one stacked model), 'loop' (one after another) or 'auto'
-    channels_last: bool = False,  # loop backend: channels-last memory format
     progress: bool | None = False,
+    **options,  # `TrainConfig` fields
 ) -> list[nn.Module]:
     "Train one fresh model per seed on (x, y); returns the trained models (same result as `fit` per seed)."
-    _check_fit_args(x, y, soft_labels, epochs, lr, batch_size, schedule)
+    cfg = train_config(cfg, **options)
+    _check_data(x, y, soft_labels)
     check_choice('backend', backend, ['auto', 'vmap', 'loop'])
     if len(seeds) < 1:
         raise ValueError("seeds must hold at least one seed")
@@ -293,51 +469,9 @@ def fit_many(
     if backend == 'auto':
         backend = 'vmap' if x.device.type == 'cuda' else 'loop'
     if backend == 'vmap' and not any(has_batchnorm(m) for m in models):
-        return _stacked_fit(
-            models,
-            x,
-            y,
-            epochs,
-            lr,
-            batch_size,
-            optimizer,
-            momentum,
-            weight_decay,
-            nesterov,
-            schedule,
-            gamma,
-            milestones,
-            min_lr,
-            augment,
-            soft_labels,
-            temperature,
-            list(seeds),
-            progress,
-        )
+        return _stacked_fit(models, x, y, cfg, list(seeds), augment, soft_labels, progress)
     for m, s in zip(models, seeds):
-        fit(
-            m,
-            x,
-            y,
-            epochs,
-            lr,
-            batch_size,
-            optimizer,
-            momentum,
-            weight_decay,
-            nesterov,
-            schedule,
-            gamma,
-            milestones,
-            min_lr,
-            augment,
-            soft_labels,
-            temperature,
-            (),
-            s,
-            channels_last,
-            progress,
-        )
+        fit(m, x, y, cfg.replace(seed=s), augment=augment, soft_labels=soft_labels, progress=progress)
     return models
 
 # %% ../nbs/04_train.ipynb #3bd15289
@@ -355,11 +489,11 @@ def benchmark_fit(
     x = torch.randn(n, 1, 28, 28, device=dev)
     y = torch.randint(0, 10, (n,), device=dev)
     m = get_network('ConvNet', 1, 10, (28, 28), seed=0, width=width)
-    fit(m, x, y, 1, channels_last=channels_last)
+    fit(m, x, y, epochs=1, channels_last=channels_last)
     if dev.type == 'cuda':
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    fit(m, x, y, epochs, channels_last=channels_last)
+    fit(m, x, y, epochs=epochs, channels_last=channels_last)
     if dev.type == 'cuda':
         torch.cuda.synchronize()
     return n * epochs / (time.perf_counter() - t0)
@@ -385,11 +519,11 @@ def benchmark_many(
         ('loop_channels_last', dict(backend='loop', channels_last=True)),
         ('vmap', dict(backend='vmap')),
     ]:
-        fit_many(mk, range(K), x, y, 1, **kw)  # warm-up
+        fit_many(mk, range(K), x, y, epochs=1, **kw)  # warm-up
         if dev.type == 'cuda':
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        fit_many(mk, range(K), x, y, epochs, **kw)
+        fit_many(mk, range(K), x, y, epochs=epochs, **kw)
         if dev.type == 'cuda':
             torch.cuda.synchronize()
         out[name] = time.perf_counter() - t0

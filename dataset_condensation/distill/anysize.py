@@ -206,7 +206,7 @@ def synset_dynamics(
         model,
         x,
         y,
-        epochs,
+        epochs=epochs,
         lr=lr,
         batch_size=batch_size,
         momentum=momentum,

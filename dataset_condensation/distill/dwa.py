@@ -21,7 +21,7 @@ from ..core import check_choice, check_range, make_generator, library_version
 from ..data import ImageData
 from ..models import get_network, bn_layers, has_batchnorm, NETWORKS
 from ..augment import dsa_strategy_for, DSA_STRATEGY, make_augment
-from ..train import fit, evaluate, per_sample_loss, make_optimizer, lr_at
+from ..train import TrainConfig, fit, evaluate, per_sample_loss, make_optimizer, lr_at
 from ..evaluate import EvalResult, get_recipe, evaluate_tensors
 from dataset_condensation.distill.core import (
     DistillConfig,
@@ -67,7 +67,7 @@ def train_teacher(
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     check_teacher(model, data, 'arch')
     aug = make_augment(augment, data.name)
-    fit(model, data.x, data.y, epochs, lr=lr, batch_size=batch_size, schedule='cosine', augment=aug, seed=seed)
+    fit(model, data.x, data.y, epochs=epochs, lr=lr, batch_size=batch_size, schedule='cosine', augment=aug, seed=seed)
     model.teacher_spec = dict(
         arch=arch, arch_options=dict(arch_options)
     )  # rebuilds it (online labels store the teacher)
@@ -514,7 +514,9 @@ def fit_soft(
         )
     dev, n = x.device, len(x)
     model.to(dev).train()
-    opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay)
+    opt = make_optimizer(
+        model.parameters(), TrainConfig(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
+    )
     g_cpu, g_dev, rng = make_generator(seed), make_generator(seed + 1, dev), np.random.default_rng(seed)
     ipe, it = -(-n // batch_size), 0
     for ep in range(epochs):

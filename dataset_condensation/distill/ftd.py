@@ -5,7 +5,6 @@
 # %% ../../nbs/25_ftd.ipynb #c0872b21
 from __future__ import annotations
 from dataclasses import dataclass
-from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,10 +12,8 @@ from torch import Tensor
 from torch.func import functional_call
 from ..core import check_choice, check_range
 from ..data import ImageData
-from ..models import bn_layers
 from .core import CPU_PROFILE, SyntheticSet, register_distillation
 from dataset_condensation.distill.trajectory import (
-    EXPERT_STEPS,
     MTTConfig,
     ExpertBuffer,
     preset_row,
@@ -27,62 +24,8 @@ from dataset_condensation.distill.trajectory import (
 )
 
 # %% auto #0
-__all__ = ['FTD_PRESETS', 'FTD_FIELDS', 'FTD_RHO', 'gsam_direction', 'gsam_expert_step', 'scale_ema_decay', 'FTDConfig',
-           'check_ftd_buffer', 'distill_ftd', 'hessian_top_eigenvalue', 'perturbed_loss_increase', 'segment_errors']
-
-# %% ../../nbs/25_ftd.ipynb #81c05176
-def gsam_direction(
-    g: Tensor,  # gradient at θ (flat) [P]
-    g_p: Tensor,  # gradient at the perturbed point θ + e (flat) [P]
-    alpha: float,  # GSAM's α: weight of the ascent along the orthogonal component
-) -> Tensor:
-    "GSAM's update direction g_p − α g_⊥, with g_⊥ = g − (g·g_p / ‖g_p‖²) g_p the part of g orthogonal to g_p."
-    if g.shape != g_p.shape:
-        raise ValueError(f"g {tuple(g.shape)} and g_p {tuple(g_p.shape)} must have the same shape")
-    nn2 = g_p.pow(2).sum()
-    coef = torch.where(
-        nn2 > 0, (g * g_p).sum() / torch.where(nn2 > 0, nn2, torch.ones_like(nn2)), torch.zeros_like(nn2)
-    )
-    return g_p - alpha * (g - coef * g_p)
-
-# %% ../../nbs/25_ftd.ipynb #fd5f41b5
-def _bn_buffers(model: nn.Module) -> list[tuple[nn.Module, dict[str, Tensor]]]:
-    return [(m, {n: b.clone() for n, b in m.named_buffers(recurse=False)}) for m in bn_layers(model)]
-
-
-@EXPERT_STEPS.register('gsam', doc='one GSAM step (FTD buffers): options rho, alpha')
-def gsam_expert_step(
-    model: nn.Module,  # the expert, in train mode
-    opt: torch.optim.Optimizer,  # its base optimiser (SGD)
-    loss_fn: Callable[[], Tensor],  # recomputes the batch loss at the current parameters
-    rho: float = 0.01,  # perturbation radius (FTD paper §4.1: 0.01)
-    alpha: float = 0.3,  # weight of the surrogate-gap ascent (FTD Table 7)
-) -> Tensor:
-    "One GSAM step (adaptive perturbation, BatchNorm statistics frozen at the perturbed point); returns the loss at θ."
-    check_range('rho', rho, 0)
-    check_range('alpha', alpha, 0)
-    ps = [p for p in model.parameters() if p.requires_grad]
-    loss = loss_fn()
-    g = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss, ps)])
-    theta = torch.cat([p.detach().reshape(-1) for p in ps])
-    e = rho * theta.pow(2) * g / ((theta * g).norm() + 1e-12)
-    saved, bn = [p.detach().clone() for p in ps], _bn_buffers(model)
-    with torch.no_grad():
-        for p, ep in zip(ps, e.split([p.numel() for p in ps])):
-            p.add_(ep.view_as(p))
-    g_p = torch.cat([x.reshape(-1) for x in torch.autograd.grad(loss_fn(), ps)])
-    with torch.no_grad():
-        for p, s in zip(ps, saved):
-            p.copy_(s)
-        for m, bufs in bn:
-            for n, b in bufs.items():
-                getattr(m, n).copy_(b)
-    d = gsam_direction(g, g_p, alpha)
-    opt.zero_grad(set_to_none=True)
-    for p, dp in zip(ps, d.split([p.numel() for p in ps])):
-        p.grad = dp.view_as(p).clone()
-    opt.step()
-    return loss.detach()
+__all__ = ['FTD_PRESETS', 'FTD_FIELDS', 'FTD_RHO', 'scale_ema_decay', 'FTDConfig', 'check_ftd_buffer', 'distill_ftd',
+           'hessian_top_eigenvalue', 'perturbed_loss_increase', 'segment_errors']
 
 # %% ../../nbs/25_ftd.ipynb #a56169c7
 # (syn_steps N, expert_epochs M, max_start_epoch, batch_syn, lr_img, lr_lr, lr_teacher, alpha, ema_decay, zca):

@@ -15,6 +15,7 @@ from ..core import check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy
+from ..train import fit
 from dataset_condensation.distill.core import (
     DistillConfig,
     CPU_PROFILE,
@@ -232,19 +233,22 @@ def _train_on(
     g: torch.Generator,
     augment: Callable | None = None,
 ):
-    "`epochs` epochs of plain training of `net` on (x, y) in random order from `g` (the inner loop)."
+    "`epochs` epochs of plain training of `net` on (x, y) with `opt`, in random order from `g` (the inner loop)."
     net.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=g, device=g.device).to(x.device)
-        for i in range(0, len(x), batch_size):
-            idx = perm[i : i + batch_size]
-            xb = x[idx]
-            if augment is not None:
-                xb = augment(xb, g)
-            loss = F.cross_entropy(net(xb), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    if epochs > 0:  # `fit` continues the optimiser and the generator (order and augmentation) across calls
+        lr = opt.param_groups[0]['lr']
+        fit(
+            net,
+            x,
+            y,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            schedule='constant',
+            augment=augment,
+            opt=opt,
+            generators=(g, g),
+        )
 
 
 def _distill_gm(

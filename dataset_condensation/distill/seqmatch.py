@@ -244,7 +244,7 @@ def train_sequential(
             net,
             x,
             y,
-            rec.epochs,
+            epochs=rec.epochs,
             lr=float(lr),
             batch_size=rec.batch_size,
             optimizer=rec.optimizer,

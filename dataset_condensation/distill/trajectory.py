@@ -4,7 +4,6 @@
 
 # %% ../../nbs/24_trajectory_matching.ipynb #9c538bf0
 from __future__ import annotations
-import math
 import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -31,7 +30,7 @@ from dataset_condensation.core import (
 from ..data import ImageData
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
-from ..train import evaluate as evaluate_model
+from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
 from dataset_condensation.distill.core import (
     DistillConfig,
     CPU_PROFILE,
@@ -47,10 +46,9 @@ from dataset_condensation.distill.core import (
 from .performance import unroll_gd
 
 # %% auto #0
-__all__ = ['EXPERT_STEPS', 'BUFFER_META', 'EXPERT_SHARD', 'MEMORY_MODES', 'MTT_PRESETS', 'MTT_FIELDS', 'param_layout',
-           'flat_params', 'unflatten', 'sgd_expert_step', 'expert_step_options', 'check_step_options', 'buffer_spec',
-           'train_expert', 'buffer_conflict', 'train_experts', 'check_buffer_meta', 'read_buffer_meta', 'ExpertBuffer',
-           'full_arch_options', 'trajectory_loss', 'student_chunks', 'match_trajectory', 'preset_row',
+__all__ = ['BUFFER_META', 'EXPERT_SHARD', 'MEMORY_MODES', 'MTT_PRESETS', 'MTT_FIELDS', 'param_layout', 'flat_params', 'unflatten',
+           'buffer_spec', 'train_expert', 'buffer_conflict', 'train_experts', 'check_buffer_meta', 'read_buffer_meta',
+           'ExpertBuffer', 'full_arch_options', 'trajectory_loss', 'student_chunks', 'match_trajectory', 'preset_row',
            'mtt_cpu_settings', 'MTTConfig', 'run_trajectory_matching', 'expert_settings', 'experts_for',
            'load_buffer_for', 'buffer_defaults', 'distill_mtt']
 
@@ -80,61 +78,7 @@ def unflatten(
     return {n: t.view(s) for (n, s), t in zip(layout, flat.split(sizes))}
 
 # %% ../../nbs/24_trajectory_matching.ipynb #7e95166a
-EXPERT_STEPS = Registry('expert optimiser step', arg='step')
 BUFFER_META, EXPERT_SHARD = 'buffer.json', 'expert_{:04d}.safetensors'
-
-
-@EXPERT_STEPS.register('sgd', doc='one plain SGD step (MTT buffers)')
-def sgd_expert_step(
-    model: nn.Module,  # the expert, in train mode
-    opt: torch.optim.Optimizer,  # its base optimiser
-    loss_fn: Callable[[], Tensor],  # recomputes the batch loss at the current parameters
-    **options,  # none for plain SGD
-) -> Tensor:
-    "One base-optimiser step on the batch loss; returns the loss (detached)."
-    if options:
-        raise ValueError(f"the 'sgd' expert step takes no options; got {sorted(options)}")
-    loss = loss_fn()
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss.detach()
-
-
-def _expert_step(name: str):
-    if name not in EXPERT_STEPS:
-        import dataset_condensation.distill.ftd  # noqa: F401  (registers 'gsam': the error then lists every step)
-    return EXPERT_STEPS.get(name)
-
-
-def expert_step_options(
-    step: str,  # a registered expert step
-) -> dict:
-    "The options of an expert step: {name: (annotation, default)} from its signature."
-    import inspect
-
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {
-        k: (p.annotation, p.default)
-        for k, p in inspect.signature(_expert_step(step)).parameters.items()
-        if p.kind in kinds and k not in ('model', 'opt', 'loss_fn')
-    }
-
-
-def check_step_options(
-    step: str,  # a registered expert step
-    options: dict | None,  # its options
-) -> dict:
-    "The options of an expert step checked against its signature (names, types, ranges); a one-line error otherwise."
-    ok = expert_step_options(step)
-    bad = sorted(set(options or {}) - set(ok))
-    if bad:
-        raise ValueError(
-            f"the {step!r} expert step takes "
-            + (f"the options {', '.join(ok)}" if ok else "no options")
-            + f"; got {bad}"
-        )
-    return {k: check_option(k, v, *ok[k], owner=f"the {step!r} expert step") for k, v in (options or {}).items()}
 
 # %% ../../nbs/24_trajectory_matching.ipynb #4a71aa95
 def buffer_spec(
@@ -147,7 +91,7 @@ def buffer_spec(
     augment: str = 'dsa',  # 'dsa' (buffer.py) or 'none'
     arch: str = 'ConvNet',  # expert architecture (no BatchNorm: the student is unrolled functionally)
     arch_options: dict | None = None,  # e.g. dict(width=32)
-    step: str = 'sgd',  # expert optimiser step, see `EXPERT_STEPS` ('gsam' for FTD)
+    step: str = 'sgd',  # expert optimiser step, see `train.STEPS` ('gsam' for FTD)
     step_options: dict | None = None,  # options of the step (GSAM: rho, alpha)
     dtype: str = 'float16',  # storage dtype of the snapshots ('float16' or 'float32')
     seed: int = 0,  # expert k is seeded by iteration_seed(seed, k)
@@ -189,6 +133,16 @@ def buffer_spec(
     )
 
 # %% ../../nbs/24_trajectory_matching.ipynb #1d28ed24
+class _Snapshots(Callback):
+    "The flat parameters at the start of training and after every epoch."
+
+    def before_fit(self, run):
+        self.snaps = [flat_params(run.model)]
+
+    def after_epoch(self, run):
+        self.snaps.append(flat_params(run.model))
+
+
 def train_expert(
     data: ImageData,  # the real training set (on the training device)
     spec: dict,  # from `buffer_spec`
@@ -203,28 +157,28 @@ def train_expert(
     )
     if prepare is not None:
         prepare(net, k)
-    net.train()
-    opt = torch.optim.SGD(net.parameters(), lr=spec['lr'], momentum=spec['momentum'], weight_decay=spec['weight_decay'])
-    aug = make_augment(spec['augment'], data.name)
-    step = _expert_step(spec['step'])
-    g_cpu, g_dev = torch.Generator().manual_seed(s), torch.Generator(device=data.device).manual_seed(s + 1)
-    snaps, losses, n, bs, t0 = [flat_params(net)], [], len(data), spec['batch_size'], time.perf_counter()
-    for ep in range(spec['epochs']):
-        perm, total = torch.randperm(n, generator=g_cpu).to(data.device), torch.zeros((), device=data.device)
-        for b in range(0, n, bs):
-            idx = perm[b : b + bs]
-            xb = data.x[idx] if aug is None else aug(data.x[idx], g_dev)
-            loss = step(net, opt, lambda: F.cross_entropy(net(xb), data.y[idx]), **spec['step_options'])
-            total += loss * len(idx)
-        snaps.append(flat_params(net))
-        losses.append(total / n)
-    losses = torch.stack(losses).tolist()
-    if not all(map(math.isfinite, losses)):
-        raise FloatingPointError(f"expert {k}: the training loss became {losses[-1]}; lower lr")
-    rec = dict(seed=s, loss=losses, seconds=time.perf_counter() - t0)
+    snaps, t0 = _Snapshots(), time.perf_counter()
+    recipe = dict(epochs=spec['epochs'], lr=spec['lr'], momentum=spec['momentum'], weight_decay=spec['weight_decay'])
+    try:
+        hist = fit(
+            net,
+            data.x,
+            data.y,
+            **recipe,
+            batch_size=spec['batch_size'],
+            schedule='constant',
+            seed=s,
+            augment=make_augment(spec['augment'], data.name),
+            step=spec['step'],
+            step_options=spec['step_options'],
+            callbacks=[snaps],
+        )
+    except FloatingPointError as e:
+        raise FloatingPointError(f"expert {k}: {e}") from None
+    rec = dict(seed=s, loss=hist['loss'], seconds=time.perf_counter() - t0)
     if test is not None:
         rec['test_acc'] = evaluate_model(net.eval(), test.x, test.y)['acc']
-    return torch.stack(snaps), rec
+    return torch.stack(snaps.snaps), rec
 
 # %% ../../nbs/24_trajectory_matching.ipynb #2fb6722e
 def _spec_diff(a: dict, b: dict) -> list[str]:

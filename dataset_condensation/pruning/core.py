@@ -5,7 +5,7 @@
 # %% ../../nbs/10_pruning.ipynb #7f83d788
 from __future__ import annotations
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import torch
@@ -22,12 +22,12 @@ from dataset_condensation.core import (
     provenance,
 )
 from ..data import ImageData, class_indices
-from ..train import Callback
+from ..train import Callback, StopAfter, TrainConfig, fit, train_config
 
 # %% auto #0
-__all__ = ['RULES', 'PRUNING_MODULES', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select', 'Coreset',
-           'register_pruning', 'random_scores', 'load_pruning_methods', 'pruning_options', 'check_pruning_options',
-           'prune', 'TrainingDynamics', 'record_dynamics']
+__all__ = ['RULES', 'PRUNING_MODULES', 'PRUNING_RECIPE', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select',
+           'Coreset', 'register_pruning', 'random_scores', 'load_pruning_methods', 'pruning_options',
+           'check_pruning_options', 'prune', 'TrainingDynamics', 'split_options', 'record_dynamics']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
 def n_keep(
@@ -341,7 +341,6 @@ def pruning_options(
     method: str,  # a registered pruning method
 ) -> tuple[dict, dict]:
     "The scorer's own options and those it passes on to its training runs, each {name: (annotation, default)}."
-    from dataset_condensation.train import fit
     from dataset_condensation import models
 
     if method not in PRUNING_METHODS:
@@ -351,7 +350,7 @@ def pruning_options(
     if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
         return own, {}
     passed = {}
-    for f in [record_dynamics, fit] + [s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()]:
+    for f in [record_dynamics, TrainConfig] + [s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()]:
         for k, v in _params(f).items():
             passed.setdefault(k, v)
     return own, {k: v for k, v in passed.items() if k not in own}
@@ -430,7 +429,17 @@ class TrainingDynamics(Callback):
             dtype,
         )
 
-    def before_fit(self, n, epochs, model):
+    def before_fit(self, run):
+        self.start(run.n, run.cfg.epochs)
+
+    def after_batch(self, run):
+        self.add(run.epoch, run.idx, run.logits, run.losses)
+
+    def after_epoch(self, run):
+        self.check_epoch(run.epoch)
+
+    def start(self, n: int, epochs: int):
+        "Allocate the records of a run of `epochs` epochs over `n` samples."
         if n != len(self.labels):
             raise ValueError(f"TrainingDynamics was given {len(self.labels)} labels but fit trains on {n} samples")
         self.epochs = list(range(epochs)) if self.want is None else [e for e in self.want if 0 <= e < epochs]
@@ -444,7 +453,8 @@ class TrainingDynamics(Callback):
         self.loss = torch.zeros(E, n, dtype=torch.float32, device=dev) if 'loss' in self.record else None
         self.logp = None
 
-    def after_batch(self, epoch, idx, logits, losses):
+    def add(self, epoch: int, idx: Tensor, logits: Tensor, losses: Tensor):
+        "Record one batch: its dataset indices, logits and per-sample losses."
         r = self.row.get(epoch)
         if r is None:
             return
@@ -460,7 +470,8 @@ class TrainingDynamics(Callback):
                 )
             self.logp[r, idx] = torch.log_softmax(logits.float(), 1).to(self.dtype)
 
-    def after_epoch(self, epoch, model):
+    def check_epoch(self, epoch: int):
+        "Fail unless every sample was seen exactly once in a recorded epoch."
         r = self.row.get(epoch)
         if r is None:
             return
@@ -484,72 +495,48 @@ class TrainingDynamics(Callback):
         return (p - onehot).norm(dim=-1)
 
 # %% ../../nbs/10_pruning.ipynb #9f7d8985
+PRUNING_RECIPE = TrainConfig(epochs=20, lr=0.01, batch_size=64, schedule='cosine')  # scoring runs (CPU profile)
+
+
+def split_options(
+    options: dict,  # training options and model options mixed
+) -> tuple[dict, dict]:
+    "(the `TrainConfig` fields, the rest): a scoring method's options split into its recipe and its model's options."
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in options.items() if k in names}, {k: v for k, v in options.items() if k not in names}
+
+
 def record_dynamics(
     data: ImageData,  # the training set (on the training device)
-    epochs: int = 20,  # training epochs
-    arch: str = 'ConvNet',  # architecture (see `models.get_network`)
     seed: int = 0,  # model initialisation, batch order and augmentation
     record_epochs=None,  # epochs to record (None: all)
-    lr: float = 0.01,
-    batch_size: int = 64,
-    schedule: str = 'cosine',
-    optimizer: str = 'sgd',
-    weight_decay: float = 5e-4,
-    augment: str = 'standard',
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    milestones=(),
-    gamma: float = 0.1,
-    min_lr: float = 0.0,
-    record=('correct', 'loss', 'logp'),  # what to record
+    record=('correct', 'loss', 'logp'),  # what to record (() : nothing, only the trained model)
+    stop_after: int | None = None,  # end after this many epochs of the schedule (a checkpoint; 0: the initialisation)
+    arch: str = 'ConvNet',  # architecture (see `models.get_network`)
+    augment: str = 'standard',  # train-time augmentation ('standard', 'dsa' or 'none')
     progress: bool | None = False,
-    **arch_options,  # e.g. width=32 (default for ConvNet)
+    **options,  # `TrainConfig` fields over `PRUNING_RECIPE` (epochs=20, lr, batch_size, schedule, nesterov, ...) and model options (width=32 for ConvNet)
 ) -> TrainingDynamics:
-    "Train a fresh model on `data` with a `TrainingDynamics` recorder; return the recorder (with `.model`)."
+    "Train a fresh model on `data` with a `TrainingDynamics` recorder; return the recorder (with `.model` and `.config`)."
     from dataset_condensation.models import get_network
     from dataset_condensation.augment import make_augment
-    from dataset_condensation.train import fit
 
+    recipe, arch_options = split_options(options)
+    cfg = train_config(PRUNING_RECIPE, seed=seed, **recipe)
+    if stop_after is not None and not 0 <= stop_after <= cfg.epochs:
+        raise ValueError(f"stop_after={stop_after} is out of range; expected a checkpoint in [0, epochs={cfg.epochs}]")
     if arch.startswith('ConvNet'):
         arch_options.setdefault('width', 32)
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     td = TrainingDynamics(data.y, record_epochs, record)
-    fit(
-        model,
-        data.x,
-        data.y,
-        epochs,
-        lr=lr,
-        batch_size=batch_size,
-        schedule=schedule,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
-        momentum=momentum,
-        nesterov=nesterov,
-        milestones=milestones,
-        gamma=gamma,
-        min_lr=min_lr,
-        augment=make_augment(augment, data.name),
-        callbacks=[td],
-        seed=seed,
-        progress=progress,
-    )
-    td.model = model.eval()
-    td.config = dict(
-        epochs=epochs,
-        arch=arch,
-        seed=seed,
-        lr=lr,
-        batch_size=batch_size,
-        schedule=schedule,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
-        augment=augment,
-        momentum=momentum,
-        nesterov=nesterov,
-        milestones=list(milestones),
-        gamma=gamma,
-        min_lr=min_lr,
-        **arch_options,
-    )
+    if stop_after is not None and record_epochs is not None and max(record_epochs, default=-1) >= stop_after:
+        raise ValueError(f"record_epochs={list(record_epochs)} reach past stop_after={stop_after}")
+    if stop_after != 0:
+        stop = [] if stop_after is None else [StopAfter(stop_after)]
+        fit(model, data.x, data.y, cfg, augment=make_augment(augment, data.name), callbacks=[td, *stop], progress=progress)
+    td.model = model.to(data.x.device).eval()
+    td.config = dict(arch=arch, augment=augment, **asdict(cfg), **arch_options)
+    td.config['milestones'] = list(cfg.milestones)
+    if stop_after is not None:
+        td.config['stop_after'] = stop_after
     return td

@@ -10,14 +10,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap, grad
 from ..core import check_choice, check_range
 from ..data import ImageData
-from ..models import get_network
-from ..augment import make_augment
-from ..train import fit, Callback
-from .core import register_pruning, record_dynamics, TrainingDynamics
+from .core import PRUNING_RECIPE, register_pruning, record_dynamics, TrainingDynamics
 
 # %% auto #0
 __all__ = ['PRESETS', 'EL2N_MODES', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores', 'run_seeds',
-           'train_to_epoch', 'predict_probs', 'online_el2n', 'el2n', 'grand']
+           'checkpoints', 'predict_probs', 'online_el2n', 'el2n', 'grand']
 
 # %% ../../nbs/13_el2n.ipynb #c3dbe9af
 def el2n_scores(
@@ -108,24 +105,6 @@ def grand_scores(
     return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, batch_size) for m in models]).mean(0)
 
 # %% ../../nbs/13_el2n.ipynb #38df4e0a
-_FIT_OPTIONS = ('optimizer', 'momentum', 'weight_decay', 'nesterov', 'gamma', 'milestones', 'min_lr', 'channels_last')
-
-
-class _Stop(Exception):
-    pass
-
-
-class _StopAfter(Callback):
-    "Stop `fit` once `epoch` epochs are done."
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def after_epoch(self, epoch, model):
-        if epoch + 1 >= self.epoch:
-            raise _Stop
-
-
 def run_seeds(
     seed: int,  # the scorer's seed
     runs: int,  # number of independent runs
@@ -135,44 +114,18 @@ def run_seeds(
     return [int(seed) + 1000 * r for r in range(int(runs))]
 
 
-def train_to_epoch(
+def checkpoints(
     data: ImageData,  # the training set (on the training device)
     epoch: int,  # epochs trained before the checkpoint (0: the initialisation)
-    seed: int = 0,  # initialisation, batch order and augmentation
-    epochs: int = 20,  # length of the schedule the checkpoint is taken from
-    arch: str = 'ConvNet',
-    lr: float = 0.01,
-    batch_size: int = 64,
-    schedule: str = 'cosine',
-    augment: str = 'standard',  # train-time augmentation ('standard', 'dsa' or 'none')
-    **options,  # fit options (optimizer, momentum, weight_decay, nesterov, gamma, milestones, min_lr) and model options (width=32 for ConvNet)
-) -> nn.Module:
-    "A fresh model trained for `epoch` epochs of an `epochs`-epoch schedule, in eval mode."
+    seeds: list[int],  # one fresh run per seed (initialisation, batch order and augmentation)
+    **train_options,  # `record_dynamics` options: the recipe (epochs=20, lr, ...), arch, augment, width
+):
+    "The models after `epoch` epochs of an `epochs`-epoch schedule, one per seed, in eval mode (a generator)."
+    epochs = train_options.get('epochs', PRUNING_RECIPE.epochs)
     check_range('epochs', epochs, 1)
     if not 0 <= epoch <= epochs:
         raise ValueError(f"epoch={epoch} is out of range; expected a checkpoint in [0, epochs={epochs}]")
-    fit_kw = {k: options.pop(k) for k in list(options) if k in _FIT_OPTIONS}
-    if arch.startswith('ConvNet'):
-        options.setdefault('width', 32)
-    model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **options).to(data.x.device)
-    if epoch > 0:
-        try:
-            fit(
-                model,
-                data.x,
-                data.y,
-                epochs,
-                lr=lr,
-                batch_size=batch_size,
-                schedule=schedule,
-                augment=make_augment(augment, data.name),
-                callbacks=[_StopAfter(epoch)],
-                seed=seed,
-                **fit_kw,
-            )
-        except _Stop:
-            pass
-    return model.eval()
+    return (record_dynamics(data, s, record=(), stop_after=epoch, **train_options).model for s in seeds)
 
 
 @torch.no_grad()
@@ -267,7 +220,7 @@ def el2n(
     mode: str | None = None,  # 'offline' | 'online' | 'online_sum' (None: 'online' with dynamics, else 'offline')
     ord: int = 2,  # 2: EL2N; 1: the L1 variant
     models: nn.Module | list | None = None,  # offline: score these checkpoints instead of training
-    **train_options,  # passed to `train_to_epoch` / `record_dynamics` (epochs=20, arch, width, lr, ...)
+    **train_options,  # `record_dynamics` options: the recipe (epochs=20, lr, ...), arch, augment, width
 ) -> Tensor:
     "EL2N scores [N] (keep high): offline from `runs` fresh checkpoints at `epoch`, or online from recorded dynamics."
     mode = ('online' if dynamics is not None else 'offline') if mode is None else check_choice('mode', mode, EL2N_MODES)
@@ -278,7 +231,7 @@ def el2n(
                 "mode='offline' scores fresh checkpoints; pass dynamics only with mode='online' or 'online_sum' (or leave mode=None)"
             )
         if models is None:
-            models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
+            models = checkpoints(data, epoch, run_seeds(seed, runs), **train_options)
         else:
             models = _check_models(models)
         return torch.stack([el2n_scores(predict_probs(m, data.x), data.y, ord) for m in models]).mean(0)
@@ -310,13 +263,13 @@ def grand(
     params: str = 'all',  # 'all' (paper) or 'last_layer' (DeepCore's approximation)
     models: nn.Module | list | None = None,  # score these checkpoints instead of training
     batch_size: int | None = None,  # chunk size of the per-sample gradients
-    **train_options,  # passed to `train_to_epoch` (epochs=20, arch, width, lr, ...)
+    **train_options,  # `record_dynamics` options: the recipe (epochs=20, lr, ...), arch, augment, width
 ) -> Tensor:
     "GraNd scores [N] (keep high): per-sample gradient norm, mean over `runs` checkpoints at `epoch`."
     check_choice('params', params, ['all', 'last_layer'])
     check_range('epoch', epoch, 0)
     if models is None:
-        models = (train_to_epoch(data, epoch, s, **train_options) for s in run_seeds(seed, runs))
+        models = checkpoints(data, epoch, run_seeds(seed, runs), **train_options)
     else:
         models = _check_models(models)
     return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, batch_size) for m in models]).mean(0)

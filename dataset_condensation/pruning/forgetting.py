@@ -4,14 +4,10 @@
 
 # %% ../../nbs/11_forgetting.ipynb #3fb1b205
 from __future__ import annotations
-import inspect
 import torch
 from torch import Tensor
 from ..core import check_choice, check_range
 from ..data import ImageData
-from ..models import get_network
-from ..augment import make_augment
-from ..train import fit
 from .core import register_pruning, record_dynamics, TrainingDynamics
 
 # %% auto #0
@@ -88,48 +84,6 @@ PRESETS = {
     ),
 }
 
-# %% ../../nbs/11_forgetting.ipynb #bed47a55
-_FIT_ONLY = ('momentum', 'nesterov', 'gamma', 'milestones', 'min_lr')  # `fit` options `record_dynamics` does not take
-
-
-def _record_run(data: ImageData, seed: int, **options) -> TrainingDynamics:
-    "One training run recording `correct`: `record_dynamics`, or its steps with the extra `fit` options."
-    extra = {k: options.pop(k) for k in _FIT_ONLY if k in options}
-    if not extra:
-        return record_dynamics(data, seed=seed, record=('correct',), **options)
-    sig = inspect.signature(record_dynamics).parameters
-    o = {k: p.default for k, p in sig.items() if p.default is not p.empty}
-    o.update({k: v for k, v in options.items() if k in sig})
-    arch = {k: v for k, v in options.items() if k not in sig}
-    if o['arch'].startswith('ConvNet'):
-        arch.setdefault('width', 32)
-    model = get_network(o['arch'], data.channels, data.n_classes, data.im_size, seed=seed, **arch)
-    td = TrainingDynamics(data.y, o['record_epochs'], ('correct',))
-    fit(
-        model,
-        data.x,
-        data.y,
-        o['epochs'],
-        lr=o['lr'],
-        batch_size=o['batch_size'],
-        schedule=o['schedule'],
-        optimizer=o['optimizer'],
-        weight_decay=o['weight_decay'],
-        augment=make_augment(o['augment'], data.name),
-        callbacks=[td],
-        seed=seed,
-        progress=o['progress'],
-        **extra,
-    )
-    td.model = model.eval()
-    td.config = dict(
-        {k: o[k] for k in ('epochs', 'arch', 'lr', 'batch_size', 'schedule', 'optimizer', 'weight_decay', 'augment')},
-        seed=seed,
-        **arch,
-        **extra,
-    )
-    return td
-
 # %% ../../nbs/11_forgetting.ipynb #1658d817
 def _corrects(dynamics, n: int) -> list[Tensor]:
     "The `correct` records [E, N] of one run or a list of runs, checked."
@@ -168,14 +122,14 @@ def forgetting(
     runs: int = 1,  # runs to train and sum when `dynamics` is None (the paper: 5)
     never_learned: str = 'max',  # 'max' (paper: T per run), 'zero' (DeepCore/CCS) or 'inf' (SVP/data_diet)
     tie_break: str = 'random',  # 'random': seeded jitter in [0, 1e-3); 'index': exact counts (ties in dataset order)
-    **train_options,  # `record_dynamics` options (epochs, arch, width, lr, ...) and the paper's `fit` options
+    **train_options,  # `record_dynamics` options: the recipe (epochs, lr, nesterov, ...), arch, augment, width
 ) -> Tensor:
     "Forgetting events per sample, summed over runs, float64 [N]; high = forgettable = kept."
     check_choice('never_learned', never_learned, ['max', 'zero', 'inf'])
     check_choice('tie_break', tie_break, ['random', 'index'])
     if dynamics is None:
         check_range('runs', runs, 1)
-        dynamics = [_record_run(data, seed + r, **train_options) for r in range(runs)]
+        dynamics = [record_dynamics(data, seed + r, record=('correct',), **train_options) for r in range(runs)]
     elif train_options or runs != 1:
         unused = sorted(train_options) + (['runs'] if runs != 1 else [])
         raise ValueError(
