@@ -22,7 +22,8 @@ __all__ = ['DSA_STRATEGY', 'DSA_STRATEGY_NOFLIP', 'DSA_GROUPS', 'NOFLIP_DATASETS
 # %% ../nbs/03_augment.ipynb #d3418183
 @dataclass
 class DSAParams:
-    """Strengths of the DSA ops; the defaults are the official `ParamDiffAug` values (VICO-UoE/DatasetCondensation `utils.py`)."""
+    """Strengths of the DSA ops; the defaults are the official `ParamDiffAug` values
+    (VICO-UoE/DatasetCondensation `utils.py`)."""
 
     brightness: float = 1.0  # brightness shift b ~ U(-1/2, 1/2) * brightness
     saturation: float = 2.0  # saturation factor s ~ U(0, 1) * saturation
@@ -169,7 +170,8 @@ def dsa_affine(
     x: Tensor,  # images [B, C, H, W]
     theta: Tensor,  # [1 or B, 2, 3] matrices mapping output to input normalised coordinates
 ) -> Tensor:
-    "Resample `x` through the affine maps `theta` (bilinear, zero padding, align_corners=False as in the official code)."
+    """Resample `x` through the affine maps `theta` (bilinear, zero padding, align_corners=False as in the official
+    code)."""
     B, C, H, W = x.shape
     theta = theta.to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, [theta.shape[0], C, H, W], align_corners=False).expand(B, -1, -1, -1)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from dataset_condensation.core import (
     PRUNING_METHODS,
+    PROFILES,
+    DEFAULT_PROFILE,
     DISTILLATION_METHODS,
     get_device,
     save_json,
@@ -161,7 +163,7 @@ def cmd_eval(args) -> int:
                 syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None}
             )
             res.extra['source'] = str(src)
-        else:  # soft-label sets go to their own students (evaluate_synthetic hands them to dwa.evaluate_soft)
+        else:  # soft-label sets go to their own students (evaluate_synthetic hands them to soft_labels.evaluate_soft)
             res = evaluate_synthetic(
                 syn, te, recipe=args.recipe, use_soft_labels=args.labels == 'soft', extra=dict(source=str(src)), **kw
             )
@@ -247,7 +249,8 @@ def parse_keep(s: str) -> float | int:
 
 
 def split_sets(items) -> list[tuple[str, str]]:
-    "The KEY=VALUE texts of repeated `--set` options as (key, text) pairs; a key given again replaces it, as for any option."
+    """The KEY=VALUE texts of repeated `--set` options as (key, text) pairs; a key given again replaces it, as for any
+    option."""
     out = {}
     for it in items or []:
         k, eq, v = it.partition('=')
@@ -263,14 +266,16 @@ def parse_sets(
     owner: str,  # what they belong to, for messages (e.g. "method 'dm' (DMConfig)")
     own: tuple = (),  # keys that have a command-line option of their own (refused here, naming it)
 ) -> dict:
-    "`--set KEY=VALUE` options parsed to their types and checked (`core.parse_option`); a one-line error naming the key."
+    """`--set KEY=VALUE` options parsed to their types and checked (`core.parse_option`); a one-line error naming the
+    key."""
     out = {}
     for k, text in split_sets(items):
         if k in own:
             raise ValueError(f"--set {k}={text}: {k} is not set with --set; use --{k}")
         if k not in options:
             raise ValueError(
-                f"--set {k}={text}: unknown key {k!r} for {owner}; expected one of: {', '.join(sorted(options)) or '(none)'}"
+                f"--set {k}={text}: unknown key {k!r} for {owner}; "
+                f"expected one of: {', '.join(sorted(options)) or '(none)'}"
             )
         out[k] = parse_option(k, text, *options[k], owner=owner, label=f"--set {k}")
     return out
@@ -346,14 +351,20 @@ def cmd_prune(args) -> int:
     check_choice('dataset', args.dataset, DATASETS.names())
     if args.rule is not None:
         check_choice('rule', args.rule, RULES)
-    own, passed = pruning_options(name)
-    opts = parse_sets(args.set, {**passed, **own}, f"pruning method {name!r}", own=('seed', 'rule', 'keep'))
+    cls = PRUNING_METHODS.entry(name).get('config')
+    if cls is None:  # a method registered without a config: its scorer's options, no presets
+        own, passed = pruning_options(name)
+        settable = {**passed, **own}
+    else:
+        settable = {f.name: (f.type, f.default) for f in fields(cls) if f.name not in ('profile', 'source')}
+    opts = parse_sets(args.set, settable, f"pruning method {name!r}", own=('seed', 'rule', 'keep', 'profile'))
     out = check_out(args.out, 'coreset.json', 'a coreset', args.force)
     dev = get_device(args.device)
     t0 = time.time()
     data = load_dataset(args.dataset, root=args.root, device=dev)
     n_keep(args.keep, len(data))
-    c = prune(data, name, args.keep, rule=args.rule, seed=args.seed, **opts)
+    profile = None if cls is None else args.profile
+    c = prune(data, name, args.keep, rule=args.rule, seed=args.seed, profile=profile, **opts)
     clean_stale_tmp(out)
     stale = _remove(out, ['metrics.json'])  # metrics of the coreset this one replaces
     c.save(out)
@@ -368,10 +379,11 @@ def cmd_prune(args) -> int:
                     c.n_total,
                     c.config.get('rule'),
                     c.seed,
+                    c.config.get('profile', '-'),
                     f'{time.time() - t0:.0f}s',
                 ]
             ],
-            ['method', 'dataset', 'keep', 'kept', 'of', 'rule', 'seed', 'time'],
+            ['method', 'dataset', 'keep', 'kept', 'of', 'rule', 'seed', 'profile', 'time'],
         )
     )
     print(
@@ -427,7 +439,8 @@ def _check_resume(args, out: Path, cfg):
         done = int(checkpoint_info(ck)['iteration'])
         if done > cfg.iterations:
             raise ValueError(
-                f"--iterations {cfg.iterations}{'' if args.iterations is not None else ' (the preset)'} is fewer than the "
+                f"--iterations {cfg.iterations}{'' if args.iterations is not None else ' (the preset)'} is fewer "
+                "than the "
                 f"{done} iterations the run in {out} has done; a run is continued or extended, never shortened: pass "
                 f"--iterations {done} or more"
             )
@@ -435,7 +448,7 @@ def _check_resume(args, out: Path, cfg):
 
 def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     "The teacher fields of `cfg` taken from saved teacher files; a field the user set that differs is refused."
-    from dataset_condensation.distill.dwa import teacher_info
+    from dataset_condensation.soft_labels import teacher_info
 
     infos = [teacher_info(p) for p in paths]
     for p, i in zip(paths, infos):
@@ -448,7 +461,8 @@ def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
         for k, v in (('teacher_arch', i['arch']), ('teacher_width', i['arch_options'].get('width'))):
             if k in given and given[k] != v:
                 raise ValueError(
-                    f"--set {k}={given[k]!r} but the teacher file {paths[0]} holds {k}={v!r}; leave {k} out (it is taken "
+                    f"--set {k}={given[k]!r} but the teacher file {paths[0]} holds {k}={v!r}; leave {k} out (it "
+                    "is taken "
                     "from the file), or pass another --teacher"
                 )
             if hasattr(cfg, k):
@@ -459,7 +473,8 @@ def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     )  # INFER: M teachers
     if 'teacher_arch' in given and tuple(given['teacher_arch']) != specs:
         raise ValueError(
-            f"--set teacher_arch={list(given['teacher_arch'])} but the --teacher files hold {list(specs)}; leave teacher_arch out"
+            f"--set teacher_arch={list(given['teacher_arch'])} but the --teacher files hold {list(specs)}; leave "
+            "teacher_arch out"
         )
     return dict(teacher_arch=specs)
 
@@ -808,7 +823,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--recipe',
         default=None,
         choices=list(RECIPES),
-        help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the set)",
+        help="training recipe (coresets: dc, 300 epochs without augmentation; synthetic sets: the one stored with the "
+        "set)",
     )
     p.add_argument('--epochs', type=pos, default=None, help="override the recipe's epochs")
     p.add_argument(
@@ -872,6 +888,13 @@ def build_parser() -> argparse.ArgumentParser:
                 'by --rule yoco (default), random, first, el2n or forgetting',
             )
             p.add_argument('--ipc', type=pos, help='with --synset: images per class to keep')
+            p.add_argument(
+                '--profile',
+                default=DEFAULT_PROFILE,
+                choices=list(PROFILES),
+                help="the method's preset: 'cpu' (default; ConvNet-3 width 32, short runs) or 'paper' (the paper's "
+                "settings)",
+            )
             _force(p, 'a coreset')
         else:
             p.add_argument('--ipc', type=pos, help='synthetic images per class')
@@ -883,8 +906,8 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument('--force', action='store_true', help='replace the set or run already in --out')
             p.add_argument(
                 '--profile',
-                default='cpu',
-                choices=['cpu', 'paper'],
+                default=DEFAULT_PROFILE,
+                choices=list(PROFILES),
                 help="preset: 'cpu' (default; ConvNet width 32, fewer iterations) or 'paper' (official defaults)",
             )
             p.add_argument(
@@ -919,7 +942,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--profile',
         default='cpu',
         choices=['cpu', 'paper'],
-        help="expert recipe of the distillation profile: 'cpu' (default: 10 experts, 12 epochs, ConvNet width 32) or 'paper' (100, 50, width 128)",
+        help="expert recipe of the distillation profile: 'cpu' (default: 10 experts, 12 epochs, ConvNet width 32) or "
+        "'paper' (100, 50, width 128)",
     )
     p.add_argument('--n', type=pos, default=None, help="number of experts (default: the profile's)")
     p.add_argument('--epochs', type=pos, default=None, help="epochs per expert (default: the profile's)")
@@ -1034,7 +1058,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         print(
-            f"{cmd}: internal error ({type(e).__name__}: {_one_line(e)}); run it again with --debug for the traceback, and "
+            f"{cmd}: internal error ({type(e).__name__}: {_one_line(e)}); run it again with --debug for the "
+            "traceback, and "
             "please report it",
             file=sys.stderr,
         )

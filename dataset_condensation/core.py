@@ -9,6 +9,8 @@ import sys
 import json
 import math
 import random
+import warnings
+import dataclasses
 import tempfile
 import importlib
 import inspect
@@ -19,9 +21,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'option_type', 'option_range',
-           'check_option', 'parse_option', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device',
-           'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
+__all__ = ['PROFILES', 'DEFAULT_PROFILE', 'PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'option_type',
+           'option_range', 'check_option', 'parse_option', 'ProfileNote', 'resolve_profile', 'json_value',
+           'MethodConfig', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device', 'budget',
+           'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
            'progress', 'library_version', 'provenance']
 
 # %% ../nbs/00_core.ipynb #7310a83b
@@ -94,7 +97,8 @@ def option_type(
 # %% ../nbs/00_core.ipynb #753d6c52
 _COUNTS = frozenset(
     """iterations width depth ipc epochs runs n_models n_experts n_nets n_stages rf_models syn_steps expert_epochs
-    max_start_epoch expert_train_epochs expert_batch batch batch_size batch_real batch_syn batch_train bn_batch target_batch
+    max_start_epoch expert_train_epochs expert_batch batch batch_size batch_real batch_syn batch_train bn_batch
+    target_batch
     ckpt_every eval_models eval_epochs distill_epochs distill_steps teacher_epochs student_epochs prepare_epochs
     stage_expert_epochs stage_n_experts images_per_step inner_loop outer_loop kernel_depth K lr_decay_every proxy_epochs
     proxy_width teacher_width T window strata ord n_seeds full_epochs subset_epochs""".split()
@@ -202,6 +206,90 @@ def parse_option(
         if 'str' in types and not isinstance(value, str) and _coerce(value, types) is _BAD:
             value = text
     return check_option(name, value, annotation, default, owner, label or name)
+
+# %% ../nbs/00_core.ipynb #246b2998
+PROFILES = ('cpu', 'paper')  # 'cpu': our cheap profile for 2-core machines; 'paper': the paper's or official settings
+DEFAULT_PROFILE = 'cpu'  # the profile of `distill`, `prune`, `dc distill` and `dc prune` when none is given
+
+
+class ProfileNote(UserWarning):
+    "The one-line note that no profile was given and the cheap CPU profile is used."
+
+
+_NOTED: set = set()
+
+
+def resolve_profile(
+    profile: str | None,  # 'cpu', 'paper' or None (not given)
+    how: str = "profile='paper'",  # how the caller asks for the paper's settings, for the note
+) -> str:
+    "`profile` checked; None gives `DEFAULT_PROFILE` with a one-line `ProfileNote`, once per process and `how`."
+    if profile is None:
+        if how not in _NOTED:
+            _NOTED.add(how)
+            warnings.warn(
+                f"no profile given: using the cheap CPU profile ('{DEFAULT_PROFILE}'); {how} gives the paper's "
+                "settings",
+                ProfileNote,
+                stacklevel=3,
+            )
+        return DEFAULT_PROFILE
+    return check_choice('profile', profile, PROFILES)
+
+
+def json_value(o):
+    "`o` with tuples as lists and numbers as Python numbers (what a JSON round trip gives)."
+    return json.loads(json.dumps(o, default=lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)))
+
+
+@dataclasses.dataclass
+class MethodConfig:
+    "The settings of a pruning or distillation method; subclasses add the method's fields and override `preset`."
+
+    profile: str = DEFAULT_PROFILE  # the preset the values came from: 'cpu', 'paper' (or 'custom')
+    source: str = ''  # where they come from: 'paper Table N', 'official <repo> <file>:<line>' or 'ours: <why>'
+
+    @classmethod
+    def preset(
+        cls,
+        dataset: str,  # dataset name (selects the row)
+        size: int | float,  # images per class (distillation) or the keep ratio (pruning)
+        profile: str = DEFAULT_PROFILE,  # 'cpu' or 'paper'
+    ) -> MethodConfig:
+        "The method's settings for (dataset, size) under `profile`; every method's config overrides it."
+        check_choice('profile', profile, PROFILES)
+        return cls(profile=profile)
+
+    def _owner(self) -> str:
+        "How messages name the config."
+        return type(self).__name__
+
+    def replace(self, **overrides) -> MethodConfig:
+        "A copy with some fields changed; an unknown name is a one-line error that lists the fields."
+        names = [f.name for f in dataclasses.fields(self)]
+        bad = [k for k in overrides if k not in names]
+        if bad:
+            raise ValueError(f"unknown option(s) {bad} for {self._owner()}; expected some of {names}")
+        return dataclasses.replace(self, **overrides)
+
+    def as_dict(self) -> dict:
+        "The configuration as plain JSON values."
+        return json_value(dataclasses.asdict(self))
+
+    def choices(self) -> dict:
+        "{field: valid values} checked by `check` (subclasses add theirs)."
+        return {}
+
+    def check(self) -> MethodConfig:
+        """Raise a one-line `ValueError` naming the first field with a wrong type, a value out of range or an unknown
+        choice."""
+        owner = self._owner()
+        for f in dataclasses.fields(self):
+            check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
+        check_choice('profile', self.profile, [*PROFILES, 'custom'])
+        for name, valid in self.choices().items():
+            check_choice(name, getattr(self, name), valid)
+        return self
 
 # %% ../nbs/00_core.ipynb #263ecb5e
 def check_indices(
@@ -316,7 +404,8 @@ def get_device(
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(
-                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1}"
             )
     if dev.type == 'mps' and not (
         getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()

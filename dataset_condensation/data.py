@@ -6,7 +6,6 @@
 from __future__ import annotations
 import os
 import gzip
-import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -43,7 +42,8 @@ class ImageData:
         self.y = self.y.long()
         if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
             raise ValueError(
-                f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes; got [{int(self.y.min())}, {int(self.y.max())}]"
+                f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes; got "
+                f"[{int(self.y.min())}, {int(self.y.max())}]"
             )
 
     def __len__(self):
@@ -70,7 +70,10 @@ class ImageData:
         return self.x.device
 
     def __repr__(self):
-        return f"ImageData({self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, classes={self.n_classes}, device={self.device})"
+        return (
+            f"ImageData({self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
+            f"classes={self.n_classes}, device={self.device})"
+        )
 
 # %% ../nbs/01_data.ipynb #73552b43
 def _to(self: ImageData, device) -> ImageData:
@@ -127,7 +130,8 @@ def sample_per_class(
     smallest = min(len(i) for i in per_class)
     if not isinstance(ipc, (int, np.integer)) or ipc < 1 or ipc > smallest:
         raise ValueError(
-            f"ipc={ipc!r} is out of range; expected an integer in [1, {smallest}] (the smallest class has {smallest} samples)"
+            f"ipc={ipc!r} is out of range; expected an integer in [1, {smallest}] (the smallest class has "
+            f"{smallest} samples)"
         )
     g = torch.Generator().manual_seed(seed)
     return torch.cat([idx[torch.randperm(len(idx), generator=g)[:ipc].to(idx.device)] for idx in per_class])
@@ -234,7 +238,8 @@ def _load_animal(split, root=None, download=False):
 
 # %% ../nbs/01_data.ipynb #540f7c2d
 def bundled_data_dirs() -> list[Path]:
-    "Folders of the data the library carries: `bundled_data/` inside an installed wheel, `data/` beside the package in a clone."
+    """Folders of the data the library carries: `bundled_data/` inside an installed wheel, `data/` beside the package in
+    a clone."""
     import dataset_condensation
 
     pkg = Path(dataset_condensation.__file__).resolve().parent
@@ -244,7 +249,8 @@ def bundled_data_dirs() -> list[Path]:
 def default_root(
     name: str | None = None,  # a file name to look for (e.g. 'pneumoniamnist.npz')
 ) -> Path:
-    "The data directory used when `root` is not given: the carried data holding `name`, then $DC_DATA, then ~/.dataset_condensation/data."
+    """The data directory used when `root` is not given: the carried data holding `name`, then $DC_DATA, then
+    ~/.dataset_condensation/data."""
     if name is not None:
         for d in bundled_data_dirs():
             if (d / name).is_file():

@@ -57,7 +57,7 @@ def demo_distillation(
     test: ImageData,  # the test set
     method: str = 'dm',  # a distillation method that starts from real images
     ipc: int = 10,  # images per class
-    iterations: int = 300,  # distillation iterations (DM's CPU profile has 1,000)
+    iterations: int = 200,  # distillation iterations (DM's CPU profile has 1,000)
     eval_epochs: int = 300,  # epochs of every evaluation model (DSA recipe)
     **kw,  # evaluation options: arch, width, n_models, seed, progress
 ) -> tuple[list[dict], torch.Tensor, object]:
@@ -147,6 +147,47 @@ def plot_images(
     fig.tight_layout()
     return fig
 
+# %% ../nbs/31_demo.ipynb #acae54e37e7d407bbb7b55eff062a284
+def _demo_part(
+    part: str,  # 'pruning' or 'distillation'
+    dataset: str,  # the offline dataset
+    args: tuple,  # the part's own arguments (method, keep/ipc, ...)
+    kw: dict,  # evaluation options (arch, width, n_models, seed, progress)
+    device: str = 'cpu',  # where it runs
+    threads: int | None = None,  # torch threads of this process (None: leave as is)
+):
+    "One part of the demo, seeded on its own: (the pruning rows, or (rows, start images, synthetic set)), seconds."
+    t0 = time.time()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    set_seed(kw.get('seed', 0))
+    dev = get_device(device)
+    train, test = load_dataset(dataset, device=dev), load_dataset(dataset, 'test', device=dev)
+    if part == 'pruning':
+        return demo_pruning(train, test, *args, **kw), time.time() - t0
+    rows, start, syn = demo_distillation(train, test, *args, **kw)
+    return (rows, start.cpu(), syn.to('cpu')), time.time() - t0
+
+
+def _run_parts(
+    dataset: str,  # the offline dataset
+    parts: dict,  # {'pruning': args, 'distillation': args}
+    kw: dict,  # evaluation options
+    device: torch.device,  # where to run
+    workers: int,  # processes (1: one after the other, here)
+) -> dict:
+    "Both parts, in `workers` processes on a CPU (spawned, one thread each) or one after the other: {part: (out, s)}."
+    if workers < 2 or device.type != 'cpu':
+        return {k: _demo_part(k, dataset, a, kw, str(device)) for k, a in parts.items()}
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from dataset_condensation.demo import _demo_part as part  # by its module: spawned workers import it from there
+
+    quiet = dict(kw, progress=False)
+    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context('spawn')) as ex:
+        futures = {k: ex.submit(part, k, dataset, a, quiet, 'cpu', 1) for k, a in parts.items()}
+        return {k: f.result() for k, f in futures.items()}
+
 # %% ../nbs/31_demo.ipynb #508685b7
 def _quick_rows(train, test, full_epochs, subset_epochs, kw):
     "The one-minute tour: full data (a few epochs), a random 10% and a random 10 per class."
@@ -181,7 +222,8 @@ def run_demo(
     n_models: int = 2,  # seeds per row
     seed: int = 0,  # seed of every selection, distillation and model
     device: str = 'auto',  # 'auto', 'cpu', 'cuda', ...
-    progress: bool | None = None,  # progress bars (None: in a terminal)
+    progress: bool | None = None,  # progress bars (None: in a terminal; off in worker processes)
+    workers: int = 2,  # CPU: processes for the two parts (2: side by side, one thread each; 1: one after the other)
     full_epochs: int = 3,  # quick tour: epochs of the full-data baseline
     subset_epochs: int = 50,  # epochs of the quick tour's random subsets
     keep: float = 0.1,  # pruning: fraction kept
@@ -189,7 +231,7 @@ def run_demo(
     score_epochs: int = 10,  # pruning: epochs of the recorded run
     ipc: int = 10,  # distillation: images per class
     distill_method: str = 'dm',  # distillation: the method
-    iterations: int = 300,  # distillation: iterations
+    iterations: int = 200,  # distillation: iterations (DM's CPU profile has 1,000)
     eval_epochs: int = 300,  # distillation: epochs of every evaluation model
     log=print,  # where the table and messages go
 ) -> dict:
@@ -209,6 +251,7 @@ def run_demo(
         ('ipc', ipc, 1),
         ('iterations', iterations, 1),
         ('eval_epochs', eval_epochs, 1),
+        ('workers', workers, 1),
     ]:
         check_range(name, v, lo)
     check_range('keep', keep, 0, 1, low_open=True, high_open=True)
@@ -219,21 +262,34 @@ def run_demo(
     log(
         f"dc demo: {what} on {dataset} ({len(train)} training images), device {dev}, ConvNet-3 width {width}, "
         f"{n_models} seeds per row"
+        + (
+            ', pruning and distillation side by side in two processes'
+            if workers > 1 and not quick and dev.type == 'cpu'
+            else ''
+        )
     )
     kw = dict(arch='ConvNet', width=width, n_models=n_models, seed=seed, progress=progress)
+    part_seconds = {}
     if quick:
         rows, per_class = _quick_rows(train, test, full_epochs, subset_epochs, kw)
     else:
-        rows = demo_pruning(train, test, prune_method, keep, score_epochs, **kw)
-        drows, start, syn = demo_distillation(train, test, distill_method, ipc, iterations, eval_epochs, **kw)
-        rows += drows
+        parts = dict(
+            pruning=(prune_method, keep, score_epochs), distillation=(distill_method, ipc, iterations, eval_epochs)
+        )
+        done = _run_parts(dataset, parts, kw, dev, workers)
+        (drows, start, syn), part_seconds = done['distillation'][0], {k: v[1] for k, v in done.items()}
+        rows = done['pruning'][0] + drows
     seconds = time.time() - t0
     log(format_demo(rows))
+    if part_seconds:
+        log('time of each part: ' + ', '.join(f'{k} {v:.0f}s' for k, v in part_seconds.items()))
     res = provenance(
         dataset=dataset,
         device=str(dev),
         quick=quick,
         seconds=seconds,
+        part_seconds=part_seconds,
+        workers=workers,
         settings=dict(
             width=width,
             n_models=n_models,

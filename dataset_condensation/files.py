@@ -70,16 +70,18 @@ class _SafeUnpickler(pickle.Unpickler):
             return _SAFE_GLOBALS[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"refusing to load the global {module}.{name} from a pickle: only numpy arrays, bytes, strings, numbers, "
+                f"refusing to load the global {module}.{name} from a pickle: only numpy arrays, bytes, strings, "
+                "numbers, "
                 "lists and dicts are allowed in a dataset file (this file is not a plain data file, or it is malicious)"
             ) from None
 
 
 def safe_unpickle(
     fileobj,  # a binary file object holding a pickle
-    encoding: str = 'bytes',  # how Python 2 strings are decoded ('bytes' keeps them as bytes, as the CIFAR authors advise)
+    encoding: str = 'bytes',  # how Python 2 strings are decoded ('bytes': kept as bytes, as the CIFAR authors advise)
 ):
-    "Unpickle `fileobj`, allowing only numpy arrays and plain Python values; anything else raises `pickle.UnpicklingError`."
+    """Unpickle `fileobj`, allowing only numpy arrays and plain Python values; anything else raises
+    `pickle.UnpicklingError`."""
     return _SafeUnpickler(fileobj, encoding=encoding).load()
 
 # %% ../nbs/01a_files.ipynb #23f15c61
@@ -111,7 +113,8 @@ def _read_idx(path: Path, kind: str) -> np.ndarray:
     n = int(np.prod(dims))
     if len(raw) - hdr != n:
         raise ValueError(
-            f"{path} is truncated or corrupted: its header says {list(dims)} ({n} bytes of data) but it holds {len(raw) - hdr}"
+            f"{path} is truncated or corrupted: its header says {list(dims)} ({n} bytes of data) but it holds "
+            f"{len(raw) - hdr}"
         )
     return np.frombuffer(raw, np.uint8, count=n, offset=hdr).reshape(dims).copy()
 
@@ -229,7 +232,8 @@ def read_svhn(
     path = Path(root) / f'{split}_32x32.mat'
     if not path.is_file():
         raise FileNotFoundError(
-            f"the SVHN {split} file was not found: expected {path}, as torchvision's SVHN(root, split={split!r}, download=True) leaves it"
+            f"the SVHN {split} file was not found: expected {path}, as torchvision's SVHN(root, split={split!r}, "
+            "download=True) leaves it"
         )
     sio = require('scipy.io', 'pip install scipy')
     try:
@@ -297,7 +301,8 @@ def read_image_folder(
     | tuple
     | None = None,  # resize every image to this size (int: square; (height, width)); None: keep sizes, which must agree
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    "Read an `ImageFolder` tree `root/<class>/<image>`: images uint8 `[N, H, W, 3]`, labels int64 `[N]`, class names (sorted)."
+    """Read an `ImageFolder` tree `root/<class>/<image>`: images uint8 `[N, H, W, 3]`, labels int64 `[N]`, class names
+    (sorted)."""
     root = Path(root)
     _image_size(im_size)
     if not root.is_dir():
@@ -389,9 +394,10 @@ def read_medmnist(
     root: str | Path,  # the folder that holds `<name>.npz`
     name: str,  # one of `MEDMNIST_2D`, e.g. 'pneumoniamnist'
     split: str,  # 'train', 'val' or 'test'
-    size: int = 28,  # image size: 28 (MedMNIST v2 file `<name>.npz`) or 64, 128, 224 (MedMNIST+ file `<name>_<size>.npz`)
+    size: int = 28,  # 28 (MedMNIST v2 file `<name>.npz`) or 64, 128, 224 (MedMNIST+ file `<name>_<size>.npz`)
 ) -> tuple[np.ndarray, np.ndarray]:
-    "Read a 2-D MedMNIST dataset from its official `.npz`: images uint8 `[N, H, W]` or `[N, H, W, 3]`, labels int64 `[N]`."
+    """Read a 2-D MedMNIST dataset from its official `.npz`: images uint8 `[N, H, W]` or `[N, H, W, 3]`, labels int64
+    `[N]`."""
     check_choice('name', name, MEDMNIST_2D)
     check_choice('split', split, ('train', 'val', 'test'))
     check_choice('size', size, (28, 64, 128, 224))
@@ -418,7 +424,8 @@ def read_medmnist(
         raise ValueError(f"{path}: {keys[0]} should be uint8 [N, H, W] or [N, H, W, 3], got {x.dtype} {list(x.shape)}")
     if y.ndim == 2 and y.shape[1] > 1:
         raise ValueError(
-            f"{name} is a multi-label dataset ({y.shape[1]} labels per image); only single-label classification is supported"
+            f"{name} is a multi-label dataset ({y.shape[1]} labels per image); only single-label classification "
+            "is supported"
         )
     y = y.reshape(-1).astype(np.int64)
     if len(y) != len(x):

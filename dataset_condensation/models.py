@@ -340,7 +340,7 @@ def get_network(
     num_classes: int,  # number of classes
     im_size=(32, 32),  # input (H, W) or one int
     seed: int | None = None,  # seed for the initialisation (None: draw from the global RNG)
-    **options,  # override the named defaults (ConvNet: width, depth, act, norm, pooling; VGG11/ResNet18: norm; MLP: width)
+    **options,  # named defaults (ConvNet: width, depth, act, norm, pooling; VGG11/ResNet18: norm; MLP: width)
 ) -> nn.Module:
     "Build the network called `name` (DC's names), deterministically when `seed` is given."
     spec = dict(_NETWORK_SPECS[check_choice('model', name, NETWORKS)])

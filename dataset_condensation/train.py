@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call, stack_module_state, vmap
-from .core import Registry, check_choice, check_option, check_range, make_generator, progress as _progress
+from dataset_condensation.core import (
+    Registry,
+    check_choice,
+    check_option,
+    check_range,
+    make_generator,
+    progress as _progress,
+)
 from .models import bn_layers, has_batchnorm
 
 # %% auto #0
@@ -65,7 +72,7 @@ def per_sample_loss(
         * T
     )
 
-# %% ../nbs/04_train.ipynb #dc2dccaa
+# %% ../nbs/04_train.ipynb #acae54e37e7d407bbb7b55eff062a284
 OPTIMIZERS = ('sgd', 'adam', 'adamw')
 
 
@@ -205,7 +212,7 @@ class StopAfter(Callback):
     def after_epoch(self, run):
         run.stop = run.stop or run.epoch + 1 >= self.epoch
 
-# %% ../nbs/04_train.ipynb #24c0245e
+# %% ../nbs/04_train.ipynb #10185d26023b46108eb7d9f57d49d2b3
 STEPS = Registry('optimiser step', arg='step')
 
 
@@ -248,7 +255,7 @@ def check_step_options(
         )
     return {k: check_option(k, v, *ok[k], owner=f"the {step!r} step") for k, v in (options or {}).items()}
 
-# %% ../nbs/04_train.ipynb #e383db62
+# %% ../nbs/04_train.ipynb #7623eae2785240b9bd12b16a66d81610
 def gsam_direction(
     g: Tensor,  # gradient at θ (flat) [P]
     g_p: Tensor,  # gradient at the perturbed point θ + e (flat) [P]

@@ -1,4 +1,5 @@
-"""What a fresh clone and a wheel need: the carried data file, found from anywhere, and a wheel that works outside the clone."""
+"""What a fresh clone and a wheel need: the carried data file, found from anywhere, and a wheel that works outside the
+clone."""
 
 import hashlib
 import os

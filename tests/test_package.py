@@ -36,10 +36,13 @@ def test_module_imports_without_notebook_state(name):
 def test_runtime_needs_no_nbdev():
     code = (
         "import sys, builtins; real = builtins.__import__\n"
-        "def imp(n, *a, **k):\n    if n.split('.')[0] in ('nbdev', 'fastcore', 'execnb'): raise ImportError(n)\n    return real(n, *a, **k)\n"
+        "def imp(n, *a, **k):\n"
+        "    if n.split('.')[0] in ('nbdev', 'fastcore', 'execnb'): raise ImportError(n)\n"
+        "    return real(n, *a, **k)\n"
         "builtins.__import__ = imp\n"
         "import dataset_condensation.core, dataset_condensation.data, dataset_condensation.models, "
-        "dataset_condensation.augment, dataset_condensation.train, dataset_condensation.evaluate, dataset_condensation.cli"
+        "dataset_condensation.augment, dataset_condensation.train, dataset_condensation.evaluate, "
+        "dataset_condensation.cli"
     )
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -81,7 +81,7 @@ def interrupt_at(n, monkeypatch):
     return lambda: monkeypatch.setattr(dcore, 'iteration_generator', real)
 
 
-# --- the refusals of --resume and of a finished output, each leaving the folder as it was ---------------------------
+# --- the refusals of --resume and of a finished output, each leaving the folder as it was -----------------------------
 
 
 def test_resume_without_checkpoint_refuses(finished, capsys):
@@ -222,7 +222,7 @@ def test_other_outputs_need_force(tmp_path, capsys):
     assert json.loads((tmp_path / 'b' / 'buffer.json').read_text())['arch_options'] == dict(width=16)
 
 
-# --- Ctrl-C, kills during writes, whole-or-absent sets -------------------------------------------------------------------
+# --- Ctrl-C, kills during writes, whole-or-absent sets ----------------------------------------------------------------
 
 
 def test_ctrl_c_says_resume_and_the_resumed_run_is_exact(tmp_path, capsys, monkeypatch):
@@ -429,7 +429,7 @@ def test_gsam_experts_fit_ftd_with_defaults(tmp_path, capsys):
     assert rc == 0, err
 
 
-# --- issue 12: the two documented commands work with their defaults ---------------------------------------------------------
+# --- issue 12: the two documented commands work with their defaults ---------------------------------------------------
 
 
 def test_experts_then_distill_with_defaults(tmp_path, capsys, monkeypatch):

@@ -73,7 +73,8 @@ def main():
         )
         res['rows'][w] = dict(vectorised=tv, loop=tl, batched=tb, speedup=tl / tv, max_rel_err=err)
         print(
-            f"ConvNet-3 width {w:3d}, {a.n} samples on {dev}: vectorised {tv:.3f}s, loop {tl:.3f}s, speed-up x{tl / tv:.1f} "
+            f"ConvNet-3 width {w:3d}, {a.n} samples on {dev}: vectorised {tv:.3f}s, loop {tl:.3f}s, "
+            f"speed-up x{tl / tv:.1f} "
             f"(batched fwd+bwd floor {tb:.3f}s; max rel. difference {err:.1e})",
             flush=True,
         )

@@ -274,7 +274,8 @@ def run(site: Path, pages=PAGES, exe: str | None = None, verbose: bool = True) -
             ok_imgs = [i for i in rep['images'] if i['ok']]
             loaded += len(ok_imgs)
             say(
-                f"{name}: '{rep['title']}', MathJax {rep.get('mathjax_version') or '-'}, {rep['mjx']} formulas rendered, "
+                f"{name}: '{rep['title']}', MathJax {rep.get('mathjax_version') or '-'}, "
+                f"{rep['mjx']} formulas rendered, "
                 f"{len(ok_imgs)}/{len(rep['images'])} local images loaded, {len(rep['links'])} links; screenshot {shot}"
             )
             if rep['title'].startswith('404') or 'Error response' in rep['title']:

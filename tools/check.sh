@@ -13,6 +13,9 @@ if [ -n "$(dirty)" ]; then dirty; echo "FAIL: nbdev_clean changed notebooks: run
 step "package in sync with notebooks (nbdev_export)"
 nbdev_export
 if [ -n "$(dirty)" ]; then dirty; git diff --stat; echo "FAIL: nbdev_export changed files: export and commit"; exit 1; fi
+step "code style: ruff format and ruff check (ruff.toml: line length 120; notebooks, package, tests, tools)"
+ruff format --check .
+ruff check .
 step "README in sync with nbs/index.ipynb"
 python tools/make_readme.py --check
 step "no path outside the repository"

@@ -2,9 +2,9 @@
 """Build README.md from nbs/index.ipynb without Quarto (nbdev_readme needs it).
 
 Markdown cells are copied as they are; code cells become ```python blocks (cells marked `#| hide`
-are left out, cells marked `#| echo: false` show only their outputs, `#|` directive lines are dropped); text outputs become plain blocks; image outputs are
-written to readme_files/ and linked. `--check` regenerates in memory and fails if README.md or the
-images differ (CI runs it)."""
+are left out, cells marked `#| echo: false` show only their outputs, `#|` directive lines are dropped); text
+outputs become plain blocks; image outputs are written to readme_files/ and linked. `--check` regenerates in
+memory and fails if README.md or the images differ (CI runs it)."""
 
 import argparse
 import base64

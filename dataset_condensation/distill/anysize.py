@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import check_choice, check_range
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy, DSA_STRATEGY
@@ -160,7 +160,12 @@ def lbpe_preset(
     m, d = str(method or '').lower(), str(dataset).lower()
     key = f'{m}/{d}' if f'{m}/{d}' in YOCO_LBPE else (m if m in YOCO_LBPE else 'dsa')
     stop, k = YOCO_LBPE[key]
-    return dict(stop_epoch=stop, top_k=k, preset=key)
+    source = (
+        f"official he-y/you-only-condense-once generate_importance_score.py, the {key} row (90_references.ipynb#yoco)"
+    )
+    if key.split('/')[0] != m:
+        source += f"; ours: {m or 'an unknown method'} was not pruned by YOCO, so its sets take the DSA row"
+    return dict(stop_epoch=stop, top_k=k, preset=key, source=source)
 
 # %% ../../nbs/28a_any_size.ipynb #2725b526
 def yoco_augment(
@@ -538,7 +543,9 @@ class MDCConfig(DistillConfig):
 
     def __post_init__(self):
         check_choice('base', self.base, MDC_BASES)
-        allowed = {f.name for f in fields(_BASE_CONFIGS[self.base])} - set(_SHARED) - {'ipc', 'seed', 'profile'}
+        allowed = (
+            {f.name for f in fields(_BASE_CONFIGS[self.base])} - set(_SHARED) - {'ipc', 'seed', 'profile', 'source'}
+        )
         bad = sorted(set(self.base_options) - allowed)
         if bad:
             raise ValueError(
@@ -571,20 +578,27 @@ class MDCConfig(DistillConfig):
         )
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper', base: str = 'dm') -> MDCConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE, base: str = 'dm') -> MDCConfig:
         "MDC on `base`: the base's preset for (dataset, ipc, profile) and the official MDC schedule."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         check_choice('base', base, MDC_BASES)
         b = method_config(base, dataset, ipc, profile)
         shared = {k: getattr(b, k) for k in _SHARED}
-        return cls(ipc=ipc, seed=b.seed, profile=profile, base=base, dataset=str(dataset), **shared)
+        source = (
+            f"base {base}: {b.source}; MDC: official he-y/Multisize-Dataset-Condensation (90_references.ipynb#mdc) "
+            "schedule, an MLS decision every iterations // 20 (100 of 2,000), distances rounded to 2 decimals, "
+            "earlier MLSs frozen"
+        )
+        return cls(ipc=ipc, seed=b.seed, profile=profile, source=source, base=base, dataset=str(dataset), **shared)
 
     def replace(self, **overrides) -> MDCConfig:
         "A copy with fields changed; the base method's settings go to `base_options`; a new `base` restarts its preset."
         ov, cfg = dict(overrides), self
         if 'base' in ov and ov['base'] != self.base:
             keep = {
-                f.name: getattr(self, f.name) for f in fields(self) if f.name not in _SHARED + ('base', 'base_options')
+                f.name: getattr(self, f.name)
+                for f in fields(self)
+                if f.name not in _SHARED + ('base', 'base_options', 'source')
             }
             cfg = _dc_replace(type(self).preset(self.dataset, self.ipc, self.profile, ov.pop('base')), **keep)
         ov.pop('base', None)
@@ -831,6 +845,7 @@ def _fingerprint(*tensors) -> str:
 def _same_config(stored: dict, want: DistillConfig) -> bool:
     "Whether a stored configuration is `want`'s; fields added to the class since count at their defaults."
     b, defaults = want.as_dict(), type(want)().as_dict()
+    stored, b = ({k: v for k, v in d.items() if k != 'source'} for d in (stored, b))  # provenance, not a setting
     return set(stored) <= set(b) and all(stored.get(k, defaults.get(k)) == v for k, v in b.items())
 
 

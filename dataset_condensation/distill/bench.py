@@ -13,8 +13,6 @@ from dataset_condensation.core import (
     DISTILLATION_METHODS,
     check_range,
     provenance,
-    save_json,
-    load_json,
     get_device,
     JSONCache,
 )
@@ -55,7 +53,8 @@ BENCH_OVERRIDES = {
     ('dsa', 10): dict(iterations=60, eval_every=20),
     'krr': dict(kernel='conv_rf', iterations=100),
 }
-# (method, ipc) cells not run: DC/DSA at IPC 50 (50 outer steps) and MTT/FTD at 50 are beyond a CPU budget; SeqMatch is not
+# (method, ipc) cells not run: DC/DSA at IPC 50 (50 outer steps) and MTT/FTD at 50 are beyond a CPU budget; SeqMatch is
+# not
 # defined at IPC 1; the soft-label methods are benchmarked at IPC 10 and 50 (INFER's budget needs IPC >= 2)
 BENCH_SKIP = {
     ('dc', 50),
@@ -75,7 +74,8 @@ def _cell(accs) -> dict:
 
 
 def _comparable(config: dict) -> dict:
-    "A configuration as compared between runs: expert buffers and teachers count by their file names (settings hashes), not paths."
+    """A configuration as compared between runs: expert buffers and teachers count by their file names (settings
+    hashes), not paths."""
     out = dict(config)
     if out.get('buffer'):
         out['buffer'] = Path(out['buffer']).name
@@ -87,8 +87,10 @@ def _comparable(config: dict) -> dict:
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #719f5dce
 def _soft_random(syn, train, test, n_seeds, kw):
-    "Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by its teachers and trained its way (one model per subset seed)."
-    from dataset_condensation.distill.dwa import relabel_set, evaluate_soft, load_teacher, online_teachers
+    """Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by
+    its teachers and trained its way (one model per subset seed)."""
+    from dataset_condensation.distill.dwa import relabel_set
+    from dataset_condensation.soft_labels import evaluate_soft, load_teacher, online_teachers
 
     m = syn.meta
     if m['label_mode'] == 'online':
@@ -136,7 +138,7 @@ def bench_evaluations(
             f'{method} (joint eval)': ev(syn),
         }
     if syn.meta.get('label_mode') is not None:  # soft-label sets (static, per-crop or online labels)
-        from dataset_condensation.distill.dwa import evaluate_soft
+        from dataset_condensation.soft_labels import evaluate_soft
 
         kw = dict(epochs=rec['epochs'], width=rec['width'], recipe=rec['recipe'])
         rows = {
@@ -161,7 +163,8 @@ def provide_buffer(
     root: Path,  # the training set; the folder of expert buffers
     log=print,
 ) -> dict:
-    "Trajectory methods without a buffer: train (or reuse) the one the configuration describes in `root`; the overrides with it."
+    """Trajectory methods without a buffer: train (or reuse) the one the configuration describes in `root`; the
+    overrides with it."""
     from dataset_condensation.distill.trajectory import experts_for
 
     if not hasattr(cfg, 'expert_train_epochs') or cfg.buffer is not None:
@@ -181,10 +184,11 @@ def provide_teachers(
     root: Path,  # the data; the folder of saved teachers
     log=print,
 ) -> dict:
-    "Soft-label methods: train (or reuse) the teachers the configuration describes, saved in `root`, and pass their paths."
+    """Soft-label methods: train (or reuse) the teachers the configuration describes, saved in `root`, and pass their
+    paths."""
     import hashlib
     import json
-    from dataset_condensation.distill.dwa import train_teacher, save_teacher
+    from dataset_condensation.soft_labels import train_teacher, save_teacher
     from dataset_condensation.distill.infer import parse_teacher_spec
     from dataset_condensation.train import evaluate as evaluate_model
 
@@ -216,15 +220,19 @@ def provide_teachers(
             acc = evaluate_model(t, test.x, test.y)['acc']
             save_teacher(t, path, arch, opts, train, cfg.teacher_epochs, seed, acc)
             log(
-                f"{train.name}: teacher {arch} {opts} trained in {time.perf_counter() - t0:.0f}s, test accuracy {100 * acc:.1f}"
+                f"{train.name}: teacher {arch} {opts} trained in {time.perf_counter() - t0:.0f}s, test accuracy "
+                f"{100 * acc:.1f}"
             )
         paths.append(str(path))
     return dict(ov, teacher=tuple(paths) if infer else paths[0])
 
 
 def _same_config(stored: dict, want) -> bool:
-    "Whether a stored configuration is `want`'s (a DistillConfig); fields added to the class since count at their defaults."
+    """Whether a stored configuration is `want`'s (a DistillConfig); fields added to the class since count at their
+    defaults."""
     a, b, defaults = _comparable(stored), _comparable(want.as_dict()), type(want)().as_dict()
+    for d in (a, b):
+        d.pop('source', None)  # where the preset's values come from: documentation, not a setting
     for k in ('buffer', 'teacher'):  # provisioned by the benchmark from the other settings (their hash names the files)
         if b.get(k) is None:
             a.pop(k, None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, fields, asdict, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -15,9 +15,12 @@ import torch
 from torch import Tensor
 from dataset_condensation.core import (
     DISTILLATION_METHODS,
+    DEFAULT_PROFILE,
+    PROFILES,
+    MethodConfig,
+    resolve_profile,
     check_choice,
     check_range,
-    check_option,
     atomic_write,
     save_json,
     load_json,
@@ -29,7 +32,7 @@ from dataset_condensation.core import (
 from ..data import ImageData, class_indices, image_grid
 
 # %% auto #0
-__all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'CPU_PROFILE', 'DISTILLATION_MODULES', 'check_ipc', 'init_synthetic',
+__all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'DISTILL_CPU', 'DISTILLATION_MODULES', 'check_ipc', 'init_synthetic',
            'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'checkpoint_info',
            'load_checkpoint', 'distill_loop', 'DistillConfig', 'synset_meta', 'evaluate_synthetic',
            'register_distillation', 'load_distillation_methods', 'method_config', 'distill']
@@ -45,7 +48,8 @@ def check_ipc(
     smallest = int(data.counts().min())
     if not 1 <= ipc <= smallest:
         raise ValueError(
-            f"ipc={ipc} is out of range; expected 1 <= ipc <= {smallest} (the smallest class of {data.name!r} has {smallest} images)"
+            f"ipc={ipc} is out of range; expected 1 <= ipc <= {smallest} (the smallest class of {data.name!r} "
+            f"has {smallest} images)"
         )
     return int(ipc)
 
@@ -165,7 +169,8 @@ def _sha256(path: Path) -> str:
 
 
 def _save_synset(self: SyntheticSet, folder) -> Path:
-    "Write `synset.safetensors`, then `synset.json` (its manifest: shapes and checksum), each atomically; returns the folder."
+    """Write `synset.safetensors`, then `synset.json` (its manifest: shapes and checksum), each atomically; returns the
+    folder."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -260,7 +265,8 @@ def _check_synset(self: SyntheticSet, data: ImageData) -> SyntheticSet:
         )
     if 'classes' in self.meta and list(self.meta['classes']) != list(map(str, data.classes)):
         raise ValueError(
-            f"the synthetic set's classes {self.meta['classes'][:4]}... differ from those of {name!r} {list(data.classes)[:4]}..."
+            f"the synthetic set's classes {self.meta['classes'][:4]}... differ from those of {name!r} "
+            f"{list(data.classes)[:4]}..."
         )
     if self.soft_labels is not None and self.soft_labels.shape[-1] != data.n_classes:
         raise ValueError(f"soft_labels have {self.soft_labels.shape[-1]} classes but {name!r} has {data.n_classes}")
@@ -407,6 +413,7 @@ _RESUMABLE = (
     'eval_recipe',
     'eval_epochs',
     'ckpt_every',
+    'source',  # provenance (where the preset's values come from), not a setting
 )  # settings a resumed run may change
 
 
@@ -501,7 +508,8 @@ def distill_loop(
             what = f" and {bad} hold NaN/Inf" if bad else ''
             what += ''.join(f"; {k} diverged (values up to {m:.3g}, beyond ±{max_abs:g})" for k, m in big.items())
             raise FloatingPointError(
-                f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or check the data."
+                f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or "
+                "check the data."
             )
         hist['loss'].append(loss)
         hist['seconds'] += time.perf_counter() - t0
@@ -515,11 +523,12 @@ def distill_loop(
     return hist
 
 # %% ../../nbs/20_distillation.ipynb #c22677be
-CPU_PROFILE = dict(width=32, eval_recipe='dsa', eval_epochs=300)  # the CPU profile's shared settings
+DISTILL_CPU = dict(width=32, eval_recipe='dsa', eval_epochs=300)  # what every method's CPU profile shares
+_CPU_SOURCE = 'ours: CPU profile, ConvNet width 32 and DSA evaluation of 300 epochs for 2-core machines'
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(MethodConfig):
     "Settings shared by every distillation method (a method's config adds its own)."
 
     ipc: int = 10  # images per class
@@ -536,7 +545,7 @@ class DistillConfig:
     eval_recipe: str = 'dsa'  # recipe of the evaluation the set is made for (stored in its metadata)
     eval_epochs: int | None = None  # override the recipe's epochs (CPU profile)
     ckpt_every: int = 100  # iterations between checkpoints
-    profile: str = 'paper'  # which preset the values came from ('paper', 'cpu' or 'custom')
+    profile: str = 'paper'  # the preset the values came from ('paper', 'cpu' or 'custom'); the defaults are the paper's
 
     def arch_options(self) -> dict:
         "Model options for `get_network` (width, and depth when set)."
@@ -545,38 +554,22 @@ class DistillConfig:
         return dict(width=self.width, **({} if self.depth is None else dict(depth=self.depth)))
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DistillConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> DistillConfig:
         "The method's defaults for (dataset, ipc) under `profile`; methods override this."
-        check_choice('profile', profile, ['paper', 'cpu'])
-        return cls(ipc=ipc, profile=profile, **(CPU_PROFILE if profile == 'cpu' else {}))
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(ipc=ipc, profile='cpu', source=_CPU_SOURCE, **DISTILL_CPU)
+        return cls(ipc=ipc, profile='paper', source=f"the paper defaults of {cls.__name__}")
 
-    def as_dict(self) -> dict:
-        "The configuration as plain JSON values (what checkpoints and set metadata store)."
-        return _jsonable(asdict(self))
-
-    def replace(self, **overrides) -> DistillConfig:
-        "A copy with some fields changed (unknown names are an error)."
-        names = [f.name for f in fields(self)]
-        bad = [k for k in overrides if k not in names]
-        if bad:
-            raise ValueError(f"unknown option(s) {bad} for {type(self).__name__}; expected some of {names}")
-        return replace(self, **overrides)
-
-    def check(self) -> DistillConfig:
-        "Raise a one-line `ValueError` naming the first field with a wrong type, a value out of range or an unknown name."
+    def choices(self) -> dict:
+        "The choices of `init`, `eval_recipe`, `arch` (and `teacher_arch` where a method has one)."
         from dataset_condensation.models import NETWORKS
         from dataset_condensation.evaluate import RECIPES
 
-        owner = type(self).__name__
-        for f in fields(self):
-            check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
-        check_choice('profile', self.profile, ['paper', 'cpu', 'custom'])
-        check_choice('init', self.init, ['real', 'noise'])
-        check_choice('eval_recipe', self.eval_recipe, list(RECIPES))
-        check_choice('arch', self.arch, NETWORKS)
+        c = dict(init=['real', 'noise'], eval_recipe=list(RECIPES), arch=NETWORKS)
         if isinstance(getattr(self, 'teacher_arch', None), str):
-            check_choice('teacher_arch', self.teacher_arch, NETWORKS)
-        return self
+            c['teacher_arch'] = NETWORKS
+        return c
 
 # %% ../../nbs/20_distillation.ipynb #93d03762
 def synset_meta(
@@ -643,9 +636,9 @@ def evaluate_synthetic(
 
 
 def _evaluate_soft_set(syn, test, n_models, recipe, use_soft_labels, kwargs):
-    "A soft-label set (SRe2L, DWA, INFER) through `dwa.evaluate_soft`, with the options it has."
+    "A soft-label set (SRe2L, DWA, INFER) through `soft_labels.evaluate_soft`, with the options it has."
     import inspect
-    from dataset_condensation.distill.dwa import evaluate_soft
+    from dataset_condensation.soft_labels import evaluate_soft
 
     kw = dict(kwargs)
     extra = kw.pop('extra', None) or {}
@@ -704,10 +697,11 @@ def method_config(
     method: str,  # a registered method
     dataset: str,  # dataset name (selects the preset)
     ipc: int,  # images per class
-    profile: str = 'paper',  # 'paper' (official defaults) or 'cpu'
+    profile: str | None = None,  # 'cpu' or 'paper' (None: 'cpu', with a note)
     **overrides,  # any field of the method's config
 ) -> DistillConfig:
     "The preset of `method` for (dataset, ipc, profile) with overrides applied."
+    profile = resolve_profile(profile)
     if method not in DISTILLATION_METHODS:
         load_distillation_methods()
     cfg = DISTILLATION_METHODS.entry(method)['config'].preset(dataset, ipc, profile)
@@ -718,7 +712,7 @@ def distill(
     data: ImageData,  # the real training set (on the device to distil on)
     method: str,  # a registered method (see `DISTILLATION_METHODS.names()`)
     ipc: int,  # images per class
-    profile: str = 'paper',  # preset profile: 'paper' or 'cpu'
+    profile: str | None = None,  # preset profile: 'cpu' or 'paper' (None: 'cpu', with a note)
     ckpt: str | Path | None = None,  # checkpoint file
     resume: bool = False,  # continue from `ckpt`
     progress: bool | None = None,
@@ -732,6 +726,6 @@ def distill(
         load_distillation_methods()
     entry = DISTILLATION_METHODS.entry(method)
     check_ipc(ipc, data)
-    check_choice('profile', profile, ['paper', 'cpu'])
+    profile = resolve_profile(profile)
     cfg = method_config(method, data.name, ipc, profile, **overrides).check()
     return entry['fn'](data, cfg, ckpt=ckpt, resume=resume, progress=progress, test=test)

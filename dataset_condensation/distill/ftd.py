@@ -5,14 +5,15 @@
 # %% ../../nbs/25_ftd.ipynb #c0872b21
 from __future__ import annotations
 from dataclasses import dataclass
+from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
-from ..core import check_choice, check_range
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import CPU_PROFILE, SyntheticSet, register_distillation
+from .core import DISTILL_CPU, SyntheticSet, register_distillation
 from dataset_condensation.distill.trajectory import (
     MTTConfig,
     ExpertBuffer,
@@ -60,7 +61,8 @@ def scale_ema_decay(
     iterations_from: int,  # the run length it was tuned for
     iterations_to: int,  # the run length to use it for
 ) -> float:
-    "The decay that gives a run of `iterations_to` the same weight on its initialisation, d^I, as `decay` over `iterations_from`."
+    """The decay that gives a run of `iterations_to` the same weight on its initialisation, d^I, as `decay` over
+    `iterations_from`."""
     check_range('decay', decay, 0, 1, high_open=True)
     check_range('iterations_from', iterations_from, 1)
     check_range('iterations_to', iterations_to, 1)
@@ -81,22 +83,34 @@ class FTDConfig(MTTConfig):
         return dict(step='gsam', step_options=dict(rho=float(self.rho), alpha=float(self.alpha)))
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> FTDConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> FTDConfig:
         "FTD's defaults for (dataset, ipc): Table 7 (`'paper'`) or the CPU profile (`'cpu'`)."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         row, note = preset_row(FTD_PRESETS, dataset, ipc)
         d = dict(zip(FTD_FIELDS, row))
         if profile == 'paper':
             depth = 4 if str(dataset).lower() == 'tinyimagenet' else None
             return cls(
-                ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d
+                ipc=ipc,
+                depth=depth,
+                profile='paper',
+                source='paper FTD Table 7 (90_references.ipynb#ftd); rho 0.01 and ZCA on CIFAR (paper 4.1); 5000 '
+                'iterations (official distill.py default)' + (f'; {note}' if note else ''),
+                eval_every=0,
+                eval_models=5,
+                eval_recipe='dsa',
+                notes=note,
+                **d,
             )
         cpu = mtt_cpu_settings(ipc)
         return cls(
             ipc=ipc,
-            **CPU_PROFILE,
+            **DISTILL_CPU,
             **cpu,
             profile='cpu',
+            source=f'ours: CPU profile, MTT\'s CPU settings + GSAM rho {FTD_RHO}, the paper row\'s alpha and its EMA '
+            'decay '
+            'scaled to the shorter run; ConvNet width 32, DSA evaluation of 300 epochs',
             alpha=d['alpha'],
             ema_decay=scale_ema_decay(d['ema_decay'], 5000, cpu['iterations']),
             notes=f'CPU profile (25_ftd): mtt_cpu_settings + GSAM rho {FTD_RHO}, alpha and EMA decay (scaled) of the '
@@ -108,7 +122,8 @@ def check_ftd_buffer(
     buffer: ExpertBuffer,  # the loaded buffer
     cfg: FTDConfig,  # the FTD configuration
 ) -> ExpertBuffer:
-    "Raise a clear error unless `buffer` holds GSAM experts with cfg's ρ and α (or SGD experts and cfg.allow_sgd_buffer)."
+    """Raise a clear error unless `buffer` holds GSAM experts with cfg's ρ and α (or SGD experts and
+    cfg.allow_sgd_buffer)."""
     step, opts = buffer.meta.get('step', 'sgd'), buffer.meta.get('step_options', {})
     if step == 'sgd' and cfg.allow_sgd_buffer:
         return buffer
@@ -129,7 +144,8 @@ def check_ftd_buffer(
 @register_distillation(
     'ftd',
     FTDConfig,
-    doc='Flat trajectory distillation (Du et al., CVPR 2023): MTT on GSAM experts + EMA; needs buffer=<GSAM expert folder>',
+    doc='Flat trajectory distillation (Du et al., CVPR 2023): MTT on GSAM experts + EMA; needs buffer=<GSAM expert '
+    'folder>',
 )
 def distill_ftd(
     data: ImageData,  # the real training set (on the device to distil on)
@@ -139,7 +155,8 @@ def distill_ftd(
     progress: bool | None = None,
     test: ImageData | None = None,
 ) -> SyntheticSet:
-    "Distil `data` with FTD: MTT's matching on flat (GSAM) experts; returns the EMA images, the raw ones in extra['images_raw']."
+    """Distil `data` with FTD: MTT's matching on flat (GSAM) experts; returns the EMA images, the raw ones in
+    extra['images_raw']."""
     check_range('ema_decay', cfg.ema_decay, 0, 1, high_open=True)
     check_range('rho', cfg.rho, 0)
     check_range('alpha', cfg.alpha, 0)
@@ -197,7 +214,8 @@ def segment_errors(
     steps: int,  # full-batch steps per segment
     expert_epochs: int,  # M: expert epochs per segment
 ) -> dict[str, Tensor]:
-    "Per segment t = 0, M, 2M, ...: restarted error ‖θ̂(θ*_t) − θ*_{t+M}‖, chained error ‖θ̂_{t+M} − θ*_{t+M}‖ and the expert's step ‖θ*_{t+M} − θ*_t‖."
+    """Per segment t = 0, M, 2M, ...: restarted error ‖θ̂(θ*_t) − θ*_{t+M}‖, chained error ‖θ̂_{t+M} − θ*_{t+M}‖ and the
+    expert's step ‖θ*_{t+M} − θ*_t‖."""
     check_range('steps', steps, 0)
     check_range('expert_epochs', expert_epochs, 1, trajectory.shape[0] - 1)
     tr = trajectory.float()

@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from ..core import check_choice, check_range
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy
 from ..train import fit
 from dataset_condensation.distill.core import (
     DistillConfig,
-    CPU_PROFILE,
+    DISTILL_CPU,
     SyntheticSet,
     check_ipc,
     init_synthetic,
@@ -43,7 +43,8 @@ def _aligned(g_syn, g_real) -> tuple[list[Tensor], list[Tensor]]:
     "The two gradient collections as aligned lists of tensors, or a `ValueError` naming the argument at fault."
     if isinstance(g_syn, Mapping) != isinstance(g_real, Mapping):
         raise ValueError(
-            f"g_real must be a {'dict' if isinstance(g_syn, Mapping) else 'sequence'} like g_syn; got {type(g_real).__name__}"
+            f"g_real must be a {'dict' if isinstance(g_syn, Mapping) else 'sequence'} like g_syn; got "
+            f"{type(g_real).__name__}"
         )
     if isinstance(g_syn, Mapping):
         if list(g_real) != list(g_syn):
@@ -56,7 +57,8 @@ def _aligned(g_syn, g_real) -> tuple[list[Tensor], list[Tensor]]:
         raise ValueError("g_syn is empty; expected one gradient tensor per parameter")
     if len(g_real) != len(g_syn):
         raise ValueError(
-            f"g_real has {len(g_real)} tensors but g_syn has {len(g_syn)}; expected one per parameter, in the same order"
+            f"g_real has {len(g_real)} tensors but g_syn has {len(g_syn)}; expected one per parameter, in the "
+            "same order"
         )
     for k, a, b in zip(names, g_syn, g_real):
         if a.shape != b.shape:
@@ -186,17 +188,28 @@ class DCConfig(DistillConfig):
         return (o if self.outer_loop is None else self.outer_loop), (i if self.inner_loop is None else self.inner_loop)
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> DCConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> DCConfig:
         "The official defaults (`profile='paper'`) or the CPU profile (`'cpu'`) for (dataset, ipc)."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         outer, inner = get_loops(ipc)
         kw = dict(ipc=ipc, profile=profile, outer_loop=outer, inner_loop=inner, dsa_strategy=dsa_strategy_for(dataset))
         if profile == 'cpu':
             kw.update(
-                CPU_PROFILE,
+                DISTILL_CPU,
                 iterations=CPU_ITERATIONS_IPC1 if outer == 1 else max(5, CPU_UPDATES // outer),
                 batch_real=CPU_BATCH_REAL,
                 inner_loop=min(inner, CPU_INNER_LOOP),
+            )
+            kw['source'] = (
+                f"ours: CPU profile, {kw['iterations']} iterations (about {CPU_UPDATES} image updates; 200 at IPC 1), "
+                f"{CPU_BATCH_REAL} real images per class, inner loop capped at {CPU_INNER_LOOP}; ConvNet width 32, DSA "
+                "evaluation of 300 epochs"
+            )
+        else:
+            kw['source'] = 'official VICO-UoE/DatasetCondensation main.py argparse defaults and utils.py get_loops' + (
+                ', README DSA command (--init real --dsa_strategy) (90_references.ipynb#dsa)'
+                if cls.dsa
+                else ' (90_references.ipynb#dc)'
             )
         return cls(**kw)
 

@@ -6,18 +6,17 @@
 from __future__ import annotations
 import math
 from dataclasses import dataclass, asdict
-from fractions import Fraction
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..core import check_choice, check_range, make_generator
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
 from ..data import ImageData
 from ..models import NETWORKS
 from ..augment import dsa_strategy_for, DSA_STRATEGY
 from dataset_condensation.distill.core import (
     DistillConfig,
-    CPU_PROFILE,
+    DISTILL_CPU,
     SyntheticSet,
     check_ipc,
     init_synthetic,
@@ -26,18 +25,14 @@ from dataset_condensation.distill.core import (
     synset_meta,
     register_distillation,
 )
-from dataset_condensation.distill.dwa import (
+from dataset_condensation.soft_labels import (
     train_teacher,
     load_teacher,
     check_teacher,
-    BNStatsRecorder,
-    recover_augment,
-    relabel_set,
-    student_tensors,
     _data_key,
-    _family,
     _TEACHER_CACHE,
 )
+from .dwa import BNStatsRecorder, recover_augment, relabel_set, _family
 
 # %% auto #0
 __all__ = ['INFER_CIFAR_TEACHERS', 'INFER_IMAGENET_TEACHERS', 'INFER_CPU_TEACHERS', 'infer_budget', 'parse_teacher_spec',
@@ -49,7 +44,7 @@ def infer_budget(
     n_classes: int,  # C
     n_teachers: int,  # M
 ) -> dict:
-    "INFER's accounting: ipc_init = floor(ipc / (M/C + 1)), natural and UFC counts, stored tensors and the budget C·ipc."
+    "INFER's accounting: ipc_init = floor(ipc / (M/C + 1)), natural and UFC counts, stored tensors, the budget C·ipc."
     for name, v in (('ipc', ipc), ('n_classes', n_classes), ('n_teachers', n_teachers)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise ValueError(f"{name}={v!r} must be an integer")
@@ -89,7 +84,7 @@ def get_teachers(
     data: ImageData,  # the real training set
     cfg,  # an INFERConfig
 ) -> tuple[list[nn.Module], list[dict]]:
-    "The M teachers of an INFER run and their descriptions: loaded from `cfg.teacher` or trained per `cfg.teacher_arch`."
+    "The M teachers of an INFER run and their descriptions: loaded from `cfg.teacher` or trained per teacher_arch."
     if cfg.teacher is not None:
         paths = (
             [cfg.teacher]
@@ -121,7 +116,7 @@ def get_teachers(
             cfg.seed + i,
             str(data.device),
         )
-        if key not in _TEACHER_CACHE:  # shared with notebook 27's get_teacher: the same network is trained once
+        if key not in _TEACHER_CACHE:  # shared with soft_labels.get_teacher: the same network is trained once
             _TEACHER_CACHE[key] = train_teacher(data, arch, cfg.teacher_epochs, cfg.seed + i, cfg.teacher_lr, **opts)
         ts.append(_TEACHER_CACHE[key])
         infos.append(dict(arch=arch, arch_options=opts, path='trained', epochs=cfg.teacher_epochs))
@@ -166,14 +161,15 @@ class INFERConfig(DistillConfig):
     arch: str = 'ConvNet'  # student architecture
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> INFERConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> INFERConfig:
         "The official defaults for (dataset, ipc) (`'paper'`) or the CPU profile (`'cpu'`)."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         if profile == 'cpu':
             return cls(
                 ipc=ipc,
                 profile='cpu',
-                **CPU_PROFILE,
+                source='ours: CPU profile, M small ConvNet teachers of 10 epochs, 300 iterations',
+                **DISTILL_CPU,
                 iterations=300,
                 jitter=2,
                 teacher_arch=INFER_CPU_TEACHERS,
@@ -188,15 +184,24 @@ class INFERConfig(DistillConfig):
                 batch=1000,
                 teacher_arch=INFER_IMAGENET_TEACHERS,
                 student_epochs=300,
+                source='official zhangxin-xd/UFC ImageNet-1K settings (90_references.ipynb#infer)',
             )
-        return cls(ipc=ipc, profile='paper', iterations=1000, r_bn=1.0, batch=100, student_epochs=400)
+        return cls(
+            ipc=ipc,
+            profile='paper',
+            iterations=1000,
+            r_bn=1.0,
+            batch=100,
+            student_epochs=400,
+            source='official zhangxin-xd/UFC CIFAR settings; val_static.py: 400 epochs (90_references.ipynb#infer)',
+        )
 
 # %% ../../nbs/28_infer.ipynb #6298f616
 def compression_ratio(
     syn: SyntheticSet,  # a distilled set
     n_train: int,  # number of images of the full training set
 ) -> float:
-    "Bytes the set really stores (images, compensators, soft labels, per-crop data) / bytes of the full training images (float32)."
+    "Bytes the set really stores (images, compensators, soft labels, per-crop data) / bytes of the full training set."
     check_range('n_train', n_train, 1)
     sb = syn.storage_bytes()
     stored = sb['images'] + sb['soft_labels'] + sb['extra']
@@ -214,9 +219,9 @@ def distill_infer(
     ckpt=None,  # checkpoint file
     resume: bool = False,  # continue from `ckpt`
     progress: bool | None = None,  # progress bar
-    test: ImageData | None = None,  # unused (evaluate with `dwa.evaluate_soft`)
+    test: ImageData | None = None,  # unused (evaluate with `soft_labels.evaluate_soft`)
 ) -> SyntheticSet:
-    "INFER: natural images + M·ipc_init universal compensators, each optimised against one teacher; averaged soft labels (static or online)."
+    "INFER: natural images + M·ipc_init universal compensators, each against one teacher; averaged soft labels."
     check_ipc(cfg.ipc, data)
     check_choice('label_mode', cfg.label_mode, ['static', 'dynamic'])
     check_range('iterations', cfg.iterations, 1)

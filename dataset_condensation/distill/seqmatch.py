@@ -12,14 +12,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
-from ..core import check_range, check_choice
+from ..core import DEFAULT_PROFILE, PROFILES, check_range, check_choice
 from ..data import ImageData
 from ..models import get_network
 from ..augment import make_augment
 from ..train import fit, evaluate as evaluate_model
 from ..evaluate import EvalResult, get_recipe
 from dataset_condensation.distill.core import (
-    CPU_PROFILE,
+    DISTILL_CPU,
     SyntheticSet,
     check_ipc,
     iteration_seed,
@@ -107,7 +107,9 @@ class SeqMatchConfig(MTTConfig):
     n_stages: int = 3  # K: subsets distilled one after another
     ipcs: tuple | None = None  # images per class of each subset (None: `seqmatch_split(ipc, n_stages)`)
     intervals: tuple | None = (
-        None  # per stage (a, b): start t ~ U{a..b-M-1} in that stage's buffer (None: stage 1 (0, max_start_epoch+M), later (0, stage_expert_epochs))
+        # per stage (a, b): start t ~ U{a..b-M-1} in that stage's buffer (None: stage 1 (0, max_start_epoch+M), later
+        # (0, stage_expert_epochs))
+        None
     )
     syn_lr_init: tuple | None = None  # initial learned step size per stage (None: lr_teacher, then stage_lr_teacher)
     stage_lr_teacher: float = 0.01  # expert lr of the stage k>1 buffers (buffer.py default)
@@ -120,15 +122,17 @@ class SeqMatchConfig(MTTConfig):
     stage_buffer_root: str | None = None  # folder for the stage buffers (None: next to `buffer`)
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> SeqMatchConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> SeqMatchConfig:
         "SeqMatch's defaults for (dataset, ipc): `run.sh` / MTT rows (`'paper'`) or the CPU profile (`'cpu'`)."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         if profile == 'cpu':
             return cls(
                 ipc=ipc,
-                **CPU_PROFILE,
+                **DISTILL_CPU,
                 **seqmatch_cpu_settings(ipc),
                 profile='cpu',
+                source='ours: CPU profile (26_seqmatch, "Configuration"): MTT\'s CPU settings, 2-3 stages with short '
+                'stage buffers (3 experts of 4 epochs); ConvNet width 32, DSA evaluation of 300 epochs',
                 notes='CPU profile (26_seqmatch, "Configuration")',
             )
         d, depth = str(dataset).lower(), (4 if str(dataset).lower() == 'tinyimagenet' else None)
@@ -150,6 +154,8 @@ class SeqMatchConfig(MTTConfig):
                 **p,
                 max_start_epoch=p['intervals'][0][1] - p['expert_epochs'],
                 iterations=5000,
+                source='official shqii1j/seqmatch seqmatch-mtt/run.sh (90_references.ipynb#seqmatch); experts: 100 of '
+                '50 epochs (MTT buffer.py)',
                 notes='seqmatch-mtt/run.sh (90_references.ipynb#seqmatch)',
             )
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
@@ -167,6 +173,9 @@ class SeqMatchConfig(MTTConfig):
             syn_lr_init=(lr1,) + (0.01,) * (K - 1),
             stage_expert_epochs=20,
             iterations=5000,
+            source=f"official DC-Bench MTT row{' (' + note + ')' if note else ''} with SeqMatch's run.sh stage "
+            "settings; "
+            "K and intervals unverified (90_references.ipynb#seqmatch)",
             notes=f"MTT row{' (' + note + ')' if note else ''}; K and intervals unverified "
             "(90_references.ipynb#seqmatch)",
         )
@@ -177,7 +186,8 @@ def stage_plan(
     n_classes: int,  # classes of the data
     stage1_epochs: int | None = None,  # epochs recorded in the stage-1 buffer (None: cfg.expert_train_epochs)
 ) -> list[dict]:
-    "The checked plan: one dict per stage (stage, ipc, interval, start_range, syn_lr_init, batch_syn, buffer_epochs, ...)."
+    """The checked plan: one dict per stage (stage, ipc, interval, start_range, syn_lr_init, batch_syn, buffer_epochs,
+    ...)."""
     if cfg.ipc == 1:
         raise ValueError(
             "ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, "
@@ -203,7 +213,8 @@ def stage_plan(
         E = E1 if k == 1 else cfg.stage_expert_epochs
         if a < 0 or b - M <= a:
             raise ValueError(
-                f"interval {(a, b)} of stage {k} leaves no start epoch: starts are a..b-M-1 with M=expert_epochs={M}; expected 0 <= a < b - {M}"
+                f"interval {(a, b)} of stage {k} leaves no start epoch: starts are a..b-M-1 with "
+                f"M=expert_epochs={M}; expected 0 <= a < b - {M}"
             )
         if b > E:
             raise ValueError(
@@ -378,6 +389,7 @@ _STAGE_FREE = (
     'eval_every',
     'eval_models',
     'ckpt_every',
+    'source',  # provenance, not a setting
 )  # settings that may change on resume without redoing a finished stage
 
 
@@ -399,7 +411,8 @@ def distill_seqmatch(
     stage_plan(cfg, data.n_classes, 10**9)  # the arguments first (stage 1's range is checked against the buffer below)
     if cfg.buffer is None:
         raise ValueError(
-            "buffer=None: SeqMatch needs the stage-1 MTT expert buffer; pass buffer=<folder> (experts_for / `dc experts`)"
+            """buffer=None: SeqMatch needs the stage-1 MTT expert buffer; pass buffer=<folder> (experts_for / `dc
+            experts`)"""
         )
     buf1 = ExpertBuffer.load(cfg.buffer, device=data.device)
     buf1.check(data, cfg.arch, cfg.arch_options())

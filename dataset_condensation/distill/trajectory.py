@@ -4,6 +4,7 @@
 
 # %% ../../nbs/24_trajectory_matching.ipynb #9c538bf0
 from __future__ import annotations
+import math
 import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -11,15 +12,14 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 from dataset_condensation.core import (
-    Registry,
+    DEFAULT_PROFILE,
+    PROFILES,
     check_choice,
     check_range,
-    check_option,
     save_json,
     load_json,
     atomic_write,
@@ -33,7 +33,7 @@ from ..augment import dsa, dsa_strategy_for, make_augment
 from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
 from dataset_condensation.distill.core import (
     DistillConfig,
-    CPU_PROFILE,
+    DISTILL_CPU,
     SyntheticSet,
     check_ipc,
     init_synthetic,
@@ -150,7 +150,8 @@ def train_expert(
     prepare: Callable[[nn.Module, int], None] | None = None,  # pre-trains the fresh network before snapshot 0
     test: ImageData | None = None,  # test set: record the expert's final accuracy
 ) -> tuple[Tensor, dict]:
-    "Train expert `k`; return its trajectory [epochs+1, P] (float32) and a record (seed, losses, seconds, test accuracy)."
+    """Train expert `k`; return its trajectory [epochs+1, P] (float32) and a record (seed, losses, seconds, test
+    accuracy)."""
     s = iteration_seed(spec['seed'], k)
     net = get_network(spec['arch'], data.channels, data.n_classes, data.im_size, seed=s, **spec['arch_options']).to(
         data.device
@@ -218,7 +219,8 @@ def train_experts(
     spec = buffer_spec(data, **spec_kw)
     if (prepare_fn is None) != (spec['prepare'] is None):
         raise ValueError(
-            "pass prepare_fn=<callable> together with prepare=<tag>, a string that identifies it (it is part of the buffer's identity)"
+            """pass prepare_fn=<callable> together with prepare=<tag>, a string that identifies it (it is part of the
+            buffer's identity)"""
         )
     out = Path(out)
     meta_path = out / BUFFER_META
@@ -302,7 +304,8 @@ def read_buffer_meta(
         raise ValueError(f"buffer={str(folder)!r} is a file, not a buffer folder")
     if not (folder / BUFFER_META).exists():
         raise FileNotFoundError(
-            f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or `dc experts`"
+            f"buffer={str(folder)!r} is not an expert buffer (no {BUFFER_META}); make one with train_experts or "
+            "`dc experts`"
         )
     return check_buffer_meta(load_json(folder / BUFFER_META), folder / BUFFER_META)
 
@@ -344,11 +347,13 @@ class ExpertBuffer:
                     t = f.get_slice('trajectory')[: last + 1]
             except Exception as e:
                 raise ValueError(
-                    f"{folder / EXPERT_SHARD.format(k)} is not a readable expert trajectory (corrupted or truncated?): {e}"
+                    f"{folder / EXPERT_SHARD.format(k)} is not a readable expert trajectory (corrupted or "
+                    f"truncated?): {e}"
                 ) from e
             if tuple(t.shape) != (last + 1, meta['n_params']):
                 raise ValueError(
-                    f"{folder / EXPERT_SHARD.format(k)} holds a trajectory of shape {tuple(t.shape)}; expected ({last + 1}, {meta['n_params']})"
+                    f"{folder / EXPERT_SHARD.format(k)} holds a trajectory of shape {tuple(t.shape)}; expected "
+                    f"({last + 1}, {meta['n_params']})"
                 )
             trajs.append(t)
         return cls(torch.stack(trajs).to(device), meta, folder)
@@ -413,7 +418,8 @@ def _check_buffer(
             and full_arch_options(arch, m['arch_options']) != full_arch_options(arch, arch_options)
         ):
             raise ValueError(
-                f"{name} holds {m['arch']} {m['arch_options']} experts but the student is {arch} {dict(arch_options or {})}"
+                f"{name} holds {m['arch']} {m['arch_options']} experts but the student is {arch} "
+                f"{dict(arch_options or {})}"
             )
         if data is not None:
             net = get_network(arch, data.channels, data.n_classes, data.im_size, seed=0, **(arch_options or {}))
@@ -459,7 +465,8 @@ def trajectory_loss(
     "‖θ̂_{t+N} − θ*_{t+M}‖² / ‖θ*_t − θ*_{t+M}‖² (MTT's loss); a 0-d tensor."
     if not (student_end.shape == expert_start.shape == expert_end.shape):
         raise ValueError(
-            f"shapes differ: student_end {tuple(student_end.shape)}, expert_start {tuple(expert_start.shape)}, expert_end {tuple(expert_end.shape)}"
+            f"shapes differ: student_end {tuple(student_end.shape)}, expert_start {tuple(expert_start.shape)}, "
+            f"expert_end {tuple(expert_end.shape)}"
         )
     return (student_end - expert_end).pow(2).sum() / (expert_start - expert_end).pow(2).sum()
 
@@ -494,7 +501,8 @@ def match_trajectory(
     memory: str = 'plain',  # 'plain' (graph of every step kept) or 'recompute' (constant activation memory)
     frozen: tuple[Tensor, Tensor] | None = None,  # (images, labels) in the student's batches but not learned
 ) -> Tensor:
-    "MTT's loss for one (start, target) segment: unroll N steps from `start` on the synthetic chunks, compare with `target`."
+    """MTT's loss for one (start, target) segment: unroll N steps from `start` on the synthetic chunks, compare with
+    `target`."""
     check_choice('memory', memory, MEMORY_MODES)
     x, y = (
         (images, labels)
@@ -515,7 +523,8 @@ def match_trajectory(
     return trajectory_loss(torch.cat([p.reshape(-1) for p in theta]), start, target)
 
 # %% ../../nbs/24_trajectory_matching.ipynb #1c1beeb0
-# (syn_steps N, expert_epochs M, max_start_epoch, lr_img, lr_lr, lr_teacher, batch_syn, zca): DC-Bench methods/tm/readme.md (90_references.ipynb#mtt)
+# (syn_steps N, expert_epochs M, max_start_epoch, lr_img, lr_lr, lr_teacher, batch_syn, zca): DC-Bench
+# methods/tm/readme.md (90_references.ipynb#mtt)
 MTT_PRESETS = {
     ('cifar10', 1): (50, 2, 2, 100, 1e-7, 0.01, None, True),
     ('cifar10', 10): (30, 2, 20, 100, 1e-5, 0.001, None, True),
@@ -579,7 +588,8 @@ class MTTConfig(DistillConfig):
     lr_img: float = 1000.0  # SGD lr of the images
     lr_lr: float = 1e-5  # SGD lr of the learned step size
     lr_teacher: float = 0.01  # the learned step size's initial value (distill.py `lr_teacher`)
-    expert_lr: float = 0.01  # lr of the experts in the buffer (buffer.py's `lr_teacher`, 0.01; the tables' `lr_teacher` is distill.py's)
+    # lr of the experts in the buffer (buffer.py's `lr_teacher`, 0.01; the tables' `lr_teacher` is distill.py's)
+    expert_lr: float = 0.01
     momentum: float = 0.5  # SGD momentum of images and step size (distill.py)
     batch_syn: int | None = None  # images per student step (None: all)
     dsa: bool = True  # non-siamese DSA at every student step (distill.py unless --no_aug)
@@ -594,21 +604,33 @@ class MTTConfig(DistillConfig):
     notes: str = ''  # where the preset came from when the dataset has no published row
 
     @classmethod
-    def preset(cls, dataset: str, ipc: int, profile: str = 'paper') -> MTTConfig:
+    def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> MTTConfig:
         "MTT's defaults for (dataset, ipc): the author's commands (`'paper'`) or the CPU profile (`'cpu'`)."
-        check_choice('profile', profile, ['paper', 'cpu'])
+        check_choice('profile', profile, PROFILES)
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
         d = dict(zip(MTT_FIELDS, row))
         depth = 4 if str(dataset).lower() == 'tinyimagenet' else None
         if profile == 'paper':  # distill.py: eval every 100 iterations with 5 models, DSA 1000 epochs
             return cls(
-                ipc=ipc, depth=depth, profile='paper', eval_every=0, eval_models=5, eval_recipe='dsa', notes=note, **d
+                ipc=ipc,
+                depth=depth,
+                profile='paper',
+                source='official DC-Bench methods/tm/readme.md, the author\'s command per setting '
+                '(90_references.ipynb#mtt); '
+                'experts: GeorgeCazenavette/mtt-distillation buffer.py defaults' + (f'; {note}' if note else ''),
+                eval_every=0,
+                eval_models=5,
+                eval_recipe='dsa',
+                notes=note,
+                **d,
             )
         return cls(
             ipc=ipc,
-            **CPU_PROFILE,
+            **DISTILL_CPU,
             **mtt_cpu_settings(ipc),
             profile='cpu',
+            source='ours: CPU profile (24_trajectory_matching, "Experiment"): 10 experts of 12 epochs, shorter '
+            'unrolls and fewer iterations to fit 2 cores; ConvNet width 32, DSA evaluation of 300 epochs',
             notes='CPU profile (24_trajectory_matching, "Experiment")',
         )
 
@@ -797,7 +819,8 @@ def buffer_defaults(
     cfg: MTTConfig,  # the run's configuration so far (preset and the user's overrides)
     given=(),  # names of the fields the user set: kept as they are (`check` refuses a mismatch)
 ) -> tuple[dict, list[str]]:
-    "Overrides that fit `cfg` to the buffer (the student's network, the expert recipe, a reachable start range) and notes on them."
+    """Overrides that fit `cfg` to the buffer (the student's network, the expert recipe, a reachable start range) and
+    notes on them."""
     m = read_buffer_meta(buffer)
     over, notes = {}, []
 

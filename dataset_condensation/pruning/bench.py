@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 from pathlib import Path
-from ..core import PRUNING_METHODS, provenance, save_json, JSONCache
+from ..core import PRUNING_METHODS, provenance, JSONCache
 from ..data import ImageData, load_dataset
 from ..evaluate import evaluate_subset
 from .core import record_dynamics, select, load_pruning_methods
@@ -26,7 +26,8 @@ CCS_CUTOFF = {0.1: 0.3, 0.3: 0.2, 0.5: 0.1, 0.7: 0.0}  # hard cutoff β per keep
 def score_options(
     score_epochs: int = 20,  # epochs of the recorded run
 ) -> dict:
-    "Scorer options scaled to a recorded run of `score_epochs` epochs (for 20: EL2N at epoch 3, TDDS T=10 K=5, EVA (0,5) and (10,15))."
+    """Scorer options scaled to a recorded run of `score_epochs` epochs (for 20: EL2N at epoch 3, TDDS T=10 K=5, EVA
+    (0,5) and (10,15))."""
     E = score_epochs
     if E < 8:
         raise ValueError(f"score_epochs={E} is too short for the TDDS and EVA windows; use at least 8")
@@ -218,6 +219,8 @@ def format_pruning_table(res: dict) -> str:
 def plot_pruning(res: dict, ax=None):
     "Accuracy against keep ratio, one line per method, with the full-data line."
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(5, 3.4), dpi=80)
     for m, d in res['table'].items():
         if m == 'full data':

@@ -7,11 +7,15 @@ from __future__ import annotations
 import inspect
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 import numpy as np
 import torch
 from torch import Tensor
 from dataset_condensation.core import (
     PRUNING_METHODS,
+    DEFAULT_PROFILE,
+    PROFILES,
+    MethodConfig,
     check_choice,
     check_range,
     check_option,
@@ -26,8 +30,9 @@ from ..train import Callback, StopAfter, TrainConfig, fit, train_config
 
 # %% auto #0
 __all__ = ['RULES', 'PRUNING_MODULES', 'PRUNING_RECIPE', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select',
-           'Coreset', 'register_pruning', 'random_scores', 'load_pruning_methods', 'pruning_options',
-           'check_pruning_options', 'prune', 'TrainingDynamics', 'split_options', 'record_dynamics']
+           'Coreset', 'PruningConfig', 'RandomConfig', 'register_pruning', 'random_scores', 'load_pruning_methods',
+           'pruning_options', 'check_pruning_options', 'pruning_config', 'prune', 'TrainingDynamics', 'split_options',
+           'record_dynamics', 'TrainedScorerConfig', 'scoring_run_defaults']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
 def n_keep(
@@ -209,7 +214,10 @@ class Coreset:
         return len(self.indices)
 
     def __repr__(self):
-        return f"Coreset({self.method!r}, {len(self)}/{self.n_total} of {self.dataset!r}, keep={self.keep}, seed={self.seed})"
+        return (
+            f"Coreset({self.method!r}, {len(self)}/{self.n_total} of {self.dataset!r}, keep={self.keep}, "
+            f"seed={self.seed})"
+        )
 
     def save(self, folder) -> Path:
         "Write `scores.npy`, then `coreset.json` (the manifest, with the scores' checksum), each atomically."
@@ -281,19 +289,71 @@ class Coreset:
         )
 
 # %% ../../nbs/10_pruning.ipynb #c02c7bd6
+@dataclass
+class PruningConfig(MethodConfig):
+    """The options of a pruning method's scorer: `preset(dataset, keep, profile)` gives a profile's row, `options()`
+    the scorer's keyword arguments. Each method subclasses it with its scorer's options as fields."""
+
+    method: ClassVar[str] = ''  # the registered method (set by `register_pruning`), for messages
+    RUN_FIELDS: ClassVar[tuple] = ()  # fields that only the scorer's own training runs use
+
+    @classmethod
+    def preset(
+        cls,
+        dataset: str,  # dataset name
+        keep: float | int,  # the keep ratio (or count)
+        profile: str = DEFAULT_PROFILE,  # 'cpu' or 'paper'
+    ) -> PruningConfig:
+        "The row of `profile` for (dataset, keep); each method's config overrides it."
+        check_choice('profile', profile, PROFILES)
+        return cls(profile=profile)
+
+    def _owner(self) -> str:
+        return f"pruning method {self.method!r}" if self.method else type(self).__name__
+
+    def options(
+        self,
+        recorded: bool = False,  # True: the scores come from a recorded run or given models (no training here)
+    ) -> dict:
+        """The scorer's keyword arguments: every field but `profile` and `source`, without those set to None (the
+        scorer's default applies), without `width` for an architecture other than a ConvNet, and without the training
+        runs' fields (`RUN_FIELDS`) when `recorded`."""
+        skip = {'profile', 'source', *(self.RUN_FIELDS if recorded else ())}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out = {k: v for k, v in out.items() if v is not None}
+        if 'width' in out and not str(getattr(self, 'arch', 'ConvNet')).startswith('ConvNet'):
+            out.pop('width')
+        return out
+
+
+@dataclass
+class RandomConfig(PruningConfig):
+    "The random baseline has no options."
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> RandomConfig:
+        check_choice('profile', profile, PROFILES)
+        return cls(profile=profile, source="every paper's baseline: a uniform random subset (no options)")
+
+
 def register_pruning(
     name: str,  # method name, as users type it
     direction: str = 'high',  # which end of the scores the paper keeps
     rule: str = 'top',  # the default selection rule
     doc: str = '',  # one line shown by `dc prune --list`
+    config: type | None = None,  # its config class (a PruningConfig subclass; None: no presets)
 ):
     "Decorator: register a scorer `fn(data, seed=0, **config) -> Tensor[N]` as a pruning method."
     check_choice('direction', direction, ['high', 'low'])
     check_choice('rule', rule, RULES)
-    return PRUNING_METHODS.register(name, direction=direction, rule=rule, doc=doc)
+    if config is not None:
+        if not (isinstance(config, type) and issubclass(config, PruningConfig)):
+            raise TypeError(f"config must be a PruningConfig subclass; got {config!r}")
+        config.method = name
+    return PRUNING_METHODS.register(name, direction=direction, rule=rule, doc=doc, config=config)
 
 
-@register_pruning('random', rule='random', doc='uniform random subset (the baseline)')
+@register_pruning('random', rule='random', doc='uniform random subset (the baseline)', config=RandomConfig)
 def random_scores(data: ImageData, seed: int = 0) -> Tensor:
     "Uniform random scores (with rule 'random' the selection is a seeded uniform draw)."
     return torch.rand(len(data), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -350,7 +410,9 @@ def pruning_options(
     if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
         return own, {}
     passed = {}
-    for f in [record_dynamics, TrainConfig] + [s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()]:
+    for f in [record_dynamics, TrainConfig] + [
+        s['cls'].__init__ for s in getattr(models, '_NETWORK_SPECS', {}).values()
+    ]:
         for k, v in _params(f).items():
             passed.setdefault(k, v)
     return own, {k: v for k, v in passed.items() if k not in own}
@@ -374,6 +436,29 @@ def check_pruning_options(
     }
 
 # %% ../../nbs/10_pruning.ipynb #d4a14096
+_INPUTS = ('dynamics', 'models')  # what a scorer may score from (a recorded run, trained models): inputs, not settings
+
+
+def pruning_config(
+    method: str,  # a registered pruning method
+    dataset: str,  # dataset name (selects the row)
+    keep: float | int,  # keep ratio (selects the row where the paper's settings depend on it, as TDDS's)
+    profile: str = DEFAULT_PROFILE,  # 'cpu' or 'paper'
+    **overrides,  # fields of the method's config
+) -> PruningConfig:
+    "The preset of `method` for (dataset, keep, profile) with overrides applied."
+    if method not in PRUNING_METHODS:
+        load_pruning_methods()
+    entry = PRUNING_METHODS.entry(method)
+    if entry.get('config') is None:
+        raise ValueError(
+            f"pruning method {entry['name']!r} was registered without a config class, so it has no presets; "
+            "call prune without profile (the scorer's own defaults)"
+        )
+    cfg = entry['config'].preset(dataset, keep, profile)
+    return cfg.replace(**overrides) if overrides else cfg
+
+
 def prune(
     data: ImageData,  # the training set
     method: str,  # a registered pruning method (see `PRUNING_METHODS.names()`)
@@ -382,7 +467,8 @@ def prune(
     seed: int = 0,  # seed of the scoring run(s) and of the selection
     scores: Tensor | None = None,  # precomputed scores (skip scoring)
     select_options: dict | None = None,  # extra arguments of `select` (cutoff, strata, offset, ...)
-    **config,  # the method's configuration (see its notebook)
+    profile: str | None = None,  # None: the scorer's defaults (the CPU row); 'cpu' or 'paper': the method's preset
+    **config,  # the method's options (see its notebook); with a profile, fields of its config
 ) -> Coreset:
     "Score `data` with `method` and select a coreset."
     if not isinstance(data, ImageData):
@@ -393,7 +479,14 @@ def prune(
     n_keep(keep, len(data))  # check keep, the seed and the options before any (possibly long) scoring run
     rule = entry['rule'] if rule is None else check_choice('rule', rule, RULES)
     check_option('seed', seed, 'int')
-    check_pruning_options(method, config)
+    given = {}
+    if profile is not None:
+        check_choice('profile', profile, PROFILES)
+        inputs = {k: v for k, v in config.items() if k in _INPUTS}
+        cfg_ = pruning_config(method, data.name, keep, profile, **{k: v for k, v in config.items() if k not in inputs})
+        config = dict(cfg_.check().options(recorded=bool(inputs)), **inputs)
+        given = dict(profile=cfg_.profile, source=cfg_.source)
+    config = check_pruning_options(method, config)  # typed: 3.0 epochs become 3
     if scores is None:
         scores = entry['fn'](data, seed=seed, **config)
     scores = check_scores(scores, len(data))
@@ -404,7 +497,7 @@ def prune(
         k: (v if isinstance(v, (str, int, float, bool, list, tuple, dict, type(None))) else f'<{type(v).__name__}>')
         for k, v in config.items()
     }  # a recorded run passed as dynamics= is noted, not serialised
-    return Coreset(idx, scores, entry['name'], dict(cfg, rule=rule, **so), seed, data.name, len(data), keep)
+    return Coreset(idx, scores, entry['name'], dict(given, **cfg, rule=rule, **so), seed, data.name, len(data), keep)
 
 # %% ../../nbs/10_pruning.ipynb #8774a487
 class TrainingDynamics(Callback):
@@ -420,7 +513,8 @@ class TrainingDynamics(Callback):
         bad = set(record) - {'correct', 'loss', 'logp'}
         if bad:
             raise ValueError(
-                f"record={tuple(record)!r} has unknown item(s) {sorted(bad)}; expected some of 'correct', 'loss', 'logp'"
+                f"record={tuple(record)!r} has unknown item(s) {sorted(bad)}; expected some of 'correct', "
+                "'loss', 'logp'"
             )
         self.labels, self.want, self.record, self.dtype = (
             labels,
@@ -479,7 +573,8 @@ class TrainingDynamics(Callback):
         if not bool((s == 1).all()):
             bad = (s != 1).nonzero().flatten()
             raise RuntimeError(
-                f"epoch {epoch}: {len(bad)} sample(s) were not seen exactly once (e.g. index {int(bad[0])} seen {int(s[bad[0]])} times); "
+                f"epoch {epoch}: {len(bad)} sample(s) were not seen exactly once (e.g. index {int(bad[0])} seen "
+                f"{int(s[bad[0]])} times); "
                 "the recorder needs every sample once per epoch (no drop_last, no sampling with replacement)"
             )
 
@@ -515,9 +610,10 @@ def record_dynamics(
     arch: str = 'ConvNet',  # architecture (see `models.get_network`)
     augment: str = 'standard',  # train-time augmentation ('standard', 'dsa' or 'none')
     progress: bool | None = False,
-    **options,  # `TrainConfig` fields over `PRUNING_RECIPE` (epochs=20, lr, batch_size, schedule, nesterov, ...) and model options (width=32 for ConvNet)
+    **options,  # recipe fields over `PRUNING_RECIPE` (epochs=20, lr, nesterov, ...); model options (width=32)
 ) -> TrainingDynamics:
-    "Train a fresh model on `data` with a `TrainingDynamics` recorder; return the recorder (with `.model` and `.config`)."
+    """Train a fresh model on `data` with a `TrainingDynamics` recorder; return the recorder (with `.model` and
+    `.config`)."""
     from dataset_condensation.models import get_network
     from dataset_condensation.augment import make_augment
 
@@ -533,10 +629,65 @@ def record_dynamics(
         raise ValueError(f"record_epochs={list(record_epochs)} reach past stop_after={stop_after}")
     if stop_after != 0:
         stop = [] if stop_after is None else [StopAfter(stop_after)]
-        fit(model, data.x, data.y, cfg, augment=make_augment(augment, data.name), callbacks=[td, *stop], progress=progress)
+        fit(
+            model,
+            data.x,
+            data.y,
+            cfg,
+            augment=make_augment(augment, data.name),
+            callbacks=[td, *stop],
+            progress=progress,
+        )
     td.model = model.to(data.x.device).eval()
     td.config = dict(arch=arch, augment=augment, **asdict(cfg), **arch_options)
     td.config['milestones'] = list(cfg.milestones)
     if stop_after is not None:
         td.config['stop_after'] = stop_after
     return td
+
+# %% ../../nbs/10_pruning.ipynb #904ba827
+@dataclass
+class TrainedScorerConfig(PruningConfig):
+    """A scorer that trains its own run(s) with `record_dynamics` when no recorded run is given: `runs` and the run's
+    recipe. The defaults are the CPU profile's scoring run (what `record_dynamics` does without options)."""
+
+    runs: int = 1  # independent training runs (their scores summed or averaged, as the method does)
+    arch: str = 'ConvNet'  # architecture of the scoring run(s)
+    width: int | None = 32  # ConvNet width (used only for a ConvNet; None: the architecture's own)
+    augment: str = 'standard'  # train-time augmentation ('standard', 'dsa' or 'none')
+    epochs: int = PRUNING_RECIPE.epochs  # length of the schedule
+    lr: float = PRUNING_RECIPE.lr  # base learning rate
+    batch_size: int = PRUNING_RECIPE.batch_size
+    optimizer: str = PRUNING_RECIPE.optimizer
+    momentum: float = PRUNING_RECIPE.momentum
+    weight_decay: float = PRUNING_RECIPE.weight_decay
+    nesterov: bool = PRUNING_RECIPE.nesterov
+    schedule: str = PRUNING_RECIPE.schedule
+    gamma: float = PRUNING_RECIPE.gamma  # decay factor of 'step' / 'multistep'
+    milestones: tuple = PRUNING_RECIPE.milestones  # decay epochs of 'multistep'
+    min_lr: float = PRUNING_RECIPE.min_lr  # final lr of 'cosine'
+
+    def run_options(self) -> dict:
+        "The `record_dynamics` options of the scoring run: the recipe, `arch`, `augment` (and `width` for a ConvNet)."
+        o = self.options()
+        return {k: o[k] for k in self.RUN_FIELDS if k in o and k != 'runs'}
+
+    def choices(self) -> dict:
+        from dataset_condensation.models import NETWORKS
+        from dataset_condensation.augment import AUGMENTATIONS
+        from dataset_condensation.train import OPTIMIZERS, SCHEDULES
+
+        return dict(arch=NETWORKS, augment=AUGMENTATIONS, optimizer=OPTIMIZERS, schedule=SCHEDULES)
+
+
+TrainedScorerConfig.RUN_FIELDS = tuple(
+    f.name for f in fields(TrainedScorerConfig) if f.name not in ('profile', 'source')
+)
+
+
+def scoring_run_defaults() -> dict:
+    """What `record_dynamics` trains without options: `PRUNING_RECIPE`, its `arch` and `augment` defaults, ConvNet width
+    32."""
+    sig = inspect.signature(record_dynamics).parameters
+    recipe = {k: v for k, v in asdict(PRUNING_RECIPE).items() if k not in ('seed', 'temperature', 'channels_last')}
+    return dict(arch=sig['arch'].default, augment=sig['augment'].default, width=32, **recipe)

@@ -8,13 +8,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap, grad
-from ..core import check_choice, check_range
+from dataclasses import dataclass
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import PRUNING_RECIPE, register_pruning, record_dynamics, TrainingDynamics
+from dataset_condensation.pruning.core import (
+    PRUNING_RECIPE,
+    TrainedScorerConfig,
+    register_pruning,
+    record_dynamics,
+    TrainingDynamics,
+)
 
 # %% auto #0
-__all__ = ['PRESETS', 'EL2N_MODES', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores', 'run_seeds',
-           'checkpoints', 'predict_probs', 'online_el2n', 'el2n', 'grand']
+__all__ = ['EL2N_MODES', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores', 'run_seeds', 'checkpoints',
+           'predict_probs', 'online_el2n', 'EL2NConfig', 'GraNdConfig', 'el2n', 'grand']
 
 # %% ../../nbs/13_el2n.ipynb #c3dbe9af
 def el2n_scores(
@@ -169,11 +176,13 @@ def online_el2n(
     return torch.stack(out).mean(0)
 
 # %% ../../nbs/13_el2n.ipynb #5343a9fc
-_PAPER_RECIPE = dict(
+_PAPER_RECIPE = dict(  # data_diet: resnet18_lowres, 200 epochs, batch 128, SGD 0.1 Nesterov, x0.2 at 60/120/160
     arch='ResNet18',
+    width=None,
     epochs=200,
     lr=0.1,
     batch_size=128,
+    optimizer='sgd',
     schedule='multistep',
     milestones=(60, 120, 160),
     gamma=0.2,
@@ -182,17 +191,72 @@ _PAPER_RECIPE = dict(
     weight_decay=5e-4,
     augment='standard',
 )
-_CPU_RECIPE = dict(arch='ConvNet', width=32, epochs=20, lr=0.01, batch_size=64, schedule='cosine', augment='standard')
-PRESETS = {
-    'paper': dict(
-        el2n=dict(mode='offline', epoch=20, runs=10, **_PAPER_RECIPE),  # data_diet: STEP 7800 = epoch 20, 10 runs
-        grand=dict(epoch=0, runs=10, params='all', **_PAPER_RECIPE),
-    ),  # GraNd at initialisation
-    'cpu': dict(
-        el2n=dict(mode='offline', epoch=3, runs=10, **_CPU_RECIPE),
-        grand=dict(epoch=0, runs=10, params='all', **_CPU_RECIPE),
-    ),
-}
+_PAPER_SOURCE = (
+    'official mansheej/data_diet (90_references.ipynb#el2n): resnet18_lowres, 200 epochs, batch 128, SGD 0.1 '
+    'Nesterov momentum 0.9, wd 5e-4, x0.2 at epochs 60/120/160, crop + flip; '
+)
+
+
+@dataclass
+class EL2NConfig(TrainedScorerConfig):
+    "Options of `el2n`: its own and those of its training runs; the class defaults are the CPU row."
+
+    runs: int = 10  # independent runs averaged when training here (the paper: 10)
+    epoch: int = 3  # offline: epochs trained before scoring; online: the recorded epoch
+    mode: str | None = None  # 'offline' | 'online' | 'online_sum' (None: 'online' with dynamics, else 'offline')
+    ord: int = 2  # 2: EL2N; 1: the L1 variant
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> EL2NConfig:
+        "data_diet's EL2N (offline at epoch 20 of 200, 10 runs) or our CPU row (epoch 3 of 20); the same at every keep."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, EL2N at epoch 3 (15% in; the paper 10%) of a 20-epoch ConvNet-3 width 32 '
+                'cosine run, mean of 10 runs',
+            )
+        return cls(
+            profile='paper',
+            source=_PAPER_SOURCE + 'EL2N offline at STEP 7800 = epoch 20, mean of 10 runs (epoch and runs unverified)',
+            mode='offline',
+            epoch=20,
+            runs=10,
+            **_PAPER_RECIPE,
+        )
+
+    def choices(self) -> dict:
+        return dict(super().choices(), **({} if self.mode is None else dict(mode=EL2N_MODES)))
+
+
+@dataclass
+class GraNdConfig(TrainedScorerConfig):
+    "Options of `grand`: its own and those of its training runs; the class defaults are the CPU row."
+
+    runs: int = 10  # independent runs (the paper: 10 inits)
+    epoch: int = 0  # epochs trained before scoring (0: at initialisation, the paper; the recipe is then unused)
+    params: str = 'all'  # 'all' (paper) or 'last_layer' (DeepCore's approximation)
+    chunk_size: int | None = None  # chunk of the per-sample gradients (None: automatic)
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> GraNdConfig:
+        "data_diet's GraNd (at initialisation, all parameters, 10 inits) or our CPU row; the same at every keep."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu', source='ours: CPU profile, GraNd at initialisation of ConvNet-3 width 32, 10 inits'
+            )
+        return cls(
+            profile='paper',
+            source=_PAPER_SOURCE + 'GraNd at initialisation over all parameters, mean of 10 inits (unverified)',
+            epoch=0,
+            runs=10,
+            params='all',
+            **_PAPER_RECIPE,
+        )
+
+    def choices(self) -> dict:
+        return dict(super().choices(), params=['all', 'last_layer'])
 
 # %% ../../nbs/13_el2n.ipynb #be02f052
 EL2N_MODES = ('offline', 'online', 'online_sum')
@@ -209,6 +273,7 @@ def _check_models(models):
     'el2n',
     direction='high',
     rule='top',
+    config=EL2NConfig,
     doc='EL2N (Paul et al. 2021): error L2 norm a few epochs in, mean over runs; keeps the high scores',
 )
 def el2n(
@@ -228,7 +293,8 @@ def el2n(
     if mode == 'offline':
         if dynamics is not None:
             raise ValueError(
-                "mode='offline' scores fresh checkpoints; pass dynamics only with mode='online' or 'online_sum' (or leave mode=None)"
+                """mode='offline' scores fresh checkpoints; pass dynamics only with mode='online' or 'online_sum' (or
+                leave mode=None)"""
             )
         if models is None:
             models = checkpoints(data, epoch, run_seeds(seed, runs), **train_options)
@@ -253,7 +319,9 @@ def el2n(
     'grand',
     direction='high',
     rule='top',
-    doc='GraNd (Paul et al. 2021): per-sample gradient norm over all parameters at init, mean over runs; keeps the high scores',
+    config=GraNdConfig,
+    doc='GraNd (Paul et al. 2021): per-sample gradient norm over all parameters at init, mean over runs; keeps the '
+    'high scores',
 )
 def grand(
     data: ImageData,  # the training set (scored without augmentation)
@@ -262,7 +330,7 @@ def grand(
     epoch: int = 0,  # epochs trained before scoring (0: at initialisation, the paper)
     params: str = 'all',  # 'all' (paper) or 'last_layer' (DeepCore's approximation)
     models: nn.Module | list | None = None,  # score these checkpoints instead of training
-    batch_size: int | None = None,  # chunk size of the per-sample gradients
+    chunk_size: int | None = None,  # chunk of the per-sample gradients (None: automatic)
     **train_options,  # `record_dynamics` options: the recipe (epochs=20, lr, ...), arch, augment, width
 ) -> Tensor:
     "GraNd scores [N] (keep high): per-sample gradient norm, mean over `runs` checkpoints at `epoch`."
@@ -272,4 +340,4 @@ def grand(
         models = checkpoints(data, epoch, run_seeds(seed, runs), **train_options)
     else:
         models = _check_models(models)
-    return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, batch_size) for m in models]).mean(0)
+    return torch.stack([per_sample_grad_norms(m, data.x, data.y, params, chunk_size) for m in models]).mean(0)

@@ -7,12 +7,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 import torch
 from torch import Tensor
-from ..core import check_range
+from dataclasses import dataclass
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import register_pruning, record_dynamics, TrainingDynamics
+from dataset_condensation.pruning.core import (
+    TrainedScorerConfig,
+    register_pruning,
+    record_dynamics,
+    TrainingDynamics,
+)
 
 # %% auto #0
-__all__ = ['PRESETS', 'window_variance', 'eva_scores', 'eva']
+__all__ = ['window_variance', 'eva_scores', 'EVAConfig', 'eva']
 
 # %% ../../nbs/15_eva.ipynb #1ff7942d
 def _check_window(window, name: str) -> tuple[int, int]:
@@ -25,7 +31,8 @@ def _check_window(window, name: str) -> tuple[int, int]:
         ) from None
     if b - a < 2:
         raise ValueError(
-            f"{name}={window!r} holds {max(b - a, 0)} epoch(s); a variance needs a window [start, stop) of at least 2 epochs"
+            f"{name}={window!r} holds {max(b - a, 0)} epoch(s); a variance needs a window [start, stop) of at "
+            "least 2 epochs"
         )
     return a, b
 
@@ -42,7 +49,8 @@ def _window_rows(
     if missing:
         shown = f"{epochs[0]}..{epochs[-1]}" if epochs == list(range(epochs[0], epochs[-1] + 1)) else str(epochs)
         raise ValueError(
-            f"{name}={window!r} needs epochs {missing[0]}..{missing[-1]} ({len(missing)} of them) that were not recorded "
+            f"{name}={window!r} needs epochs {missing[0]}..{missing[-1]} ({len(missing)} of them) that were not "
+            "recorded "
             f"(recorded epochs: {shown}); record them or move the window"
         )
     return [row[e] for e in range(a, b)]
@@ -86,7 +94,8 @@ def eva_scores(
     weight: float = 0.5,  # w: weight of the early window; 1 − w goes to the late one
     epochs: Sequence[int] | None = None,  # epoch number of each row (default 0..E-1)
 ) -> Tensor:
-    "EVA: w·V̂_e + (1−w)·V̂_l, each window's unbiased error variance L1-normalised over the dataset, float32 [N]; keep high."
+    """EVA: w·V̂_e + (1−w)·V̂_l, each window's unbiased error variance L1-normalised over the dataset, float32 [N]; keep
+    high."""
     check_range('weight', weight, 0, 1)
     out = 0.0
     for name, win, w in (('early', early, weight), ('late', late, 1 - weight)):
@@ -103,42 +112,51 @@ def eva_scores(
     return out.float()
 
 # %% ../../nbs/15_eva.ipynb #1d3605b1
-PRESETS = {
-    'paper': dict(
-        arch='ResNet18',
-        epochs=200,
-        early=(0, 10),
-        late=(100, 110),
-        weight=0.5,
-        lr=0.1,
-        batch_size=256,
-        schedule='cosine',
-        weight_decay=5e-4,
-        augment='none',
-        notes='xxxx-Bella/EVA train.py + README (OrganSMNIST): CCS ResNet-18, SGD 0.1 momentum 0.9 Nesterov wd 5e-4, '
-        'cosine per iteration to 1e-4, batch 256, 200 epochs, no augmentation, --as_rgb; '
-        'Nesterov, the 1e-4 floor and --as_rgb are not reproduced by record_dynamics',
-    ),
-    'cpu': dict(
-        arch='ConvNet',
-        width=32,
-        epochs=20,
-        early=(0, 5),
-        late=(10, 15),
-        weight=0.5,
-        lr=0.01,
-        batch_size=64,
-        schedule='cosine',
-        weight_decay=5e-4,
-        augment='none',
-        notes='CPU profile: 200 -> 20 epochs; early window starts at 0, late window at mid-training; 5 epochs each',
-    ),
-}
+@dataclass
+class EVAConfig(TrainedScorerConfig):
+    "Options of `eva`: the windows, their weight and the recorded run's recipe; the class defaults are the CPU row."
+
+    early: tuple = (0, 5)  # early window [e_min, e_max), in epochs of the run
+    late: tuple = (10, 15)  # late window [l_min, l_max)
+    weight: float = 0.5  # w, the early window's weight
+    augment: str = 'none'  # no augmentation (the official MedMNIST pipeline)
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> EVAConfig:
+        "The official setting (OrganSMNIST, CCS ResNet-18, 200 epochs) or our CPU row; the same at every keep."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, 200 -> 20 epochs of ConvNet-3 width 32; the early window starts at 0, the '
+                'late one at mid-training, 5 epochs each',
+            )
+        return cls(
+            profile='paper',
+            source='official xxxx-Bella/EVA train.py + README (OrganSMNIST; 90_references.ipynb#eva): CCS ResNet-18, '
+            'SGD 0.1 momentum 0.9 Nesterov wd 5e-4, cosine per iteration to 1e-4, batch 256, 200 epochs, no '
+            'augmentation; its --as_rgb 3-channel input is not reproduced',
+            arch='ResNet18',
+            width=None,
+            epochs=200,
+            early=(0, 10),
+            late=(100, 110),
+            weight=0.5,
+            lr=0.1,
+            batch_size=256,
+            optimizer='sgd',
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=5e-4,
+            schedule='cosine',
+            min_lr=1e-4,
+            augment='none',
+        )
 
 # %% ../../nbs/15_eva.ipynb #b57fca63
 def _train_options(train_options: dict) -> dict:
-    "`record_dynamics` options: PRESETS['cpu'] (its ConvNet width only for a ConvNet) updated with `train_options`."
-    opts = {k: v for k, v in PRESETS['cpu'].items() if k not in ('early', 'late', 'weight', 'notes')}
+    "`record_dynamics` options: the CPU row's (its ConvNet width only for a ConvNet) updated with `train_options`."
+    opts = EVAConfig().run_options()
     if not str(train_options.get('arch', 'ConvNet')).startswith('ConvNet'):
         opts.pop('width')
     return dict(opts, **train_options)
@@ -151,7 +169,8 @@ def _dynamics_list(dynamics, n: int) -> list:
     for d in runs:
         if getattr(d, 'logp', None) is None:
             raise ValueError(
-                "dynamics has no recorded log-probabilities; record them with record_dynamics(..., record=('logp', ...))"
+                """dynamics has no recorded log-probabilities; record them with record_dynamics(..., record=('logp',
+                ...))"""
             )
         if d.logp.shape[1] != n:
             raise ValueError(f"dynamics was recorded on {d.logp.shape[1]} samples but the dataset has {n}")
@@ -162,6 +181,7 @@ def _dynamics_list(dynamics, n: int) -> list:
     'eva',
     direction='high',
     rule='top',
+    config=EVAConfig,
     doc='EVA (Hong et al., ACM MM 2024): L1-normalised EL2N variance in an early and a late epoch window; keep high',
 )
 def eva(
@@ -170,11 +190,11 @@ def eva(
     dynamics: TrainingDynamics
     | list
     | None = None,  # a recorded run (or a list of runs) with log-probabilities; None: train
-    early=PRESETS['cpu']['early'],  # early window [e_min, e_max), in epochs of the run
-    late=PRESETS['cpu']['late'],  # late window [l_min, l_max)
-    weight: float = PRESETS['cpu']['weight'],  # w, the early window's weight
+    early=EVAConfig.early,  # early window [e_min, e_max), in epochs of the run
+    late=EVAConfig.late,  # late window [l_min, l_max)
+    weight: float = EVAConfig.weight,  # w, the early window's weight
     runs: int = 1,  # training runs when `dynamics` is None (scores averaged)
-    **train_options,  # passed to `record_dynamics` (epochs, arch, width, lr, augment, ...); default PRESETS['cpu']
+    **train_options,  # passed to `record_dynamics` (epochs, arch, width, lr, augment, ...); default: the CPU row
 ) -> Tensor:
     "EVA scores [N] of `data` (keep high), from recorded dynamics or from `runs` fresh training runs."
     if dynamics is None:

@@ -6,12 +6,18 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from ..core import check_choice, check_range
+from dataclasses import dataclass
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import register_pruning, record_dynamics, TrainingDynamics
+from dataset_condensation.pruning.core import (
+    TrainedScorerConfig,
+    register_pruning,
+    record_dynamics,
+    TrainingDynamics,
+)
 
 # %% auto #0
-__all__ = ['PRESETS', 'forgetting_scores', 'is_never_learned', 'is_unforgettable', 'forgetting']
+__all__ = ['forgetting_scores', 'is_never_learned', 'is_unforgettable', 'ForgettingConfig', 'forgetting']
 
 # %% ../../nbs/11_forgetting.ipynb #3cea6db7
 def forgetting_scores(
@@ -26,7 +32,8 @@ def forgetting_scores(
         return torch.stack([forgetting_scores(c, never_learned) for c in correct]).sum(0)
     if correct.ndim != 2 or correct.shape[0] < 1:
         raise ValueError(
-            f"correct must be a bool tensor [presentations, N] with at least one presentation; got shape {tuple(correct.shape)}"
+            "correct must be a bool tensor [presentations, N] with at least one presentation; got shape "
+            f"{tuple(correct.shape)}"
         )
     a = correct.bool()
     f = (a[:-1] & ~a[1:]).sum(0).float()
@@ -52,37 +59,46 @@ def is_unforgettable(
     return forgetting_scores(correct, 'max') == 0
 
 # %% ../../nbs/11_forgetting.ipynb #4f3e9a65
-PRESETS = {
-    # Toneva et al., `run_cifar.py` defaults; 5 seeds summed (README) -- 90_references.ipynb#forgetting
-    'paper': dict(
-        arch='ResNet18',
-        epochs=200,
-        batch_size=128,
-        optimizer='sgd',
-        lr=0.1,
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=5e-4,
-        schedule='multistep',
-        milestones=(60, 120, 160),
-        gamma=0.2,
-        augment='standard',
-        runs=5,
-    ),
-    # our CPU profile (90_references.ipynb#profiles): ConvNet-3 width 32, 20 epochs, cosine, 3 seeds summed
-    'cpu': dict(
-        arch='ConvNet',
-        width=32,
-        epochs=20,
-        batch_size=64,
-        optimizer='sgd',
-        lr=0.01,
-        weight_decay=5e-4,
-        schedule='cosine',
-        augment='standard',
-        runs=3,
-    ),
-}
+@dataclass
+class ForgettingConfig(TrainedScorerConfig):
+    "Options of `forgetting`: its own and those of its training runs; the class defaults are the CPU row."
+
+    runs: int = 1  # runs trained and summed when no recorded run is given (the paper: 5)
+    never_learned: str = 'max'  # 'max' (paper: T per run), 'zero' (DeepCore/CCS) or 'inf' (SVP/data_diet)
+    tie_break: str = 'random'  # 'random': seeded jitter in [0, 1e-3); 'index': exact counts
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> ForgettingConfig:
+        "The official recipe (`run_cifar.py` defaults, 5 seeds summed) or our CPU row; the same at every keep."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, ConvNet-3 width 32, 20 epochs, SGD 0.01 cosine, batch 64, one run '
+                '(the recorded run of the benchmark and dc demo)',
+            )
+        return cls(
+            profile='paper',
+            source='official mtoneva/example_forgetting run_cifar.py argparse defaults; README: seeds 1-5 summed '
+            '(90_references.ipynb#forgetting)',
+            runs=5,
+            arch='ResNet18',
+            width=None,
+            epochs=200,
+            batch_size=128,
+            optimizer='sgd',
+            lr=0.1,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=5e-4,
+            schedule='multistep',
+            milestones=(60, 120, 160),
+            gamma=0.2,
+            augment='standard',
+        )
+
+    def choices(self) -> dict:
+        return dict(super().choices(), never_learned=['max', 'zero', 'inf'], tie_break=['random', 'index'])
 
 # %% ../../nbs/11_forgetting.ipynb #1658d817
 def _corrects(dynamics, n: int) -> list[Tensor]:
@@ -113,6 +129,7 @@ def _corrects(dynamics, n: int) -> list[Tensor]:
     'forgetting',
     direction='high',
     rule='top',
+    config=ForgettingConfig,
     doc='forgetting events summed over runs (Toneva et al., ICLR 2019); keeps the most forgettable, never learned = T',
 )
 def forgetting(

@@ -8,14 +8,22 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
-from ..core import check_choice, check_range, make_generator
+from dataclasses import dataclass
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
 from ..data import ImageData
-from .core import register_pruning, record_dynamics, TrainingDynamics, n_keep
+from dataset_condensation.pruning.core import (
+    TrainedScorerConfig,
+    register_pruning,
+    record_dynamics,
+    TrainingDynamics,
+    n_keep,
+)
 from .forgetting import forgetting_scores
 
 # %% auto #0
-__all__ = ['PROXY_PRESETS', 'SVP_CRITERIA', 'least_confidence_scores', 'entropy_scores', 'margin_scores', 'kcenter_greedy',
-           'kcenter_order_scores', 'rankdata', 'spearman', 'train_proxy', 'model_outputs', 'svp', 'svp_kcenter']
+__all__ = ['SVP_PAPER_PROXY', 'SVP_CRITERIA', 'least_confidence_scores', 'entropy_scores', 'margin_scores', 'kcenter_greedy',
+           'kcenter_order_scores', 'rankdata', 'spearman', 'ProxyConfig', 'SVPConfig', 'KCenterConfig', 'train_proxy',
+           'model_outputs', 'svp', 'svp_kcenter']
 
 # %% ../../nbs/12_proxy.ipynb #4873ea32
 def _check_probs(probs: Tensor, name: str = 'probs', min_classes: int = 1) -> Tensor:
@@ -150,41 +158,106 @@ def spearman(
     return float('nan') if float(den) == 0 else float((ra * rb).sum() / den)
 
 # %% ../../nbs/12_proxy.ipynb #b9bf461b
-PROXY_PRESETS = {
-    'paper_cifar10': dict(  # svp/cifar/coreset.py + README (90_references.ipynb#svp): reference only
-        proxy_arch='preact20',
-        target_arch='preact164',
-        proxy_epochs=(1, 45, 4),
-        proxy_lrs=(0.01, 0.1, 0.01),
-        target_epochs=(1, 90, 45, 45),
-        target_lrs=(0.01, 0.1, 0.01, 0.001),
-        batch_size=128,
-        optimizer='sgd',
-        momentum=0.9,
-        weight_decay=5e-4,
-        augment='crop+flip',
-        subset=10_000,
-        criterion='least_confidence',
-        checkpoint='best',
-        kcenter_initial=1_000,
-    ),
-    'cpu': dict(arch='ConvNet', width=8, epochs=5, lr=0.01, batch_size=64, schedule='cosine', augment='standard'),
-    'cpu_target': dict(
-        arch='ConvNet', width=32, epochs=20, lr=0.01, batch_size=64, schedule='cosine', augment='standard'
-    ),
-}
+SVP_PAPER_PROXY = 'preact20'  # SVP's CIFAR proxy, a pre-activation ResNet-20: not in the model zoo
+SVP_CRITERIA = ('forgetting', 'least_confidence', 'entropy', 'margin')
+
+
+@dataclass
+class ProxyConfig(TrainedScorerConfig):
+    "The proxy's training run (`epochs`, `width`: the proxy's); the class defaults are the CPU row."
+
+    epochs: int = 5  # proxy epochs (svp's proxy_epochs)
+    width: int | None = 8  # proxy ConvNet width (svp's proxy_width)
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> ProxyConfig:
+        "SVP's CIFAR proxy (`svp/cifar/coreset.py`, refused by `check`: not in the zoo) or our CPU proxy."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, a ConvNet-3 width 8 proxy trained 5 epochs (SGD 0.01 cosine, batch 64) for '
+                'the width-32, 20-epoch scoring run',
+            )
+        return cls(
+            profile='paper',
+            source='official stanford-futuredata/selection-via-proxy svp/cifar/coreset.py + README '
+            '(90_references.ipynb#svp): PreAct-ResNet-20 proxy of a ResNet-164 target, 50 epochs (1 @ 0.01, '
+            "45 @ 0.1, 4 @ 0.01; no warm-up here), selection from the 'best' checkpoint (here the final one)",
+            **cls._paper(),
+        )
+
+    @classmethod
+    def _paper(cls) -> dict:
+        return dict(
+            arch=SVP_PAPER_PROXY,
+            width=None,
+            epochs=50,
+            lr=0.1,
+            batch_size=128,
+            optimizer='sgd',
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule='multistep',
+            milestones=(46,),
+            gamma=0.1,
+            augment='standard',
+        )
+
+    def check(self) -> ProxyConfig:
+        if self.arch == SVP_PAPER_PROXY:
+            raise ValueError(
+                f"arch={SVP_PAPER_PROXY!r}: SVP's paper proxy, a pre-activation ResNet-20, is not in the model zoo; "
+                "replace arch (e.g. 'ResNet18' or 'ConvNet') or use profile='cpu'"
+            )
+        return super().check()
+
+
+@dataclass
+class SVPConfig(ProxyConfig):
+    "Options of `svp`: the criterion, the proxy runs and forgetting's conventions; the class defaults are the CPU row."
+
+    criterion: str = 'forgetting'  # one of SVP_CRITERIA (the paper's CIFAR default: 'least_confidence')
+    never_learned: str = 'max'  # forgetting's never-learned: 'max' (T per run), 'zero', 'inf' (SVP)
+    tie_break: str = 'random'  # forgetting: 'random' (seeded jitter in [0, 1e-3)) or 'index'
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> SVPConfig:
+        c = super().preset(dataset, keep, profile)
+        return c.replace(criterion='least_confidence') if profile == 'paper' else c
+
+    def choices(self) -> dict:
+        return dict(
+            super().choices(),
+            criterion=SVP_CRITERIA,
+            never_learned=['max', 'zero', 'inf'],
+            tie_break=['random', 'index'],
+        )
+
+
+@dataclass
+class KCenterConfig(ProxyConfig):
+    "Options of `svp_kcenter`: the random initial centres and how many picks to rank; the defaults are the CPU row."
+
+    initial: int = 0  # random initial centres, counted against the budget (the paper's CIFAR setting: 1,000)
+    n_rank: int | float | None = None  # picks to rank (None: all N)
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> KCenterConfig:
+        c = super().preset(dataset, keep, profile)
+        return c.replace(initial=1000) if profile == 'paper' else c
 
 # %% ../../nbs/12_proxy.ipynb #77675845
 def train_proxy(
     data: ImageData,  # the training set (on the training device)
-    epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
-    width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
+    epochs: int | None = None,  # proxy epochs (None: ProxyConfig's, 5)
+    width: int | None = None,  # proxy ConvNet width (None: ProxyConfig's, 8)
     seed: int = 0,  # initialisation, batch order and augmentation
     record=('correct',),  # what the recorder keeps (see `record_dynamics`)
     **train_options,  # more `record_dynamics` options: arch, lr, batch_size, schedule, augment, ...
 ) -> TrainingDynamics:
     "Train a small proxy on `data` with a `TrainingDynamics` recorder (the proxy model is in `.model`)."
-    cfg = {k: v for k, v in PROXY_PRESETS['cpu'].items()}
+    cfg = ProxyConfig().run_options()  # the CPU proxy
     cfg.update(epochs=cfg['epochs'] if epochs is None else epochs, width=cfg['width'] if width is None else width)
     cfg.update(train_options)
     if not str(cfg['arch']).startswith('ConvNet'):
@@ -213,7 +286,6 @@ def model_outputs(
     return torch.cat(probs), (torch.cat(feats) if features else None)
 
 # %% ../../nbs/12_proxy.ipynb #0a24936a
-SVP_CRITERIA = ('forgetting', 'least_confidence', 'entropy', 'margin')
 _UNCERTAINTY = dict(least_confidence=least_confidence_scores, entropy=entropy_scores, margin=margin_scores)
 
 
@@ -253,6 +325,7 @@ def _model_of(d, criterion):
     'svp',
     direction='high',
     rule='top',
+    config=SVPConfig,
     doc='Selection via Proxy: forgetting / least confidence / entropy / margin from a small short proxy (keep high)',
 )
 def svp(
@@ -261,10 +334,10 @@ def svp(
     criterion: str = 'forgetting',  # one of SVP_CRITERIA
     dynamics: TrainingDynamics | list | None = None,  # recorded run(s) to score from; None: train `runs` proxies
     runs: int = 1,  # proxies trained when dynamics is None
-    proxy_epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
-    proxy_width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
-    never_learned: str = 'max',  # forgetting: never-learned samples get 'max' (T per run), 'zero', or 'inf' (SVP; stored as 1 + all presentations)
-    tie_break: str = 'random',  # forgetting: 'random' (seeded jitter in [0, 1e-3)) or 'index' (exact counts, ties in dataset order)
+    proxy_epochs: int | None = None,  # proxy epochs (None: ProxyConfig's, 5)
+    proxy_width: int | None = None,  # proxy ConvNet width (None: ProxyConfig's, 8)
+    never_learned: str = 'max',  # forgetting's never-learned: 'max' (T per run), 'zero', 'inf' (SVP)
+    tie_break: str = 'random',  # forgetting: 'random' (seeded jitter in [0, 1e-3)) or 'index' (ties in dataset order)
     **train_options,  # passed to `train_proxy` / `record_dynamics` (lr, batch_size, arch, augment, ...)
 ) -> Tensor:
     "SVP scores [N] (high = kept) from the proxy's forgetting events or its uncertainty."
@@ -292,6 +365,7 @@ def svp(
     'svp_kcenter',
     direction='high',
     rule='top',
+    config=KCenterConfig,
     doc='SVP greedy k-center on proxy features; score = pick order, so top-k is the greedy selection',
 )
 def svp_kcenter(
@@ -303,8 +377,8 @@ def svp_kcenter(
     initial: int | Tensor | list = 0,  # random initial centres (count, against the budget) or their indices
     n_rank: int | float | None = None,  # picks to rank (None: all N; O(N·n_rank) cost)
     runs: int = 1,  # must be 1: k-center works in one proxy's feature space
-    proxy_epochs: int | None = None,  # proxy epochs (None: PROXY_PRESETS['cpu'])
-    proxy_width: int | None = None,  # proxy ConvNet width (None: PROXY_PRESETS['cpu'])
+    proxy_epochs: int | None = None,  # proxy epochs (None: ProxyConfig's, 5)
+    proxy_width: int | None = None,  # proxy ConvNet width (None: ProxyConfig's, 8)
     **train_options,  # passed to `train_proxy` / `record_dynamics`
 ) -> Tensor:
     "Greedy k-center pick order on the proxy's features `embed(x)` as scores [N] (first picked = highest)."

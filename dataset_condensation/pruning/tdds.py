@@ -4,17 +4,16 @@
 
 # %% ../../nbs/14_tdds.ipynb #468f6937
 from __future__ import annotations
-import math
 import warnings
 import torch
 from torch import Tensor
-from ..core import check_choice, check_range
+from dataclasses import dataclass
+from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import register_pruning, record_dynamics, check_scores
+from .core import TrainedScorerConfig, register_pruning, record_dynamics, check_scores
 
 # %% auto #0
-__all__ = ['PAPER_SETUP', 'PRESETS', 'CPU_PROFILE', 'LOSS_WEIGHTINGS', 'tdds_weights', 'tdds_scores', 'tdds_preset',
-           'tdds_batch_weights', 'tdds']
+__all__ = ['PAPER_TK', 'LOSS_WEIGHTINGS', 'tdds_weights', 'tdds_scores', 'TDDSConfig', 'tdds_batch_weights', 'tdds']
 
 # %% ../../nbs/14_tdds.ipynb #d1b5eaf9
 def tdds_weights(
@@ -69,66 +68,69 @@ def tdds_scores(
     return torch.cat(out)
 
 # %% ../../nbs/14_tdds.ipynb #445faf3c
-PAPER_SETUP = dict(
-    dataset='CIFAR-100',
-    arch='ResNet18',
-    epochs=200,
-    batch_size=100,
-    lr=0.1,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    schedule='cosine (per iteration)',
-    augment='crop + flip',
-    seed=42,
-    beta=0.9,
-    recording='online: train mode, augmented, logits before each step',
-    source='zhangxin-xd/Dataset-Pruning-TDDS@9c1e3bd train.py, importance_evaluation.py',
-)
 _DUAL = 'the DUAL repo (behaapyy/dual-pruning@4ab525d) hard-codes these (T, K) pairs in order'
-PRESETS = {  # keep ratio -> (T, K) of the paper's CIFAR-100 / ResNet-18 / 200-epoch runs
-    0.7: dict(
-        T=90, window=10, prune_rate=0.3, status='confirmed', source='TDDS paper, quoted by the authors in issue #2'
-    ),
-    0.5: dict(T=70, window=10, prune_rate=0.5, status='inferred', source=_DUAL),
-    0.3: dict(T=60, window=20, prune_rate=0.7, status='inferred', source=_DUAL),
-    0.2: dict(T=20, window=10, prune_rate=0.8, status='inferred', source=_DUAL),
+PAPER_TK = {  # keep ratio -> (T, K) of the paper's CIFAR-100 / ResNet-18 / 200-epoch runs
+    0.7: dict(T=90, window=10, status='confirmed', source='TDDS paper, quoted by the authors in issue #2'),
+    0.5: dict(T=70, window=10, status='inferred', source=_DUAL),
+    0.3: dict(T=60, window=20, status='inferred', source=_DUAL),
+    0.2: dict(T=20, window=10, status='inferred', source=_DUAL),
     0.1: dict(
         T=10,
         window=5,
-        prune_rate=0.9,
         status='inferred',
         source='used by a user in TDDS issue #3 and not contradicted (54.51% not reproduced there)',
     ),
 }
-CPU_PROFILE = dict(
-    T=10,
-    window=5,
-    beta=0.9,
-    epochs=20,
-    arch='ConvNet',
-    width=32,
-    batch_size=64,
-    lr=0.01,
-    schedule='cosine',
-    augment='standard',
-    note='T = half of a 20-epoch run (the confirmed preset uses 90/200); K = 5 keeps 4 differences per window',
+_PAPER_RECIPE = (
+    'official zhangxin-xd/Dataset-Pruning-TDDS@9c1e3bd train.py, importance_evaluation.py: CIFAR-100, ResNet-18, '
+    '200 epochs, batch 100, SGD 0.1 Nesterov momentum 0.9, wd 5e-4, cosine per iteration, crop + flip, seed 42, '
+    'logits recorded online'
 )
 
 
-def tdds_preset(
-    keep: float,  # keep ratio (fraction kept)
-    profile: str = 'cpu',  # 'cpu': CPU_PROFILE (any keep); 'paper': PRESETS[keep] (needs a 200-epoch run)
-) -> dict:
-    "The scorer's arguments (T, window, beta) for `keep` under `profile`."
-    check_choice('profile', profile, ['cpu', 'paper'])
-    if profile == 'cpu':
-        return dict(T=CPU_PROFILE['T'], window=CPU_PROFILE['window'], beta=CPU_PROFILE['beta'])
-    hit = [k for k in PRESETS if abs(k - keep) < 1e-9]
-    if not hit:
-        raise ValueError(f"keep={keep!r} has no paper preset; expected one of {sorted(PRESETS)}")
-    p = PRESETS[hit[0]]
-    return dict(T=p['T'], window=p['window'], beta=PAPER_SETUP['beta'])
+@dataclass
+class TDDSConfig(TrainedScorerConfig):
+    "Options of `tdds`: its own and those of its training runs; the class defaults are the CPU row (any keep)."
+
+    T: int = 10  # epochs used: 0..T-1 (official --trajectory_len); CPU: half of the 20-epoch run
+    window: int = 5  # window length K (official --window_size); CPU: 4 differences per window
+    beta: float = 0.9  # EMA decay (official --decay)
+    aggregate: str = 'ema'  # 'ema' (official) or 'mean'
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> TDDSConfig:
+        "The paper's (T, K) for `keep` (`PAPER_TK`, with the official recipe) or our CPU row (T=10, K=5 at any keep)."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, T = half of a 20-epoch ConvNet-3 width 32 run (the confirmed preset uses '
+                '90/200); K = 5 keeps 4 differences per window; beta official',
+            )
+        hit = [k for k in PAPER_TK if abs(k - keep) < 1e-9]
+        if not hit:
+            raise ValueError(f"keep={keep!r} has no paper preset; expected one of {sorted(PAPER_TK)}")
+        row = PAPER_TK[hit[0]]
+        return cls(
+            profile='paper',
+            source=f"(T, K) {row['status']}: {row['source']}; {_PAPER_RECIPE}",
+            T=row['T'],
+            window=row['window'],
+            beta=0.9,
+            arch='ResNet18',
+            width=None,
+            epochs=200,
+            batch_size=100,
+            lr=0.1,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=5e-4,
+            schedule='cosine',
+            augment='standard',
+        )
+
+    def choices(self) -> dict:
+        return dict(super().choices(), aggregate=['ema', 'mean'])
 
 # %% ../../nbs/14_tdds.ipynb #ac4f6664
 LOSS_WEIGHTINGS = (None, 'tdds_batch_mean')  # None: plain CE (our default); 'tdds_batch_mean': the official trick
@@ -162,15 +164,16 @@ def _first_epochs(d, T: int, n: int) -> Tensor:
     'tdds',
     direction='high',
     rule='top',
+    config=TDDSConfig,
     doc='TDDS (Zhang et al., CVPR 2024): EMA over windows of the spread of the per-epoch prediction change; keep high',
 )
 def tdds(
     data: ImageData,  # the training set
     seed: int = 0,  # seed of the first training run (run r uses seed + r)
     dynamics=None,  # a TrainingDynamics with logp (or a list: one per run); None: train `runs` runs
-    T: int = CPU_PROFILE['T'],  # epochs used: 0..T-1 (official --trajectory_len)
-    window: int = CPU_PROFILE['window'],  # window length K (official --window_size)
-    beta: float = 0.9,  # EMA decay (official --decay)
+    T: int = TDDSConfig.T,  # epochs used: 0..T-1 (official --trajectory_len)
+    window: int = TDDSConfig.window,  # window length K (official --window_size)
+    beta: float = TDDSConfig.beta,  # EMA decay (official --decay)
     aggregate: str = 'ema',  # 'ema' (official) or 'mean'
     runs: int = 1,  # training runs when dynamics is None (scores are averaged)
     **train_options,  # passed to record_dynamics (epochs, width, lr, ...)
@@ -179,7 +182,7 @@ def tdds(
     check_range('T', T, 2)
     check_range('runs', runs, 1)
     if dynamics is None:
-        epochs = train_options.pop('epochs', max(T, CPU_PROFILE['epochs']))
+        epochs = train_options.pop('epochs', max(T, TDDSConfig.epochs))
         if epochs < T:
             raise ValueError(f"T={T} needs at least T training epochs; got epochs={epochs}")
         dynamics = [
