@@ -74,7 +74,7 @@ def run(M):
     )
     out['el2n_offline'] = M['pruning.el2n'].el2n(sub, seed=5, runs=2, epoch=1, epochs=3, width=8)
     out['grand'] = M['pruning.el2n'].grand(sub, seed=5, runs=1, epoch=1, epochs=2, width=8)
-    out['tdds'] = M['pruning.tdds'].tdds(sub, seed=0, T=3, window=2, epochs=3, width=8)
+    out['tdds'] = M['pruning.tdds'].tdds(sub, seed=0, T=4, window=3, epochs=4, width=8)
     T = M['distill.trajectory']
     spec = T.buffer_spec(sub, epochs=2, arch_options=dict(width=8))
     out['expert_sgd'] = T.train_expert(sub, spec, 1)[0]
