@@ -18,7 +18,7 @@ from .train import Callback, TrainConfig, evaluate, fit, fit_many, train_config
 
 # %% auto #0
 __all__ = ['RECIPES', 'Recipe', 'get_recipe', 'EvalResult', 'evaluate_tensors', 'evaluate_subset', 'evaluate_synset',
-           'baseline_table', 'format_baselines']
+           'baseline_table', 'format_baselines', 'plot_baselines']
 
 # %% ../nbs/05_evaluate.ipynb #922f3b70
 @dataclass
@@ -300,3 +300,32 @@ def format_baselines(rows: list[dict]) -> str:
 
 
 # A small version first (width 16, 20 epochs on subsets, 1 on the full set), to show the shape of the table:
+
+# %% ../nbs/05_evaluate.ipynb #b3b7d1eb
+def plot_baselines(
+    rows: list[dict],  # `baseline_table` rows
+    ax=None,  # a matplotlib axis (None: a new figure)
+):
+    "Grouped bars per dataset: full data and each random-subset size, accuracy in % with the std over seeds."
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2), dpi=80)
+    keys = ['full'] + [k for k in rows[0] if k.startswith('ipc')]
+    labels = ['full data'] + [f'random {k[3:]}/class' for k in keys[1:]]
+    w = 0.8 / len(keys)
+    for j, (k, lab) in enumerate(zip(keys, labels)):
+        xs = [i + (j - (len(keys) - 1) / 2) * w for i in range(len(rows))]
+        ax.bar(
+            xs,
+            [100 * r[k]['acc_mean'] for r in rows],
+            w,
+            yerr=[100 * r[k]['acc_std'] for r in rows],
+            label=lab,
+            capsize=2,
+        )
+    ax.set_xticks(range(len(rows)), [f"{r['dataset']} ({r['n_train']:,})" for r in rows])
+    ax.set_ylabel('test accuracy (%), final epoch')
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, ncol=len(keys), loc='lower center', bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return ax.figure
