@@ -301,7 +301,7 @@ def format_baselines(rows: list[dict]) -> str:
 
 # A small version first (width 16, 20 epochs on subsets, 1 on the full set), to show the shape of the table:
 
-# %% ../nbs/05_evaluate.ipynb #b3b7d1eb
+# %% ../nbs/05_evaluate.ipynb #e3dca31a
 def plot_baselines(
     rows: list[dict],  # `baseline_table` rows
     ax=None,  # a matplotlib axis (None: a new figure)
