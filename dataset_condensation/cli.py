@@ -192,6 +192,7 @@ def cmd_demo(args) -> int:
         seed=args.seed,
         device=args.device,
         progress=args.progress,
+        workers=args.workers,
         **opts,
     )
     return 0
@@ -856,6 +857,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--quick', action='store_true', help="today's one-minute version: full data and random subsets only")
     p.add_argument('--width', type=pos, default=32, help='ConvNet-3 width (default 32)')
     p.add_argument('--n-models', type=pos, default=2, help='seeds per row (default 2)')
+    p.add_argument(
+        '--workers',
+        type=pos,
+        default=2,
+        help='CPU processes for the pruning and the distillation parts (default 2: side by side; 1: one after the '
+        'other)',
+    )
     p.add_argument(
         '--full-epochs', type=pos, default=None, help='epochs on the full training set (default: the demo\'s)'
     )
