@@ -328,9 +328,10 @@ def epoch_batches(
     device,  # where the indices go
 ) -> tuple[Tensor, ...]:
     "One epoch's batches of indices: a seeded permutation of range(n) per generator, cut into `batch_size` pieces."
-    gens = generators if isinstance(generators, (list, tuple)) else [generators]
-    perms = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in gens]).to(device)
-    return perms.split(batch_size, dim=1) if isinstance(generators, (list, tuple)) else perms[0].split(batch_size)
+    if not isinstance(generators, (list, tuple)):
+        return torch.randperm(n, generator=generators, device=generators.device).to(device).split(batch_size)
+    perms = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in generators]).to(device)
+    return perms.split(batch_size, dim=1)
 
 
 def fit(
@@ -362,6 +363,7 @@ def fit(
     generators = generators or (make_generator(cfg.seed), make_generator(cfg.seed + 1, dev))
     run = Run(model, x, y, cfg, opt, soft_labels, callbacks, generators)
     run('before_fit')
+    totals = []  # per-epoch loss sums, kept on the device: one host sync per `fit`, not one per epoch
     for ep in _progress(range(cfg.epochs), desc='epochs', enable=progress):
         run.epoch = ep
         total = torch.zeros((), device=dev)
@@ -382,14 +384,17 @@ def fit(
             total += run.losses.sum()
             run.it += 1
             run('after_batch')
-        ep_loss = (total / run.n).item()
-        if not math.isfinite(ep_loss):
-            raise FloatingPointError(f"training loss became {ep_loss} in epoch {ep}; lower lr (lr={cfg.lr})")
-        run.hist['loss'].append(ep_loss)
+        totals.append(total)
         run.hist['lr'].append(opt.param_groups[0]['lr'])
         run('after_epoch')
         if run.stop:
             break
+    run.hist['loss'] = (torch.stack(totals) / run.n).tolist()
+    bad = [e for e, v in enumerate(run.hist['loss']) if not math.isfinite(v)]
+    if bad:
+        raise FloatingPointError(
+            f"training loss became {run.hist['loss'][bad[0]]} in epoch {bad[0]}; lower lr (lr={cfg.lr})"
+        )
     run('after_fit')
     if cfg.channels_last:
         model.to(memory_format=torch.contiguous_format)

@@ -33,6 +33,15 @@ def run(argv, capsys):
     return rc, o.out, o.err
 
 
+def eval_coreset(folder) -> list:
+    "`dc eval` of a coreset folder on digits, one tiny model."
+    return [
+        *'eval --dataset digits --coreset'.split(),
+        folder,
+        *'--epochs 1 --width 8 --n-models 1 --device cpu'.split(),
+    ]
+
+
 def refused(argv, capsys, *msgs):
     rc, _, err = run(argv, capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
@@ -179,21 +188,7 @@ def test_other_outputs_need_force(tmp_path, capsys):
     refused(pr, capsys, 'already holds a coreset', '--force')
     assert files(tmp_path / 'c') == before
     assert run([*pr, '--force', '--seed', '3'], capsys)[0] == 0 and files(tmp_path / 'c') != before
-    ev = [
-        'eval',
-        '--dataset',
-        'digits',
-        '--coreset',
-        tmp_path / 'c',
-        '--epochs',
-        '1',
-        '--width',
-        '8',
-        '--n-models',
-        '1',
-        '--device',
-        'cpu',
-    ]
+    ev = eval_coreset(tmp_path / 'c')
     assert run(ev, capsys)[0] == 0
     before = files(tmp_path / 'c')
     refused(ev, capsys, 'metrics.json', '--force')
@@ -320,21 +315,7 @@ def test_every_output_records_the_thread_count(tmp_path, capsys):
     )
     assert (
         run(
-            [
-                'eval',
-                '--dataset',
-                'digits',
-                '--coreset',
-                tmp_path / 'c',
-                '--epochs',
-                '1',
-                '--width',
-                '8',
-                '--n-models',
-                '1',
-                '--device',
-                'cpu',
-            ],
+            eval_coreset(tmp_path / 'c'),
             capsys,
         )[0]
         == 0

@@ -20,6 +20,7 @@ from ..pruning.core import TrainingDynamics, check_scores
 from ..pruning.el2n import el2n_scores, online_el2n
 from ..pruning.forgetting import forgetting_scores
 from dataset_condensation.distill.core import (
+    history_summary,
     DistillConfig,
     SyntheticSet,
     check_ipc,
@@ -712,16 +713,7 @@ def distill_mdc(
         progress=progress,
         desc=f'MDC({cfg.base}) ipc={ipc}',
     )
-    losses = hist['loss']
-    summary = dict(
-        loss_first=losses[0],
-        loss_last=losses[-1],
-        loss_last10=float(np.mean(losses[-10:])),
-        seconds=hist['seconds'],
-        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
-        eval=hist['eval'],
-    )
-    return SyntheticSet(images.detach().clone(), labels, meta=meta(history=summary, mls_log=mls.log()))
+    return SyntheticSet(images.detach().clone(), labels, meta=meta(history=history_summary(hist), mls_log=mls.log()))
 
 # %% ../../nbs/28a_any_size.ipynb #6550e69a
 def _mdc_dm_step(data, b, images, labels, opt, mls):

@@ -34,7 +34,7 @@ from ..data import ImageData, class_indices, image_grid
 # %% auto #0
 __all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'DISTILL_CPU', 'DISTILLATION_MODULES', 'check_ipc', 'init_synthetic',
            'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'checkpoint_info',
-           'load_checkpoint', 'distill_loop', 'DistillConfig', 'synset_meta', 'evaluate_synthetic',
+           'load_checkpoint', 'distill_loop', 'history_summary', 'DistillConfig', 'synset_meta', 'evaluate_synthetic',
            'register_distillation', 'load_distillation_methods', 'method_config', 'distill']
 
 # %% ../../nbs/20_distillation.ipynb #b68a3c9b
@@ -352,8 +352,8 @@ def save_checkpoint(
     return atomic_write(path, lambda p: save_file(t, str(p), metadata={'checkpoint': json.dumps(head)}))
 
 
-def checkpoint_info(path: str | Path) -> dict:
-    "The `info` of a checkpoint (iteration, history, config) from its header, without reading its tensors."
+def _read_checkpoint(path: str | Path, tensors: bool) -> tuple[dict, dict]:
+    "The checkpoint's header and (when `tensors`) its tensors; a clear error if it is missing, damaged or foreign."
     from safetensors import safe_open
 
     path = Path(path)
@@ -362,6 +362,7 @@ def checkpoint_info(path: str | Path) -> dict:
     try:
         with safe_open(str(path), framework='pt') as f:
             head = json.loads((f.metadata() or {})['checkpoint'])
+            t = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e:
         raise ValueError(
             f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
@@ -369,27 +370,17 @@ def checkpoint_info(path: str | Path) -> dict:
         ) from e
     if head.get('format') != CKPT_FORMAT:
         raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
-    return head['info']
+    return head, t
+
+
+def checkpoint_info(path: str | Path) -> dict:
+    "The `info` of a checkpoint (iteration, history, config) from its header, without reading its tensors."
+    return _read_checkpoint(path, tensors=False)[0]['info']
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
     "Read a checkpoint: (state tensors, optimiser state dicts, info); a clear error if it is damaged."
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        with safe_open(str(path), framework='pt') as f:
-            head = json.loads((f.metadata() or {})['checkpoint'])
-            t = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:
-        raise ValueError(
-            f"checkpoint {path} is corrupted or truncated ({type(e).__name__}: {e}); it was left untouched. "
-            "Delete it to start again, or restore a copy."
-        ) from e
-    if head.get('format') != CKPT_FORMAT:
-        raise ValueError(f"{path} is not a distillation checkpoint (format {head.get('format')!r})")
+    head, t = _read_checkpoint(path, tensors=True)
     state = {k[6:]: v for k, v in t.items() if k.startswith('state.')}
     opts = {}
     for name, groups in head['param_groups'].items():
@@ -521,6 +512,21 @@ def distill_loop(
             save(it + 1)
             last_good = it + 1
     return hist
+
+
+def history_summary(
+    hist: dict,  # the history `distill_loop` returns
+) -> dict:
+    "What a set's metadata keeps of its run: first, last and last-10 mean loss, time, and the periodic evaluations."
+    losses = hist['loss']
+    return dict(
+        loss_first=losses[0],
+        loss_last=losses[-1],
+        loss_last10=float(np.mean(losses[-10:])),
+        seconds=hist['seconds'],
+        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
+        eval=hist['eval'],
+    )
 
 # %% ../../nbs/20_distillation.ipynb #c22677be
 DISTILL_CPU = dict(width=32, eval_recipe='dsa', eval_epochs=300)  # what every method's CPU profile shares

@@ -14,6 +14,7 @@ from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, parse_strategy, DSA_STRATEGY
 from dataset_condensation.distill.core import (
+    history_summary,
     DistillConfig,
     DISTILL_CPU,
     SyntheticSet,
@@ -274,13 +275,4 @@ def distill_dm(
         progress=progress,
         desc=f'DM ipc={ipc}',
     )
-    n, losses = len(hist['loss']), hist['loss']
-    summary = dict(
-        loss_first=losses[0],
-        loss_last=losses[-1],
-        loss_last10=float(np.mean(losses[-10:])),
-        seconds=hist['seconds'],
-        seconds_per_iteration=hist['seconds'] / max(n, 1),
-        eval=hist['eval'],
-    )
-    return SyntheticSet(images.detach().clone(), labels, meta=meta(history=summary))
+    return SyntheticSet(images.detach().clone(), labels, meta=meta(history=history_summary(hist)))

@@ -32,6 +32,7 @@ from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
 from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
 from dataset_condensation.distill.core import (
+    history_summary,
     DistillConfig,
     DISTILL_CPU,
     SyntheticSet,
@@ -751,17 +752,8 @@ def run_trajectory_matching(
         progress=progress,
         desc=f'{method} ipc={ipc}',
     )
-    losses = hist['loss']
-    summary = dict(
-        loss_first=losses[0],
-        loss_last=losses[-1],
-        loss_last10=float(np.mean(losses[-10:])),
-        seconds=hist['seconds'],
-        seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
-        eval=hist['eval'],
-    )
     out = current()
-    out.meta = meta(history=summary)
+    out.meta = meta(history=history_summary(hist))
     if ema_decay:
         out.extra = dict(images_raw=images.detach().clone())
     return out
