@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable
-import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
