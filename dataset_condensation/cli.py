@@ -131,8 +131,9 @@ def cmd_eval(args) -> int:
         Path(args.out) if args.out is not None else src, 'metrics.json', 'the metrics of an earlier evaluation', True
     )
     dev = get_device(args.device)
-    tr = load_dataset(args.dataset, root=args.root, device=dev)
-    te = load_dataset(args.dataset, 'test', root=args.root, device=dev)
+    tr = load_dataset(args.dataset, root=args.root, device=dev) if args.coreset is not None else None
+    zca = args.synset is not None and bool(syn.meta.get('zca'))  # a whitened set: its test data whitened alike
+    te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca)
     kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
     kw.update({k: getattr(args, k) for k in ('arch', 'epochs', 'width') if getattr(args, k) is not None})
     if args.coreset is not None:
@@ -522,6 +523,13 @@ def cmd_distill(args) -> int:
             raise ValueError(
                 f"{opt}: method {name!r} uses no {'expert buffer' if field == 'buffer' else 'teacher'} ({which} do)"
             )
+    if args.zca is not None:
+        flag = '--zca' if args.zca else '--no-zca'
+        if 'zca' not in fl:
+            raise ValueError(f"{flag}: method {name!r} has no zca setting (mtt, ftd and seqmatch do)")
+        if 'zca' in given and given['zca'] != args.zca:
+            raise ValueError(f"{flag} and --set zca={str(given['zca']).lower()} disagree; give one of them")
+        over['zca'] = args.zca
     notes = []
     if args.buffer is not None:  # the student is the experts' network unless --set says otherwise (then it is refused)
         from dataset_condensation.distill.trajectory import buffer_defaults
@@ -545,11 +553,18 @@ def cmd_distill(args) -> int:
     _check_resume(args, out, cfg)
     dev = get_device(args.device)
     t0 = time.time()
-    data = load_dataset(args.dataset, root=args.root, device=dev)
+    zca = bool(getattr(cfg, 'zca', False))  # the preset's (or --zca / --no-zca): the data it was tuned on
+    data = load_dataset(args.dataset, root=args.root, device=dev, zca=zca)
     check_ipc(args.ipc, data)
     test = (
-        load_dataset(args.dataset, 'test', root=args.root, device=dev) if cfg.eval_every or args.train_teacher else None
+        load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca)
+        if cfg.eval_every or args.train_teacher
+        else None
     )
+    if zca:
+        notes.append(
+            f"the data is ZCA-whitened (zca=True{'' if args.zca else ', the preset'}); --no-zca runs on plain images"
+        )
     for n in notes:
         print(f"note: {n}")
     if args.force:
@@ -651,8 +666,8 @@ def cmd_experts(args) -> int:
     dev = get_device(args.device)
     t0 = time.time()
     data, test = (
-        load_dataset(args.dataset, root=args.root, device=dev),
-        load_dataset(args.dataset, 'test', root=args.root, device=dev),
+        load_dataset(args.dataset, root=args.root, device=dev, zca=args.zca),
+        load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=args.zca),
     )
     diff = buffer_conflict(out, buffer_spec(data, **kw))
     if diff and not args.force:
@@ -684,7 +699,7 @@ def cmd_experts(args) -> int:
             ['dataset', 'arch', 'options', 'experts', 'epochs', 'step', 'per expert', 'test acc', 'per expert', 'time'],
         )
     )
-    print(f"wrote {buf.n_experts} experts to {out} (profile {args.profile})")
+    print(f"wrote {buf.n_experts} experts to {out} (profile {args.profile}{', ZCA-whitened data' if args.zca else ''})")
     return 0
 
 # %% ../nbs/30_cli.ipynb #f1e02a95
@@ -924,6 +939,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 '--buffer', help='expert buffer folder (mtt, ftd, seqmatch; see dc experts): the student is its network'
             )
+            p.add_argument(
+                '--zca',
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help="distil on ZCA-whitened data (mtt, ftd, seqmatch; default: the preset's zca, True for the paper "
+                "rows of CIFAR-10 IPC 1/10 and CIFAR-100 IPC 1/50); the buffer must be trained alike",
+            )
             g = p.add_mutually_exclusive_group()
             g.add_argument(
                 '--teacher',
@@ -968,6 +990,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--dtype', default='float16', choices=['float16', 'float32'], help='storage dtype of the snapshots')
     p.add_argument('--set', action='append', metavar='KEY=VALUE', help='option of the optimiser step (repeatable)')
+    p.add_argument(
+        '--zca',
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help='train on ZCA-whitened data (for dc distill --zca, and the paper presets that use it; default: no)',
+    )
     _force(p, 'a buffer made with other settings')
     _common(p)
     p.set_defaults(fn=cmd_experts)

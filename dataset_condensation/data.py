@@ -16,7 +16,7 @@ from .core import Registry, check_choice, check_range, require, get_device
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'ImageData',
            'class_indices', 'sample_per_class', 'stratified_split', 'bundled_data_dirs', 'default_root', 'load_dataset',
-           'image_grid', 'ZCA']
+           'image_grid', 'ZCA', 'dataset_zca', 'zca_record', 'same_whitening', 'describe_whitening', 'zca_inverse']
 
 # %% ../nbs/01_data.ipynb #476fb084
 @dataclass
@@ -98,8 +98,10 @@ def _counts(self: ImageData) -> Tensor:
 
 
 def _denormalize(self: ImageData, x: Tensor | None = None) -> Tensor:
-    "Undo the mean/std normalisation of `x` (default: this dataset's images), for display."
+    "Undo the mean/std normalisation, or the ZCA whitening, of `x` (default: this dataset's images), for display."
     x = self.x if x is None else x
+    if self.meta.get('zca'):
+        return zca_inverse(self.meta['zca'], x)
     m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
     s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
     return x * s + m
@@ -412,13 +414,18 @@ def load_dataset(
     download: bool = False,  # fetch missing files (torchvision / medmnist; needs a network)
     device: str | None = 'cpu',  # where the tensors live ('auto': CUDA when available)
     normalize: bool = True,  # subtract the training mean and divide by the training std
+    zca: bool = False,  # ZCA-whiten instead (MTT's --zca): the fit on the training pixels, see "ZCA whitening"
     **kwargs,  # loader options (e.g. im_size for 'imagefolder')
 ) -> ImageData:
     "Load a split of a dataset as an `ImageData`."
+    if not isinstance(zca, bool):
+        raise ValueError(f"zca={zca!r} must be True or False")
     entry = DATASETS.entry(name)
     name = entry['name']
     x, y, classes = entry['fn'](split, root=root, download=download, **kwargs)
-    if normalize:
+    if zca:  # the official pipeline: pixels in [0, 1], no mean/std normalisation, then the whitening
+        mean, std = (0.0,) * x.shape[-1], (1.0,) * x.shape[-1]
+    elif normalize:
         if name in MEAN_STD:
             mean, std = MEAN_STD[name]
         else:
@@ -429,6 +436,10 @@ def load_dataset(
     xt = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous()
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
+    meta = dict(source=entry['source'], normalized=normalize and not zca)
+    if zca:
+        w = dataset_zca(name, root, x_train=xt if split == 'train' else None, **kwargs)
+        xt, meta['zca'] = w.transform(xt), zca_record(w)
     data = ImageData(
         (xt - m) / s,
         torch.from_numpy(y),
@@ -437,7 +448,7 @@ def load_dataset(
         split,
         tuple(mean),
         tuple(std),
-        meta=dict(source=entry['source'], normalized=normalize),
+        meta=meta,
     )
     return data.to(device)
 
@@ -479,21 +490,32 @@ class ZCA:
         x: Tensor,  # training images [N, C, H, W]
     ) -> ZCA:
         "Estimate the mean and the whitening matrix from `x` (in float64)."
-        X = x.reshape(len(x), -1).double()
+        X = x.reshape(len(x), -1).to(torch.float64, copy=True)
         self.shape = tuple(x.shape[1:])
         self.mean = X.mean(0)
-        Xc = X - self.mean
-        lam, U = torch.linalg.eigh(Xc.T @ Xc / (len(X) - 1))
+        X -= self.mean  # centred in place: one N x D float64 copy (1.2 GB for CIFAR-10's training split)
+        lam, U = torch.linalg.eigh(X.T @ X / (len(X) - 1))
         lam = lam.clamp_min(0)
         self.W = (U * (lam + self.eps).rsqrt()) @ U.T
         self.W_inv = (U * (lam + self.eps).sqrt()) @ U.T
         self.eigvals = lam
+        self.n_fit = len(X)
         return self
+
+    def fingerprint(self) -> str:
+        "A short digest of the fit (eps, shape, size, rounded summaries of the mean and W): equal for equal fits."
+        import hashlib
+
+        self._check(None)
+        W, mu = self.W, self.mean
+        stats = [W.trace(), W.norm(), W.sum(), W.abs().sum(), mu.sum(), mu.norm(), self.eigvals.sum()]
+        s = f"{float(self.eps)!r}|{self.shape}|{self.n_fit}|" + ','.join(f'{float(v):.6g}' for v in stats)
+        return hashlib.sha1(s.encode()).hexdigest()[:12]
 
     def _check(self, x):
         if not hasattr(self, 'W'):
             raise RuntimeError("ZCA.fit must be called before transform/inverse")
-        if tuple(x.shape[1:]) != self.shape:
+        if x is not None and tuple(x.shape[1:]) != self.shape:
             raise ValueError(f"x has image shape {tuple(x.shape[1:])}; this ZCA was fitted on {self.shape}")
 
     def transform(self, x: Tensor) -> Tensor:
@@ -507,3 +529,71 @@ class ZCA:
         self._check(z)
         x = z.reshape(len(z), -1).double() @ self.W_inv.to(z.device) + self.mean.to(z.device)
         return x.to(z.dtype).view_as(z)
+
+# %% ../nbs/01_data.ipynb #f387b601
+_ZCA_CACHE = {}  # (dataset, root, eps, loader options) -> its fitted ZCA
+_ZCA_FITS = {}  # fingerprint -> fitted ZCA, to undo the whitening for display
+
+
+def dataset_zca(
+    name: str,  # a registered dataset name
+    root: str | Path | None = None,  # as for `load_dataset`
+    eps: float = 0.1,  # the regulariser (MTT: kornia's ZCAWhitening(eps=0.1))
+    x_train: Tensor | None = None,  # the training split's pixels [N, C, H, W] in [0, 1], when already loaded
+    **kwargs,  # loader options, as for `load_dataset`
+) -> ZCA:
+    "The ZCA whitening of a dataset, fitted once per (dataset, root, eps, loader options) on its whole training split."
+    entry = DATASETS.entry(name)
+    key = (entry['name'], str(root), float(eps), repr(sorted(kwargs.items())))
+    if key not in _ZCA_CACHE:
+        if x_train is None:
+            x = entry['fn']('train', root=root, download=False, **kwargs)[0]
+            x_train = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
+        w = ZCA(eps).fit(x_train)
+        _ZCA_CACHE[key] = w
+        _ZCA_FITS[w.fingerprint()] = w
+    return _ZCA_CACHE[key]
+
+
+def zca_record(
+    w: ZCA,  # a dataset's fitted ZCA (`dataset_zca`)
+) -> dict:
+    "What `meta['zca']` of the data (and of every buffer and synthetic set made from it) records of the fit."
+    return dict(
+        eps=float(w.eps), fit='train', n_fit=int(w.n_fit), pixels='[0, 1], not normalised', fingerprint=w.fingerprint()
+    )
+
+
+def same_whitening(
+    a,  # a `meta['zca']` record (a dict; False or None: not whitened)
+    b,  # another
+) -> bool:
+    "Whether two records describe the same preprocessing: both un-whitened, or whitened by the same fit."
+    if not a or not b:
+        return not a and not b
+    if not isinstance(a, dict) or not isinstance(b, dict):  # a bare True: whitened, by a fit it does not name
+        return True
+    return a.get('fingerprint') == b.get('fingerprint')
+
+
+def describe_whitening(rec) -> str:
+    "A `meta['zca']` record in words, for messages."
+    if not rec:
+        return 'not whitened'
+    if not isinstance(rec, dict):
+        return 'ZCA-whitened'
+    return f"ZCA-whitened (eps {rec.get('eps')}, fit {rec.get('fingerprint')} on {rec.get('n_fit')} training images)"
+
+
+def zca_inverse(
+    rec: dict,  # the `meta['zca']` record of the images
+    z: Tensor,  # whitened images [N, C, H, W]
+) -> Tensor:
+    "Undo the whitening that `rec` names (for display); the fit must have been made in this process."
+    w = _ZCA_FITS.get(rec.get('fingerprint')) if isinstance(rec, dict) else None
+    if w is None:
+        raise ValueError(
+            f"the images are {describe_whitening(rec)}, by a fit this process has not made; load the data with "
+            "load_dataset(name, zca=True) first"
+        )
+    return w.inverse(z)

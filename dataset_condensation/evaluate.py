@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from .core import check_choice, check_range, check_indices, provenance, save_json, JSONCache
-from .data import ImageData, sample_per_class
+from .data import ImageData, sample_per_class, same_whitening, describe_whitening
 from .models import get_network
 from .augment import make_augment
 from .train import Callback, TrainConfig, evaluate, fit, fit_many, train_config
@@ -176,7 +176,7 @@ def evaluate_tensors(
         test.split,
         len(x),
         kind,
-        dict(extra or {}),
+        dict(extra or {}, **({'zca': test.meta['zca']} if test.meta.get('zca') else {})),
     )
 
 # %% ../nbs/05_evaluate.ipynb #44f7f9f0
@@ -189,6 +189,11 @@ def evaluate_subset(
     "Evaluate a subset of real training data under the protocol."
     if not isinstance(train, ImageData):
         raise ValueError(f"train must be an ImageData (see data.load_dataset); got {type(train).__name__}")
+    if not same_whitening(train.meta.get('zca'), test.meta.get('zca')):
+        raise ValueError(
+            f"train is {describe_whitening(train.meta.get('zca'))} but test is "
+            f"{describe_whitening(test.meta.get('zca'))}; load both with the same zca= (load_dataset)"
+        )
     sub = train.subset(check_indices(indices, len(train), 'indices', mask=True).to(train.y.device))
     extra = dict(kwargs.pop('extra', None) or {}, n_total=len(train))
     return evaluate_tensors(sub.x, sub.y, test, kind=kwargs.pop('kind', 'subset'), extra=extra, **kwargs)

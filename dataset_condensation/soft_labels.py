@@ -18,15 +18,16 @@ from torch import nn, Tensor
 from .core import check_choice, check_range, make_generator, library_version
 from .data import ImageData
 from .models import get_network, bn_layers, has_batchnorm, NETWORKS
-from .augment import make_augment
+from functools import partial
+from .augment import make_augment, AUGMENTATIONS, dsa_strategy_for, DSA_STRATEGY
 from .train import Callback, fit, evaluate
 from .evaluate import EvalResult, get_recipe, evaluate_tensors
 
 # %% auto #0
 __all__ = ['TEACHER_FORMAT', 'train_teacher', 'check_teacher', 'save_teacher', 'teacher_info', 'load_teacher', 'get_teacher',
            'random_resized_boxes', 'apply_boxes', 'soft_labels_static', 'soft_labels_per_crop', 'pack_teachers',
-           'online_teachers', 'label_storage_bytes', 'CropLabels', 'OnlineLabels', 'Mixup', 'student_callbacks',
-           'student_tensors', 'evaluate_soft']
+           'online_teachers', 'label_storage_bytes', 'CropLabels', 'OnlineLabels', 'Mixup', 'cutmix_box', 'CutMix',
+           'student_callbacks', 'pixel_bounds', 'student_tensors', 'student_augment', 'evaluate_soft']
 
 # %% ../nbs/26a_soft_labels.ipynb #35480389
 def _arch_options(arch: str, width: int | None = None, depth: int | None = None) -> dict:
@@ -354,10 +355,14 @@ def label_storage_bytes(
     return nb(syn.soft_labels) + sum(nb(v) for k, v in syn.extra.items() if _is_label_key(k))
 
 # %% ../nbs/26a_soft_labels.ipynb #6552734a
-def _mix_targets(soft: Tensor, j: Tensor, lam: float, T: float) -> Tensor:
-    "Logits whose softmax at temperature T is lam * p + (1 - lam) * p[j]."
-    p = F.softmax(soft.float() / T, -1)
-    return T * torch.log((lam * p + (1 - lam) * p[j]).clamp_min(1e-12))
+def _mix_targets(
+    soft: Tensor,  # teacher logits [B, C]
+    j: Tensor,  # the partner of every row [B]
+    lam: float,  # weight of the row itself
+) -> Tensor:
+    "Logits mixed linearly, lam * z + (1 - lam) * z[j] (UFC `ufc_validation/val_static.py`, line 268)."
+    soft = soft.float()
+    return lam * soft + (1 - lam) * soft[j]
 
 # %% ../nbs/26a_soft_labels.ipynb #5c8f4c7b
 class CropLabels(Callback):
@@ -407,8 +412,8 @@ class OnlineLabels(Callback):
         run.target = soft_labels_static(self.teachers, run.xb)
 
 # %% ../nbs/26a_soft_labels.ipynb #271dbde3
-class Mixup(Callback):
-    "Mixup: the batch mixed with a random partner per image by λ ~ Beta(alpha, alpha), stored targets alike."
+class _Mix(Callback):
+    "The checks shared by Mixup and CutMix: their place among the label callbacks, soft targets to mix."
 
     def __init__(
         self,
@@ -417,46 +422,99 @@ class Mixup(Callback):
         self.alpha = float(check_range('alpha', alpha, 0, low_open=True))
 
     def before_fit(self, run):
+        name = type(self).__name__
         i = next(k for k, cb in enumerate(run.callbacks) if cb is self)
         before, after = run.callbacks[:i], run.callbacks[i + 1 :]
         if any(isinstance(cb, OnlineLabels) for cb in before) or any(isinstance(cb, CropLabels) for cb in after):
-            raise ValueError("the label callbacks run in the order CropLabels, Mixup, OnlineLabels")
+            raise ValueError("the label callbacks run in the order CropLabels, Mixup or CutMix, OnlineLabels")
+        if any(isinstance(cb, _Mix) for cb in before + after):
+            raise ValueError("give one of Mixup and CutMix (the official students use one)")
         crops = any(isinstance(cb, CropLabels) for cb in before)
         if run.soft_labels is None and not crops and not any(isinstance(cb, OnlineLabels) for cb in after):
             raise ValueError(
-                "Mixup mixes soft targets: give fit soft_labels, or put CropLabels before it or OnlineLabels after it"
+                f"{name} mixes soft targets: give fit soft_labels, or put CropLabels before it or OnlineLabels after it"
             )
         self.rng = np.random.default_rng(run.cfg.seed)
+
+
+class Mixup(_Mix):
+    "Mixup: the batch mixed with a random partner per image by λ ~ Beta(alpha, alpha), stored logits alike."
 
     def before_batch(self, run):
         lam = float(self.rng.beta(self.alpha, self.alpha))
         j = torch.randperm(len(run.idx), generator=run.g_perm).to(run.xb.device)  # the batch order's generator
         run.xb = lam * run.xb + (1 - lam) * run.xb[j]
         if run.target is not None:
-            run.target = _mix_targets(run.target, j, lam, run.cfg.temperature)
+            run.target = _mix_targets(run.target, j, lam)
+
+
+def cutmix_box(
+    H: int,  # image height
+    W: int,  # image width
+    lam: float,  # the Beta draw
+    generator: torch.Generator,  # CPU generator of the centre
+) -> tuple[int, int, int, int]:
+    "CutMix's box (y0, y1, x0, x1): sides ⌊H√(1-λ)⌋ × ⌊W√(1-λ)⌋ around a uniform centre, clipped (`rand_bbox`)."
+    r = math.sqrt(1.0 - lam)
+    ch, cw = int(H * r), int(W * r)
+    cy, cx = torch.randint(H, (1,), generator=generator).item(), torch.randint(W, (1,), generator=generator).item()
+    return max(cy - ch // 2, 0), min(cy + ch // 2, H), max(cx - cw // 2, 0), min(cx + cw // 2, W)
+
+
+class CutMix(_Mix):
+    "CutMix: a box of a random partner pasted into every image; stored logits mixed by the area kept."
+
+    def before_batch(self, run):
+        lam = float(self.rng.beta(self.alpha, self.alpha))
+        j = torch.randperm(len(run.idx), generator=run.g_perm).to(run.xb.device)
+        H, W = run.xb.shape[-2:]
+        y0, y1, x0, x1 = cutmix_box(H, W, lam, run.g_perm)
+        xb = run.xb.clone()
+        xb[:, :, y0:y1, x0:x1] = run.xb[j][:, :, y0:y1, x0:x1]
+        run.xb = xb
+        if run.target is not None:
+            run.target = _mix_targets(run.target, j, 1.0 - (y1 - y0) * (x1 - x0) / (H * W))
 
 # %% ../nbs/26a_soft_labels.ipynb #6b2d4f81
 def student_callbacks(
     crops: dict | None = None,  # per-crop labels: dict(boxes=[N, E, 5], logits=[N, E, C])
     mixup: float = 0.0,  # mixup alpha (0: off)
     teachers=None,  # online labels: one teacher or a list
+    cutmix: float = 0.0,  # cutmix alpha (0: off); not with mixup
 ) -> list:
-    "The label callbacks of a student, in the order they must run: crops, mixup, online teachers."
+    "The label callbacks of a student, in the order they must run: crops, mixup or cutmix, online teachers."
     check_range('mixup', mixup, 0)
+    check_range('cutmix', cutmix, 0)
     if crops is not None and teachers is not None:
         raise ValueError("give crops (per-crop labels) or teachers (online labels), not both")
+    if mixup > 0 and cutmix > 0:
+        raise ValueError(f"give mixup={mixup} or cutmix={cutmix}, not both (the official students use one)")
     cbs = [] if crops is None else [CropLabels(crops['boxes'], crops['logits'])]
     if mixup > 0:
         cbs.append(Mixup(mixup))
+    if cutmix > 0:
+        cbs.append(CutMix(cutmix))
     if teachers is not None:
         cbs.append(OnlineLabels(teachers))
     return cbs
 
 # %% ../nbs/26a_soft_labels.ipynb #e950d173
+def pixel_bounds(
+    meta: dict,  # a set's metadata (its `mean` and `std`)
+    device=None,  # where the bounds go
+) -> tuple[Tensor, Tensor] | None:
+    "Per-channel bounds [1, C, 1, 1] of valid pixels: [0, 1] normalised with the set's mean/std; None without them."
+    if meta.get('mean') is None or meta.get('std') is None:
+        return None
+    m = torch.tensor(meta['mean'], dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(meta['std'], dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    return (0 - m) / s, (1 - m) / s
+
+
 def student_tensors(
     syn,  # a SyntheticSet
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    "The images, hard labels and static soft labels a student trains on (INFER's compact sets expanded)."
+    "The images, hard labels and static soft labels a student trains on (INFER's compact sets expanded, clipped)."
     if 'ufc' not in syn.extra:
         return syn.images, syn.labels, syn.soft_labels
     ufc, C = syn.extra['ufc'], syn.n_classes
@@ -465,6 +523,9 @@ def student_tensors(
     base = nat.transpose(0, 1)  # [ipc_init, C, ...]: natural batch b
     groups = ufc.view(-1, n_init, *syn.image_shape)  # [M, ipc_init, ...]
     exp = (base[None] + groups[:, :, None]).flatten(0, 2)  # [M * ipc_init * C, ...]
+    bounds = pixel_bounds(syn.meta, exp.device)
+    if bounds is not None:  # UFC saves x + u clipped to the valid pixels (ufc_generation/ufc_cifar.py, 116-124)
+        exp = torch.maximum(torch.minimum(exp, bounds[1]), bounds[0])
     y_exp = torch.arange(C, device=syn.labels.device).repeat(groups.shape[0] * n_init)
     x = torch.cat([syn.images, exp.to(syn.images.dtype)])
     y = torch.cat([syn.labels, y_exp])
@@ -483,6 +544,22 @@ def student_tensors(
     return x, y, torch.cat([syn.soft_labels, soft_exp])
 
 
+def _resized_crop(x: Tensor, g: torch.Generator, flip: bool = True) -> Tensor:
+    "RandomResizedCrop (scale 0.08-1, ratio 3/4-4/3) and a flip per image, resized back to H×W."
+    seed = int(torch.randint(2**31 - 1, (1,), generator=g, device=g.device))  # boxes drawn on the CPU
+    return apply_boxes(x, random_resized_boxes(len(x), *x.shape[-2:], make_generator(seed), flip=flip))
+
+
+def student_augment(
+    name: str,  # 'resized_crop' (RandomResizedCrop + flip, the Tiny-ImageNet / ImageNet students) or `augment`'s
+    dataset: str,  # dataset name; decides whether flips are allowed
+):
+    "The augmentation of a soft-label student: `augment.make_augment`'s, or RandomResizedCrop + flip per image."
+    if name == 'resized_crop':
+        return partial(_resized_crop, flip=dsa_strategy_for(dataset) == DSA_STRATEGY)
+    return make_augment(name, dataset)
+
+
 def evaluate_soft(
     syn,  # a soft-labelled SyntheticSet (from sre2l / dwa / infer or `relabel_set`)
     test: ImageData,  # the test set
@@ -495,34 +572,46 @@ def evaluate_soft(
     mixup: float | None = None,  # default: the set's
     arch: str | None = None,  # default: the set's
     recipe: str | None = None,  # default: the set's ('dsa')
+    cutmix: float | None = None,  # default: the set's (0: off)
+    steps: int | None = None,  # train for this many SGD steps instead: epochs = ceil(steps / batches per epoch)
 ) -> EvalResult:
     "Train fresh students on the set's soft labels (KL at T) or hard labels (CE) and test them; final epoch."
     check_choice('labels', labels, ['soft', 'hard'])
     check_range('n_models', n_models, 1)
+    if steps is not None:
+        check_range('steps', steps, 1)
     syn.check(test)
     m = syn.meta
     arch = arch or m.get('arch', 'ConvNet')
     opts = dict(m.get('arch_options') or {}, **({} if width is None else dict(width=width)))
-    rec = get_recipe(recipe or m.get('recipe') or 'dsa', epochs=epochs or m.get('eval_epochs'))
+    rec = get_recipe(recipe or m.get('recipe') or 'dsa', **(m.get('student_recipe') or {}))  # paper presets' students
+    rec = get_recipe(rec, epochs=epochs or m.get('eval_epochs'))
     online = labels == 'soft' and m.get('label_mode') == 'online'
     if online and int(m.get('epoch_divisor') or 1) > 1:  # INFER+Dyn: epochs / (M + 1)
         rec = replace(rec, epochs=max(1, rec.epochs // int(m['epoch_divisor'])))
     x, y, soft = student_tensors(syn)
+    ipe = -(-len(x) // rec.batch_size)  # SGD steps per epoch
+    if steps is not None:
+        rec = replace(rec, epochs=-(-int(steps) // ipe))
     dev = test.x.device
     x, y = x.to(dev), y.to(dev)
     T = float(m.get('temperature', 1.0) if temperature is None else temperature)
     mix = float(m.get('mixup', 0.0) if mixup is None else mixup)
+    cut = float(m.get('cutmix', 0.0) if cutmix is None else cutmix)
     extra = dict(
         method=m.get('method'),
         labels=labels,
         label_mode=m.get('label_mode'),
         n_student_images=len(x),
+        sgd_steps=rec.epochs * ipe,
         label_storage_bytes=m.get('label_storage_bytes'),
     )
-    if labels == 'hard':
+    if labels == 'hard' and rec.augment in AUGMENTATIONS:
         return evaluate_tensors(x, y, test, arch, n_models, rec, seed, kind='synset', extra=extra, **opts)
     crops = teachers = static = None
-    if m.get('label_mode') == 'per_crop':
+    if labels == 'hard':  # a student augmentation of this layer ('resized_crop'): the same students, CE
+        mix = cut = 0.0
+    elif m.get('label_mode') == 'per_crop':
         crops = dict(boxes=syn.extra['crop_boxes'], logits=syn.extra['crop_logits'].to(dev))
     elif online:
         teachers = online_teachers(syn, dev)
@@ -530,14 +619,16 @@ def evaluate_soft(
         raise ValueError("syn has no soft labels; relabel it first (relabel_set) or use labels='hard'")
     else:
         static = soft.to(dev)
-    aug = None if crops is not None else make_augment(rec.augment, test.name)
+    aug = None if crops is not None else student_augment(rec.augment, test.name)
     cfg = replace(rec, temperature=T).train_config()
     seeds = [seed + k for k in range(n_models)]
     accs = []
     for s in seeds:
         net = get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **opts)
-        cbs = student_callbacks(crops, mix, teachers)
+        cbs = student_callbacks(crops, mix, teachers, cut)
         fit(net, x, y, cfg.replace(seed=s), augment=aug, soft_labels=static, callbacks=cbs)
         accs.append(evaluate(net, test.x, test.y)['acc'])
-    r = dict(asdict(rec), temperature=T, mixup=mix, augment='per_crop' if crops is not None else rec.augment)
+    r = dict(
+        asdict(rec), temperature=T, mixup=mix, cutmix=cut, augment='per_crop' if crops is not None else rec.augment
+    )
     return EvalResult(accs, 'final', rec.epochs, arch, opts, seeds, r, test.name, test.split, len(x), 'synset', extra)

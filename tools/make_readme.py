@@ -3,8 +3,10 @@
 
 Markdown cells are copied as they are; code cells become ```python blocks (cells marked `#| hide`
 are left out, cells marked `#| echo: false` show only their outputs, `#|` directive lines are dropped); text
-outputs become plain blocks; image outputs are written to readme_files/ and linked. `--check` regenerates in
-memory and fails if README.md or the images differ (CI runs it)."""
+outputs become plain blocks; image outputs are written to readme_files/ and linked. The result tables are not typed:
+each `<!-- table: NAME -->` ... `<!-- /table -->` block of the notebook's markdown is filled from the committed result
+files by `tools/readme_tables.py` (in the notebook and in the README alike). `--check` regenerates in memory and fails
+if a table differs from its result file, or README.md or the images differ (CI runs it)."""
 
 import argparse
 import base64
@@ -14,6 +16,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'tools'))
+from readme_tables import fill  # noqa: E402
+
 NB, README, IMG = ROOT / 'nbs' / 'index.ipynb', ROOT / 'README.md', ROOT / 'readme_files'
 
 
@@ -55,11 +60,35 @@ def render(nb: dict) -> tuple[str, dict]:
     return text, images
 
 
+def fill_tables(nb: dict) -> tuple[dict, list]:
+    "The notebook with its table blocks refilled from the result files, and the names of the blocks that changed."
+    changed = []
+    for cell in nb['cells']:
+        if cell['cell_type'] != 'markdown':
+            continue
+        text, names = fill(''.join(cell['source']))
+        if names:
+            lines = text.split('\n')
+            cell['source'] = [line + '\n' for line in lines[:-1]] + [lines[-1]]
+            changed += names
+    return nb, changed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--check', action='store_true', help='fail if README.md is not what the notebook gives')
     a = ap.parse_args()
-    text, images = render(json.loads(NB.read_text(encoding='utf-8')))
+    nb, stale_tables = fill_tables(json.loads(NB.read_text(encoding='utf-8')))
+    if a.check and stale_tables:
+        print(
+            f"README tables differ from their result files: {stale_tables}; run: python tools/make_readme.py",
+            file=sys.stderr,
+        )
+        return 1
+    if stale_tables:
+        NB.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+        print(f'refilled tables in {NB.name} from the result files: {stale_tables}')
+    text, images = render(nb)
     if a.check:
         bad = [] if README.exists() and README.read_text(encoding='utf-8') == text else ['README.md']
         bad += [n for n, b in images.items() if not (IMG / n).exists() or (IMG / n).read_bytes() != b]

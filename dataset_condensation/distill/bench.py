@@ -28,9 +28,9 @@ from dataset_condensation.distill.core import (
 )
 
 # %% auto #0
-__all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'bench_evaluations', 'provide_buffer', 'provide_teachers',
-           'distillation_benchmark', 'format_distillation_table', 'plot_synsets', 'label_robust_score', 'lrs_rows',
-           'format_lrs_table']
+__all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'KERNEL_NAMES', 'bench_evaluations', 'provide_buffer',
+           'provide_teachers', 'distillation_benchmark', 'row_label', 'format_distillation_table', 'plot_synsets',
+           'label_robust_score', 'lrs_rows', 'format_lrs_table']
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #02cdb6eb
 BENCH_DISTILL = (
@@ -109,6 +109,8 @@ def _soft_random(syn, train, test, n_seeds, kw):
                 seed=s,
                 temperature=m['temperature'],
                 mixup=m['mixup'],
+                cutmix=m.get('cutmix', 0.0),
+                student_recipe=m.get('student_recipe'),
             ),
             test,
             n_models=1,
@@ -332,7 +334,7 @@ def distillation_benchmark(
                         progress=False,
                         test=test,
                         ckpt=None if folder is None else folder / 'ckpt.safetensors',
-                        resume=True,
+                        resume=folder is not None,
                         **o,
                     )
                     if folder is not None:
@@ -398,6 +400,21 @@ def distillation_benchmark(
     )
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #9f18cb1a
+KERNEL_NAMES = {'conv_rf': 'random-feature ConvNet kernel', 'fc_ntk': "KIP's FC NTK"}  # KRRConfig.kernel
+
+
+def row_label(
+    method: str,  # a row of a `distillation_benchmark` table
+    cells: dict,  # its cells {ipc: cell}
+) -> str:
+    "The row's name in the tables; KRR says which kernel made it (the benchmark's is not KIP's NTK)."
+    kernels = {c['config'].get('kernel') for c in cells.values() if 'config' in c}
+    if method == 'krr' and len(kernels) == 1:
+        k = kernels.pop()
+        return f'krr ({KERNEL_NAMES.get(k, k)})'
+    return method
+
+
 def format_distillation_table(res: dict) -> str:
     "Markdown table (accuracy %, mean ± std) of a `distillation_benchmark` result."
     ks = [str(k) for k in res['ipcs']]
@@ -409,7 +426,7 @@ def format_distillation_table(res: dict) -> str:
         its = '/'.join(str(d[k].get('iterations', '')) for k in ks if k in d) if m != 'random real' else '–'
         secs = '/'.join(f"{d[k]['distill_seconds']:.0f}s" for k in ks if k in d and 'distill_seconds' in d[k]) or '–'
         lines.append(
-            f'| {m} | '
+            f'| {row_label(m, d)} | '
             + ' | '.join(f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in ks)
             + f' | {its} | {secs} |'
         )
@@ -491,7 +508,7 @@ def format_lrs_table(res: dict) -> str:
     ]
     for m, d in rows.items():
         lines.append(
-            f'| {m} | '
+            f"| {row_label(m, res['table'][m])} | "
             + ' | '.join(
                 f"{100 * d[k]['hlr']:.1f} / {100 * d[k]['ior']:+.1f} / {d[k]['lrs']:.3f}" if k in d else '–' for k in ks
             )

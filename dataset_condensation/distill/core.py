@@ -29,13 +29,21 @@ from dataset_condensation.core import (
     clean_stale_tmp,
     progress as _progress,
 )
-from ..data import ImageData, class_indices, image_grid
+from dataset_condensation.data import (
+    ImageData,
+    class_indices,
+    image_grid,
+    same_whitening,
+    describe_whitening,
+    zca_inverse,
+)
 
 # %% auto #0
-__all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'CKPT_FORMAT', 'DISTILL_CPU', 'DISTILLATION_MODULES', 'check_ipc', 'init_synthetic',
-           'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'checkpoint_info',
-           'load_checkpoint', 'distill_loop', 'history_summary', 'DistillConfig', 'synset_meta', 'evaluate_synthetic',
-           'register_distillation', 'load_distillation_methods', 'method_config', 'distill']
+__all__ = ['SYNSET_TENSORS', 'SYNSET_JSON', 'RUN_BUDGETS', 'CKPT_FORMAT', 'DISTILL_CPU', 'DISTILLATION_MODULES', 'check_ipc',
+           'init_synthetic', 'SyntheticSet', 'iteration_seed', 'iteration_generator', 'save_checkpoint',
+           'checkpoint_info', 'load_checkpoint', 'distill_loop', 'history_summary', 'DistillConfig', 'synset_meta',
+           'evaluate_synthetic', 'check_zca_setting', 'register_distillation', 'load_distillation_methods',
+           'method_config', 'distill']
 
 # %% ../../nbs/20_distillation.ipynb #b68a3c9b
 def check_ipc(
@@ -156,6 +164,7 @@ class SyntheticSet:
 
 # %% ../../nbs/20_distillation.ipynb #d8f15acc
 SYNSET_TENSORS, SYNSET_JSON = 'synset.safetensors', 'synset.json'
+RUN_BUDGETS = ('fast', 'full')  # the values of `core.budget()`, which `provenance` records as 'budget'
 
 
 def _sha256(path: Path) -> str:
@@ -184,10 +193,14 @@ def _save_synset(self: SyntheticSet, folder) -> Path:
     t = {k: v.detach().cpu().contiguous() for k, v in t.items()}
     atomic_write(folder / SYNSET_TENSORS, lambda p: save_file(t, str(p)))
     shapes = {k: list(v.shape) for k, v in t.items()}
+    meta = dict(self.meta)
+    own = meta.pop('budget', None)  # provenance() writes the run budget ('fast' / 'full') under 'budget'
+    if own is not None and own not in RUN_BUDGETS:
+        meta.setdefault('label_budget', own)  # a method's own accounting (INFER's label budget) keeps its own key
     save_json(
         provenance(
             **{
-                **self.meta,
+                **meta,
                 'lr': self.lr,
                 'n_images': len(self),
                 'ipc': self.meta.get('ipc', self.ipc),
@@ -270,6 +283,20 @@ def _check_synset(self: SyntheticSet, data: ImageData) -> SyntheticSet:
         )
     if self.soft_labels is not None and self.soft_labels.shape[-1] != data.n_classes:
         raise ValueError(f"soft_labels have {self.soft_labels.shape[-1]} classes but {name!r} has {data.n_classes}")
+    mine, theirs = self.meta.get('zca') or False, data.meta.get('zca') or False
+    if not same_whitening(mine, theirs):
+        fix = (
+            f"load it with load_dataset({name!r}, {data.split!r}, zca=True) (`dc eval --synset` does so itself)"
+            if mine and not theirs
+            else f"load it with load_dataset({name!r}, {data.split!r})"
+            if theirs and not mine
+            else "load the data from the files the set was distilled from"
+        )
+        raise ValueError(
+            f"the synthetic set was distilled on images {describe_whitening(mine)} but the {data.split} data of "
+            f"{name!r} is {describe_whitening(theirs)}: a set must be used with the preprocessing it was made under; "
+            + fix
+        )
     return self
 
 
@@ -287,6 +314,13 @@ def _show_synset(
     x, y = self.images.detach().float().cpu(), self.labels.cpu()
     if data is not None:
         x = data.denormalize(x.to(data.device)).cpu()
+    elif self.meta.get('zca'):  # whitened: the inverse when this process made the fit, else each image stretched
+        try:
+            x = zca_inverse(self.meta['zca'], x)
+        except ValueError:
+            x = (x - x.amin((1, 2, 3), keepdim=True)) / (
+                x.amax((1, 2, 3), keepdim=True) - x.amin((1, 2, 3), keepdim=True) + 1e-8
+            )
     elif 'mean' in self.meta and 'std' in self.meta:
         m, s = torch.tensor(self.meta['mean']).view(1, -1, 1, 1), torch.tensor(self.meta['std']).view(1, -1, 1, 1)
         x = x * s + m
@@ -413,9 +447,43 @@ def _config_diff(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(a) | set(b) if k not in _RESUMABLE and a.get(k, '<missing>') != b.get(k, '<missing>'))
 
 
+_HIST_KEYS = ('loss', 'eval', 'seconds')  # the history's own entries; every other key is a recorded series
+
+
+def _step_records(out, dev, it: int) -> tuple[Tensor, list[str], list[Tensor]]:
+    "A step's result as (loss, record names, 0-d float record tensors), nothing synced to the host yet."
+    if not isinstance(out, dict):
+        return torch.as_tensor(out, device=dev).detach().float().reshape(()), [], []
+    if 'loss' not in out:
+        raise ValueError(f"iteration {it}: the step returned a dict without 'loss' (keys {sorted(out)})")
+    names = [k for k in out if k != 'loss']
+    clash = [k for k in names if k in _HIST_KEYS or not isinstance(k, str)]
+    if clash:
+        raise ValueError(
+            f"iteration {it}: the step recorded {clash}; record names must be strings other than 'eval' and 'seconds'"
+        )
+    ts = [torch.as_tensor(out[k], device=dev).detach().float() for k in ('loss', *names)]
+    wrong = {k: list(t.shape) for k, t in zip(('loss', *names), ts) if t.numel() != 1}
+    if wrong:
+        raise ValueError(f"iteration {it}: the step's loss and records must be scalars; got shapes {wrong}")
+    return ts[0].reshape(()), names, [t.reshape(()) for t in ts[1:]]
+
+
+def _append_records(hist: dict, loss: float, recs: dict[str, float]):
+    "Append an iteration's loss and records; every series stays aligned with `hist['loss']` (NaN where not recorded)."
+    n = len(hist['loss'])
+    hist['loss'].append(loss)
+    for k in [k for k in hist if k not in _HIST_KEYS] + [k for k in recs if k not in hist]:
+        s = hist.setdefault(k, [])
+        s.extend([math.nan] * (n - len(s)))
+        s.append(recs.get(k, math.nan))
+
+
 def distill_loop(
     state: dict[str, Tensor],  # learned tensors (updated in place by `step`)
-    step: Callable[[int, torch.Generator], Tensor | float],  # step(it, generator) -> loss of iteration it
+    step: Callable[
+        [int, torch.Generator], Tensor | float | dict
+    ],  # step(it, generator) -> loss, or dict(loss=, **records)
     iterations: int,  # total iterations of the run
     seed: int = 0,  # the run's seed: iteration it draws from iteration_generator(seed, it)
     optimizers: dict[str, torch.optim.Optimizer] | None = None,  # optimisers to checkpoint with the state
@@ -429,7 +497,8 @@ def distill_loop(
     desc: str = 'distill',  # progress-bar label
     max_abs: float = 1e4,  # a learned tensor with a value beyond ±max_abs has diverged: stop as for NaN
 ) -> dict:
-    "Run `step` for `iterations` iterations with checkpoints, resume and a NaN/divergence guard; returns the history."
+    """Run `step` for `iterations` iterations with checkpoints, resume and a NaN/divergence guard; returns the history
+    (`loss`, `eval`, `seconds`, and one series per scalar the step records)."""
     check_range('iterations', iterations, 1)
     check_range('ckpt_every', ckpt_every, 1)
     check_range('eval_every', eval_every, 0)
@@ -479,17 +548,19 @@ def distill_loop(
     bar = _progress(range(start, iterations), desc=desc, total=iterations - start, enable=progress)
     for it in bar:
         t0 = time.perf_counter()
-        loss = torch.as_tensor(step(it, iteration_generator(seed, it, dev)), device=dev).detach().float()
+        loss, names, recs = _step_records(step(it, iteration_generator(seed, it, dev)), dev, it)
         vals = torch.stack(
             [
                 loss,
+                *recs,
                 *(torch.isfinite(v).all().float() for v in state.values()),
                 *(v.detach().abs().amax().float() for v in state.values()),
             ]
         ).tolist()  # one host sync per iteration
+        loss, recs, vals = vals[0], vals[1 : 1 + len(names)], vals[1 + len(names) :]
         n = len(state)
-        loss, bad = vals[0], [k for k, ok in zip(state, vals[1 : 1 + n]) if not ok]
-        big = {k: m for k, m, ok in zip(state, vals[1 + n :], vals[1 : 1 + n]) if ok and m > max_abs}
+        bad = [k for k, ok in zip(state, vals[:n]) if not ok]
+        big = {k: m for k, m, ok in zip(state, vals[n:], vals[:n]) if ok and m > max_abs}
         if not math.isfinite(loss) or bad or big:
             kept = (
                 f"the last good checkpoint (iteration {last_good}) is kept in {ckpt}"
@@ -502,7 +573,7 @@ def distill_loop(
                 f"iteration {it}: the loss is {loss}{what}; stopped ({kept}). Lower the learning rate(s) or "
                 "check the data."
             )
-        hist['loss'].append(loss)
+        _append_records(hist, loss, dict(zip(names, recs)))
         hist['seconds'] += time.perf_counter() - t0
         if hasattr(bar, 'set_postfix'):
             bar.set_postfix(loss=f'{loss:.4g}')
@@ -516,10 +587,13 @@ def distill_loop(
 
 def history_summary(
     hist: dict,  # the history `distill_loop` returns
+    series: tuple[str, ...] = (),  # per-iteration series to keep whole (e.g. 'loss', 'syn_lr'), strided to `keep`
+    keep: int = 500,  # at most this many points per kept series (every `series_stride`-th iteration)
 ) -> dict:
-    "What a set's metadata keeps of its run: first, last and last-10 mean loss, time, and the periodic evaluations."
+    """What a set's metadata keeps of its run: first, last and last-10 mean loss, time, the periodic evaluations, and
+    the `series` asked for."""
     losses = hist['loss']
-    return dict(
+    out = dict(
         loss_first=losses[0],
         loss_last=losses[-1],
         loss_last10=float(np.mean(losses[-10:])),
@@ -527,6 +601,14 @@ def history_summary(
         seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
         eval=hist['eval'],
     )
+    if series:
+        missing = [k for k in series if k not in hist or k in ('eval', 'seconds')]
+        if missing:
+            have = [k for k in hist if k not in ('eval', 'seconds')]
+            raise ValueError(f"series {missing} are not in the history; it has the series {have}")
+        stride = max(1, math.ceil(len(losses) / check_range('keep', keep, 1)))
+        out.update(series={k: list(hist[k][::stride]) for k in series}, series_stride=stride)
+    return out
 
 # %% ../../nbs/20_distillation.ipynb #c22677be
 DISTILL_CPU = dict(width=32, eval_recipe='dsa', eval_epochs=300)  # what every method's CPU profile shares
@@ -594,6 +676,7 @@ def synset_meta(
         image_shape=list(data.image_shape),
         n_classes=data.n_classes,
         classes=list(map(str, data.classes)),
+        zca=data.meta.get('zca') or False,  # the whitening record (data.meta['zca']), False for plain images
         mean=None if data.mean is None else list(map(float, data.mean)),
         std=None if data.std is None else list(map(float, data.std)),
         arch=cfg.arch,
@@ -679,6 +762,27 @@ DISTILLATION_MODULES = (
 )
 
 
+def check_zca_setting(
+    cfg: DistillConfig,  # a configuration; those with a `zca` field (MTT, FTD, SeqMatch) are checked
+    data: ImageData,  # the data it is run on
+) -> None:
+    "Refuse a configuration whose `zca` disagrees with the data's whitening (its preset is tuned for one of them)."
+    if not hasattr(cfg, 'zca'):
+        return
+    have = bool(data.meta.get('zca'))
+    if bool(cfg.zca) and not have:
+        raise ValueError(
+            f"zca=True: the {cfg.profile} preset is tuned for ZCA-whitened images but the {data.name!r} data is not "
+            f"whitened; load it with load_dataset({data.name!r}, zca=True) (`dc distill --zca`), or pass zca=False "
+            "(`--no-zca`) to run these settings on plain images"
+        )
+    if have and not bool(cfg.zca):
+        raise ValueError(
+            f"zca=False but the {data.name!r} data is ZCA-whitened; pass zca=True (`dc distill --zca`), or load it "
+            f"with load_dataset({data.name!r}) (zca=False)"
+        )
+
+
 def register_distillation(
     name: str,  # method name, as users type it
     config: type,  # its configuration dataclass (a DistillConfig subclass)
@@ -734,4 +838,5 @@ def distill(
     check_ipc(ipc, data)
     profile = resolve_profile(profile)
     cfg = method_config(method, data.name, ipc, profile, **overrides).check()
+    check_zca_setting(cfg, data)
     return entry['fn'](data, cfg, ckpt=ckpt, resume=resume, progress=progress, test=test)

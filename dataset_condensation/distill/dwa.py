@@ -44,8 +44,9 @@ from dataset_condensation.distill.core import (
 )
 
 # %% auto #0
-__all__ = ['CPU_PROFILE_WIDTH', 'bn_matching_loss', 'BNStatsRecorder', 'recover_augment', 'directed_perturbation', 'relabel_set',
-           'SRe2LConfig', 'DWAConfig', 'distill_sre2l', 'distill_dwa']
+__all__ = ['JITTER_RANGES', 'CPU_PROFILE_WIDTH', 'STUDENT_RECIPE_FIELDS', 'bn_matching_loss', 'BNStatsRecorder',
+           'recover_augment', 'directed_perturbation', 'relabel_set', 'student_recipe', 'SRe2LConfig', 'DWAConfig',
+           'distill_sre2l', 'distill_dwa']
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #33bacfd7
 def bn_matching_loss(
@@ -122,22 +123,28 @@ class BNStatsRecorder:
         self.remove()
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #1fd83097
+JITTER_RANGES = ('positive', 'symmetric')
+
+
 def recover_augment(
     x: Tensor,  # synthetic batch [B, C, H, W]
     generator: torch.Generator,  # CPU generator (the draws are host-side: no device sync)
     jitter: int = 4,  # maximal shift in pixels (cyclic roll)
-    flip: bool = True,  # random horizontal flip (batch-wide)
-    crop: bool = False,  # RandomResizedCrop of the batch (ImageNet schedule)
+    flip: bool = False,  # random horizontal flip (batch-wide; official: Tiny-ImageNet / ImageNet only)
+    crop: bool = False,  # RandomResizedCrop of the batch (official: Tiny-ImageNet / ImageNet)
+    jitter_range: str = 'positive',  # shifts in [0, jitter] (official) or [-jitter, jitter] (SRe2L Tiny-ImageNet)
 ) -> Tensor:
-    "SRe2L's per-step augmentation: optional RandomResizedCrop, jitter (roll) and flip, one draw for the batch."
+    "SRe2L's per-step augmentation, one draw for the batch: optional RandomResizedCrop and flip, then the jitter roll."
+    check_choice('jitter_range', jitter_range, JITTER_RANGES)
     B, _, H, W = x.shape
     if crop:
         x = apply_boxes(x, random_resized_boxes(1, H, W, generator).expand(B, 5))
-    if jitter > 0:
-        dx, dy = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
-        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
     if flip and bool(torch.rand(1, generator=generator) < 0.5):
         x = x.flip(3)
+    if jitter > 0:
+        low = 0 if jitter_range == 'positive' else -jitter
+        off1, off2 = torch.randint(low, jitter + 1, (2,), generator=generator).tolist()
+        x = torch.roll(x, shifts=(off1, off2), dims=(2, 3))
     return x
 
 # %% ../../nbs/27_sre2l_dwa.ipynb #7325d8ba
@@ -179,12 +186,18 @@ def relabel_set(
     seed: int = 0,  # per_crop: which crops
     temperature: float = 20.0,  # KD temperature stored with the set
     mixup: float = 0.0,  # mixup alpha stored with the set
+    cutmix: float = 0.0,  # cutmix alpha stored with the set (not with mixup)
+    student_recipe: dict | None = None,  # the student's recipe fields (optimizer, lr, ...; None: keep the set's)
     meta: dict | None = None,  # metadata to add (dataset, arch, recipe, ... for tensors)
     ufc_labels: str = 'own',  # INFER sets, static mode: 'own' (a label per expanded image) or 'inherit'
 ) -> SyntheticSet:
     "Soft-label any image set with the teacher(s): a SyntheticSet with static, per-crop or online labels."
     check_choice('mode', mode, ['static', 'per_crop', 'online'])
     check_choice('ufc_labels', ufc_labels, ['own', 'inherit'])
+    check_range('mixup', mixup, 0)
+    check_range('cutmix', cutmix, 0)
+    if mixup > 0 and cutmix > 0:
+        raise ValueError(f"give mixup={mixup} or cutmix={cutmix}, not both (the official students use one)")
     if ufc_labels == 'inherit' and mode != 'static':
         raise ValueError(f"ufc_labels='inherit' needs mode='static'; got mode={mode!r}")
     teachers = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
@@ -220,6 +233,8 @@ def relabel_set(
         k: v for k, v in base.meta.items() if k not in ('online_teachers', 'epoch_divisor', 'ufc_labels')
     }  # of an earlier relabelling
     m.update(meta or {})
+    if student_recipe is not None:
+        m['student_recipe'] = dict(student_recipe)
     images = base.images
     extra = {k: v for k, v in base.extra.items() if not _is_label_key(k)}
     if mode == 'online':
@@ -243,6 +258,7 @@ def relabel_set(
         label_mode=mode,
         temperature=float(temperature),
         mixup=float(mixup),
+        cutmix=float(cutmix),
         label_storage_bytes=label_storage_bytes(out),
     )
     return out
@@ -254,6 +270,28 @@ CPU_PROFILE_WIDTH = dict(width=DISTILL_CPU['width'])
 def _family(dataset: str) -> str:
     d = str(dataset).lower()
     return 'imagenet' if d.startswith('imagenet') and d != 'imagenette' else 'tiny' if d == 'tinyimagenet' else 'cifar'
+
+
+STUDENT_RECIPE_FIELDS = dict(  # config field -> `evaluate.Recipe` field of the student
+    student_optimizer='optimizer',
+    student_lr='lr',
+    student_weight_decay='weight_decay',
+    student_batch='batch_size',
+    student_schedule='schedule',
+    student_augment='augment',
+)
+
+
+def student_recipe(
+    cfg,  # an SRe2LConfig, DWAConfig or INFERConfig
+) -> dict:
+    "The student's recipe fields a config sets (stored as the set's `meta['student_recipe']`; None: the recipe's)."
+    return {r: getattr(cfg, f) for f, r in STUDENT_RECIPE_FIELDS.items() if getattr(cfg, f) is not None}
+
+
+# The students of the official evaluations (file, line of the repository at the commit in 90_references.ipynb#sre2l)
+_ADAMW_COSINE = dict(student_optimizer='adamw', student_lr=1e-3, student_weight_decay=0.01, student_schedule='cosine')
+_SGD_TINY = dict(student_optimizer='sgd', student_lr=0.2, student_weight_decay=1e-4, student_schedule='cosine')
 
 
 @dataclass
@@ -268,8 +306,9 @@ class SRe2LConfig(DistillConfig):
     r_var: float = 1.0  # weight of the variance terms (DWA: 11)
     first_bn_weight: float = 10.0  # weight of the first BN layer
     jitter: int = 4  # random shift in pixels
-    flip: bool | None = None  # random flip (None: as the dataset allows)
-    crop: bool = False  # RandomResizedCrop every step (ImageNet)
+    jitter_range: str = 'positive'  # shifts in [0, jitter] (official) or [-jitter, jitter] (SRe2L Tiny-ImageNet)
+    flip: bool = False  # random flip of the batch per step (official: Tiny-ImageNet / ImageNet, with the crop)
+    crop: bool = False  # RandomResizedCrop every step (official: Tiny-ImageNet / ImageNet)
     batch: int = 100  # classes per recover batch (C > batch: several class-batches per ipc_id)
     teacher: str | None = None  # path of a saved teacher (None: train one)
     teacher_arch: str = 'ResNet18BN'  # architecture of a trained teacher
@@ -279,40 +318,78 @@ class SRe2LConfig(DistillConfig):
     label_mode: str = 'per_crop'  # 'static', 'per_crop' (FKD) or 'online' (the teacher labels every student batch)
     temperature: float = 20.0  # KD temperature of the student
     mixup: float = 0.0  # mixup alpha in student training (0: off)
+    cutmix: float = 0.0  # cutmix alpha in student training (0: off; not with mixup)
     student_epochs: int | None = None  # epochs labelled per crop and trained (None: eval_epochs or the recipe's)
+    student_optimizer: str | None = None  # the student's optimiser ('sgd', 'adam', 'adamw'; None: the recipe's)
+    student_lr: float | None = None  # the student's learning rate (None: the recipe's)
+    student_weight_decay: float | None = None  # the student's weight decay (None: the recipe's)
+    student_batch: int | None = None  # the student's batch size (None: the recipe's)
+    student_schedule: str | None = None  # the student's lr schedule (None: the recipe's)
+    student_augment: str | None = None  # 'standard' (crop 4 + flip), 'resized_crop', 'dsa' (None: the recipe's)
     arch: str = 'ConvNet'  # student architecture (evaluation)
 
     @classmethod
     def _paper(cls, dataset: str, ipc: int) -> dict:
         f = _family(dataset)
         d = dict(ipc=ipc, profile='paper', eval_recipe='dsa')
-        src = 'official VILA-Lab/SRe2L recover/data_synthesis.py settings for {} (90_references.ipynb#sre2l)'
-        # CIFAR: 90_references.ipynb#sre2l; 400 epochs of online KD: 90_references.ipynb#evaluation-protocols
-        if f == 'cifar':
+        if f == 'cifar':  # VILA-Lab/SRe2L SRe2L/*small_dataset/: recover_cifar.{sh,py}, relabel_cifar.{sh,py}
             return dict(
                 d,
-                iterations=1000,
-                lr=0.25,
-                r_bn=0.01,
-                jitter=4,
-                student_epochs=400,
-                label_mode='online',
-                source=src.format('CIFAR-100') + '; relabel_cifar.py: 400 epochs of online KD',
+                iterations=1000,  # recover_cifar.sh
+                lr=0.25,  # recover_cifar.sh
+                r_bn=0.01,  # recover_cifar.sh
+                jitter=4,  # recover_cifar.py:211 (default), randint(0, 4): 79-81; no crop, no flip
+                batch=100,  # recover_cifar.sh
+                label_mode='online',  # relabel_cifar.py:138, the teacher labels every (mixed) batch
+                temperature=30.0,  # relabel_cifar.py:107
+                mixup=0.8,  # relabel_cifar.py:111, 133
+                student_epochs=400,  # relabel_cifar.sh
+                student_batch=128,  # relabel_cifar.sh
+                student_augment='standard',  # relabel_cifar.py:51-52, RandomCrop(32, 4) + flip
+                **_ADAMW_COSINE,  # relabel_cifar.py:104, 106
+                source='official VILA-Lab/SRe2L SRe2L/*small_dataset/recover_cifar.sh, recover_cifar.py:79-81 '
+                '(jitter randint(0, 4), no flip); relabel_cifar.sh (400 epochs, batch 128), relabel_cifar.py:104-111 '
+                '(AdamW 1e-3, wd 0.01, cosine, T = 30, mixup 0.8), :138 (online teacher)',
             )
-        if f == 'tiny':
+        if f == 'tiny':  # recover_tiny.{sh,py}; student: zeyuanyin/tiny-imagenet script/train_kd.sh
             return dict(
-                d, iterations=4000, lr=0.1, r_bn=1.0, jitter=4, student_epochs=300, source=src.format('Tiny-ImageNet')
+                d,
+                iterations=4000,  # recover_tiny.sh
+                lr=0.1,  # recover_tiny.sh
+                r_bn=1.0,  # recover_tiny.sh
+                jitter=4,  # recover_tiny.py:142
+                jitter_range='symmetric',  # recover_tiny.py:56-57, randint(-4, 4)
+                crop=True,  # recover_tiny.py:50
+                flip=True,  # recover_tiny.py:51
+                batch=100,  # recover_tiny.sh
+                label_mode='online',  # tiny-imagenet classification/train_kd.py:33
+                temperature=20.0,  # train_kd.sh -T 20 (loss x T^2: train_kd.py:37)
+                student_epochs=100,  # train_kd.sh
+                student_batch=256,  # train_kd.sh
+                student_augment='resized_crop',  # train_kd.py:119-120
+                **_SGD_TINY,  # train_kd.sh (momentum 0.9; the 5-epoch linear warm-up is not modelled)
+                source='official VILA-Lab/SRe2L SRe2L/*small_dataset/recover_tiny.sh, recover_tiny.py:49-57 '
+                '(RandomResizedCrop + flip, jitter randint(-4, 4)); student zeyuanyin/tiny-imagenet script/train_kd.sh '
+                '(online teacher, T = 20, SGD 0.2, wd 1e-4, cosine, batch 256, 100 epochs; warm-up omitted)',
             )
-        # ImageNet: 90_references.ipynb#sre2l
-        return dict(
+        return dict(  # recover/recover.sh, data_synthesis.py; relabel/relabel.sh; validate/train_FKD.{sh,py}
             d,
-            iterations=4000,
-            lr=0.25,
-            r_bn=0.01,
-            jitter=32,
-            crop=True,
-            student_epochs=300,
-            source=src.format('ImageNet-1K') + '; train_FKD.py: 300 epochs of per-crop labels',
+            iterations=4000,  # recover.sh
+            lr=0.25,  # recover.sh
+            r_bn=0.01,  # recover.sh
+            jitter=32,  # data_synthesis.py:177, randint(0, 32): 62-64
+            crop=True,  # data_synthesis.py:56
+            flip=True,  # data_synthesis.py:57
+            batch=100,  # recover.sh
+            label_mode='per_crop',  # relabel.sh: FKD labels of 300 epochs of crops
+            temperature=20.0,  # train_FKD.sh -T 20
+            cutmix=1.0,  # relabel.sh --mix-type cutmix (utils_fkd.py: Beta(1, 1))
+            student_epochs=300,  # relabel.sh --epochs 300
+            student_batch=1024,  # train_FKD.sh
+            **_ADAMW_COSINE,  # train_FKD.py:58-61, 157 and --cos
+            source='official VILA-Lab/SRe2L SRe2L/recover/recover.sh, data_synthesis.py:55-64 (RandomResizedCrop + '
+            'flip, jitter randint(0, 32)); relabel/relabel.sh (per-crop labels, 300 epochs, cutmix); '
+            'validate/train_FKD.sh (T = 20, batch 1024, AdamW 1e-3, wd 0.01, cosine)',
         )
 
     @classmethod
@@ -353,49 +430,72 @@ class DWAConfig(SRe2LConfig):
     @classmethod
     def _paper(cls, dataset: str, ipc: int) -> dict:
         f = _family(dataset)
-        d = dict(ipc=ipc, profile='paper', eval_recipe='dsa')
-        dsrc = 'DWA paper and official recovery settings for {} (90_references.ipynb#dwa)'
-        if f == 'cifar':
+        d = dict(ipc=ipc, profile='paper', eval_recipe='dsa', jitter=4, rho=15e-3, r_bn=0.01)  # all scripts/run_*.sh
+        if f == 'cifar':  # AngusDujw/Diversity-Driven-Synthesis scripts/run_cifar.sh, validation/validation_cifar.py
             return dict(
                 d,
-                iterations=1000,
-                lr=0.25,
-                r_bn=0.01,
-                r_var=11.0,
-                K=12,
-                jitter=4,
-                batch=100,
-                student_epochs=400,
-                label_mode='online',
-                source=dsrc.format('CIFAR-10/100') + '; validation_cifar.py: KL to the online teacher',
+                iterations=1000,  # run_cifar.sh
+                lr=0.25,  # run_cifar.sh
+                r_var=11.0,  # run_cifar.sh
+                K=12,  # run_cifar.sh --steps
+                batch=100,  # run_cifar.sh; jitter randint(0, 4), no crop/flip: distillation_cifar.py:55-57
+                label_mode='online',  # validation_cifar.py:206
+                temperature=30.0,  # validation_cifar.py:173
+                mixup=0.8,  # validation_cifar.py:177, 199
+                student_epochs=400,  # run_cifar.sh
+                student_batch=128,  # run_cifar.sh
+                student_augment='standard',  # validation_cifar.py:72-73
+                **_ADAMW_COSINE,  # validation_cifar.py:170, 172
+                source='official AngusDujw/Diversity-Driven-Synthesis scripts/run_cifar.sh; '
+                'distillation/distillation_cifar.py:55-57 (jitter randint(0, 4), no flip); '
+                'validation/validation_cifar.py:170-206 (online teacher, T = 30, mixup 0.8, AdamW 1e-3, wd 0.01, '
+                'cosine)',
             )
-        if f == 'tiny':
+        if f == 'tiny':  # scripts/run_tiny.sh, distillation/distillation_tiny.py, validation/validation_tiny.py
             return dict(
                 d,
-                iterations=2000,
-                lr=0.1,
-                r_bn=0.01,
-                r_var=11.0,
-                K=12,
-                jitter=4,
-                batch=200,
-                student_epochs=200,
-                source=dsrc.format('Tiny-ImageNet'),
+                iterations=2000,  # run_tiny.sh
+                lr=0.1,  # run_tiny.sh
+                r_var=11.0,  # run_tiny.sh
+                K=12,  # run_tiny.sh
+                batch=200,  # run_tiny.sh
+                crop=True,  # distillation_tiny.py:82
+                flip=True,  # distillation_tiny.py:83; jitter randint(0, 4): 88-90
+                label_mode='online',  # validation_tiny.py:33, teacher in eval mode (:23)
+                temperature=20.0,  # validation_tiny.py:444; loss x T^2: :37
+                mixup=0.0,  # validation_tiny.py:405 (default 0)
+                cutmix=1.0,  # validation_tiny.py:406, 191-192 (p = 1)
+                student_epochs=200,  # run_tiny.sh
+                student_batch=64,  # run_tiny.sh
+                student_augment='resized_crop',  # validation_tiny.py:133-134
+                **_SGD_TINY,  # run_tiny.sh (momentum 0.9; the 5-epoch linear warm-up is not modelled)
+                source='official AngusDujw/Diversity-Driven-Synthesis scripts/run_tiny.sh; '
+                'distillation/distillation_tiny.py:81-90 (RandomResizedCrop + flip, jitter randint(0, 4)); '
+                'validation/validation_tiny.py:33-37, 133-134, 405-406, 444 (online teacher, cutmix 1.0, T = 20, '
+                'x T^2, SGD 0.2, wd 1e-4, cosine, batch 64; warm-up omitted)',
             )
-        return dict(
+        return dict(  # scripts/run_imgnet.sh, distillation/distillation_imgnet.py, validation/validation_imgnet.py
             d,
-            iterations=2000,
-            lr=0.25,
-            r_bn=0.01,
-            r_var=2.0,
-            K=15,
-            jitter=32,
-            crop=True,
-            batch=100,
-            student_epochs=300,
-            temperature=20.0,
+            iterations=2000,  # run_imgnet.sh
+            lr=0.25,  # run_imgnet.sh
+            r_var=2.0,  # run_imgnet.sh
+            K=15,  # run_imgnet.sh
+            jitter=32,  # distillation_imgnet.py:36, randint(0, 32): 130-132
+            crop=True,  # distillation_imgnet.py:124
+            flip=True,  # distillation_imgnet.py:125
+            batch=100,  # run_imgnet.sh
+            label_mode='online',  # validation_imgnet.py:215, teacher in eval mode (:204)
+            temperature=20.0,  # run_imgnet.sh -T 20
             mixup=0.0,
-            source=dsrc.format('ImageNet-1K') + '; DD-Ranking evaluation: T = 20, 300 epochs',
+            cutmix=1.0,  # run_imgnet.sh --mix-type cutmix; validation_imgnet.py:57
+            student_epochs=300,  # run_imgnet.sh
+            student_batch=128,  # run_imgnet.sh
+            student_augment='resized_crop',  # validation_imgnet.py:82-83
+            **_ADAMW_COSINE,  # validation_imgnet.py:44-45, 147, --cos
+            source='official AngusDujw/Diversity-Driven-Synthesis scripts/run_imgnet.sh; '
+            'distillation/distillation_imgnet.py:123-132 (RandomResizedCrop + flip, jitter randint(0, 32)); '
+            'validation/validation_imgnet.py:44-57, 82-83, 147, 215 (online teacher, cutmix, T = 20, AdamW 1e-3, '
+            'wd 0.01, cosine, batch 128)',
         )
 
     @classmethod
@@ -427,6 +527,10 @@ def _check_recover(cfg: SRe2LConfig, data: ImageData):
     check_choice('label_mode', cfg.label_mode, ['static', 'per_crop', 'online'])
     check_range('temperature', cfg.temperature, 0, low_open=True)
     check_range('mixup', cfg.mixup, 0)
+    check_range('cutmix', cfg.cutmix, 0)
+    check_choice('jitter_range', cfg.jitter_range, JITTER_RANGES)
+    if cfg.mixup > 0 and cfg.cutmix > 0:
+        raise ValueError(f"give mixup={cfg.mixup} or cutmix={cfg.cutmix}, not both (the official students use one)")
 
 
 def _recover(
@@ -447,7 +551,6 @@ def _recover(
     if test is not None:
         tinfo = dict(tinfo, test_acc=evaluate(teacher, test.x, test.y)['acc'])
     C, shape, dev = data.n_classes, data.image_shape, data.device
-    flip = (dsa_strategy_for(data.name) == DSA_STRATEGY) if cfg.flip is None else cfg.flip
     images, labels = init_synthetic(data, ipc, cfg.init, cfg.seed)
     init = images.clone()
     chunks = [torch.arange(q, min(q + cfg.batch, C), device=dev) for q in range(0, C, cfg.batch)]
@@ -457,7 +560,7 @@ def _recover(
     bounds = _valid_range(data)
     cache = {}
     idx_of = lambda b: chunks[b % nq] * ipc + b // nq  # class-major rows of batch b
-    aug = lambda x, g: recover_augment(x, g, cfg.jitter, flip, cfg.crop)
+    aug = lambda x, g: recover_augment(x, g, cfg.jitter, cfg.flip, cfg.crop, cfg.jitter_range)
 
     def teacher_for(b):
         if cache.get('b') == b:
@@ -468,8 +571,9 @@ def _recover(
             ipc_id, q = divmod(b, nq)
             for qq in [q] if cfg.reset_perturbation_per_batch else range(q + 1):
                 bb = ipc_id * nq + qq
-                g = make_generator(iteration_seed(cfg.seed, bb, 7))
-                directed_perturbation(net, init[idx_of(bb)], labels[idx_of(bb)], cfg.K, cfg.rho, lambda x: aug(x, g))
+                g = make_generator(iteration_seed(cfg.seed, bb, 7))  # one jitter draw for the K steps, as DWA's
+                xa = aug(init[idx_of(bb)], g)  # distillation_cifar.py:55-66 (the batch of iteration 0)
+                directed_perturbation(net, xa, labels[idx_of(bb)], cfg.K, cfg.rho)
         if cache.get('rec') is not None:
             cache['rec'].remove()
         cache.update(b=b, net=net, rec=BNStatsRecorder(net))
@@ -531,7 +635,9 @@ def _recover(
         seconds=hist['seconds'],
         seconds_per_iteration=hist['seconds'] / max(len(losses), 1),
     )
-    meta = synset_meta(data, cfg, method, teacher=tinfo, history=summary, recover_batches=ipc * nq)
+    meta = synset_meta(
+        data, cfg, method, teacher=tinfo, history=summary, recover_batches=ipc * nq, student_recipe=student_recipe(cfg)
+    )
     syn = SyntheticSet(images.detach().clone(), labels, meta=meta)
     E = cfg.student_epochs or cfg.eval_epochs or get_recipe(cfg.eval_recipe).epochs
     if cfg.student_epochs:
@@ -545,6 +651,7 @@ def _recover(
         seed=iteration_seed(cfg.seed, 0, 3),
         temperature=cfg.temperature,
         mixup=cfg.mixup,
+        cutmix=cfg.cutmix,
     )
 
 

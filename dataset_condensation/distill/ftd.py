@@ -4,8 +4,8 @@
 
 # %% ../../nbs/25_ftd.ipynb #c0872b21
 from __future__ import annotations
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, asdict
+from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,7 +13,11 @@ from torch import Tensor
 from torch.func import functional_call
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import DISTILL_CPU, SyntheticSet, register_distillation
+from ..models import get_network
+from ..augment import make_augment
+from ..train import Callback, fit, evaluate as evaluate_model
+from ..evaluate import EvalResult, Recipe, get_recipe
+from .core import DISTILL_CPU, SyntheticSet, evaluate_synthetic, register_distillation
 from dataset_condensation.distill.trajectory import (
     MTTConfig,
     ExpertBuffer,
@@ -25,8 +29,9 @@ from dataset_condensation.distill.trajectory import (
 )
 
 # %% auto #0
-__all__ = ['FTD_PRESETS', 'FTD_FIELDS', 'FTD_RHO', 'scale_ema_decay', 'FTDConfig', 'check_ftd_buffer', 'distill_ftd',
-           'hessian_top_eigenvalue', 'perturbed_loss_increase', 'segment_errors']
+__all__ = ['FTD_PRESETS', 'FTD_FIELDS', 'FTD_RHO', 'EMA_EVALS', 'scale_ema_decay', 'cpu_ema_decay', 'FTDConfig',
+           'check_ftd_buffer', 'distill_ftd', 'evaluate_ftd', 'hessian_top_eigenvalue', 'perturbed_loss_increase',
+           'segment_errors']
 
 # %% ../../nbs/25_ftd.ipynb #a56169c7
 # (syn_steps N, expert_epochs M, max_start_epoch, batch_syn, lr_img, lr_lr, lr_teacher, alpha, ema_decay, zca):
@@ -67,6 +72,19 @@ def scale_ema_decay(
     check_range('iterations_from', iterations_from, 1)
     check_range('iterations_to', iterations_to, 1)
     return float(decay ** (iterations_from / iterations_to))
+
+
+def cpu_ema_decay(
+    decay: float,  # the paper row's EMA decay, tuned for `iterations_from` iterations
+    iterations_from: int,  # the paper's run length
+    iterations_to: int,  # the CPU run's length
+    max_init_weight: float = 0.1,  # the most the initial images may weigh in the final EMA, d^I
+) -> float:
+    """The CPU profile's decay: `scale_ema_decay`, capped so that after `iterations_to` iterations the initial images
+    weigh at most `max_init_weight` in the EMA: min(d^(I_from/I_to), w^(1/I_to))."""
+    check_range('max_init_weight', max_init_weight, 0, 1, low_open=True, high_open=True)
+    cap = float(max_init_weight ** (1 / check_range('iterations_to', iterations_to, 1)))
+    return min(scale_ema_decay(decay, iterations_from, iterations_to), cap)
 
 # %% ../../nbs/25_ftd.ipynb #a4d2b9b5
 @dataclass
@@ -109,12 +127,12 @@ class FTDConfig(MTTConfig):
             **cpu,
             profile='cpu',
             source=f'ours: CPU profile, MTT\'s CPU settings + GSAM rho {FTD_RHO}, the paper row\'s alpha and its EMA '
-            'decay '
-            'scaled to the shorter run; ConvNet width 32, DSA evaluation of 300 epochs',
+            'decay scaled to the shorter run, capped so the initial images keep at most 10% of the EMA '
+            '(cpu_ema_decay); ConvNet width 32, DSA evaluation of 300 epochs',
             alpha=d['alpha'],
-            ema_decay=scale_ema_decay(d['ema_decay'], 5000, cpu['iterations']),
-            notes=f'CPU profile (25_ftd): mtt_cpu_settings + GSAM rho {FTD_RHO}, alpha and EMA decay (scaled) of the '
-            f'paper row' + (f'; {note}' if note else ''),
+            ema_decay=cpu_ema_decay(d['ema_decay'], 5000, cpu['iterations']),
+            notes=f'CPU profile (25_ftd): mtt_cpu_settings + GSAM rho {FTD_RHO}, alpha and EMA decay (scaled, '
+            f'capped) of the paper row' + (f'; {note}' if note else ''),
         )
 
 # %% ../../nbs/25_ftd.ipynb #fbfab973
@@ -162,6 +180,81 @@ def distill_ftd(
     check_range('alpha', cfg.alpha, 0)
     buf = check_ftd_buffer(load_buffer_for(data, cfg), cfg)
     return run_trajectory_matching(data, cfg, buf, 'ftd', ckpt, resume, progress, test, ema_decay=cfg.ema_decay)
+
+# %% ../../nbs/25_ftd.ipynb #acae54e37e7d407bbb7b55eff062a284
+EMA_EVALS = ('scratch', 'official')
+
+
+def evaluate_ftd(
+    syn: SyntheticSet,  # a `distill_ftd` set with an EMA: EMA images in `images`, raw ones in extra['images_raw']
+    test: ImageData,  # the test set
+    n_models: int = 3,  # evaluation networks, seeds seed..seed+n_models-1
+    ema_eval: str = 'scratch',  # 'scratch': fresh networks on the EMA images; 'official': FTD's warm start
+    seed: int = 0,  # first model seed
+    ema_epochs: int | None = None,  # 'official': epochs of the EMA phase (None: the recipe's, as FTD's code; 0: none)
+    ema_callbacks: Sequence[Callback] = (),  # 'official': callbacks of the EMA phase's `fit`
+    **kwargs,  # recipe and architecture overrides, as for `evaluate_synthetic` (epochs=, recipe=, width=, ...)
+) -> dict[str, EvalResult]:
+    """Test accuracies {'raw': ..., 'ema': ...} of an FTD set. 'scratch' trains fresh networks on each image set;
+    'official' trains each network on the raw images and then goes on training the same network on the EMA images."""
+    check_choice('ema_eval', ema_eval, EMA_EVALS)
+    if 'images_raw' not in syn.extra:
+        raise ValueError(
+            "syn has no extra['images_raw']: evaluate_ftd needs a set made by distill_ftd with ema_decay > 0 (its "
+            "`images` are the EMA, the raw images are kept in extra['images_raw'])"
+        )
+    raw_set = SyntheticSet(syn.extra['images_raw'], syn.labels, lr=syn.lr, meta=syn.meta)
+    if ema_eval == 'scratch':
+        if ema_epochs is not None or len(ema_callbacks):
+            raise ValueError(
+                "ema_epochs and ema_callbacks are options of ema_eval='official' (the warm start); 'scratch' trains "
+                "fresh networks with the recipe's epochs"
+            )
+        return {
+            k: evaluate_synthetic(
+                s, test, n_models=n_models, seed=seed, extra=dict(images=k, ema_eval=ema_eval), **kwargs
+            )
+            for k, s in (('raw', raw_set), ('ema', syn))
+        }
+    syn.check(test)
+    check_range('n_models', n_models, 1)
+    m, kw = syn.meta, dict(kwargs)
+    rfields = set(Recipe.__dataclass_fields__)
+    if m.get('eval_epochs') and 'epochs' not in kw:
+        kw['epochs'] = m['eval_epochs']
+    recipe, arch = kw.pop('recipe', None) or m.get('recipe') or 'dsa', kw.pop('arch', m.get('arch', 'ConvNet'))
+    rec = get_recipe(recipe, lr=syn.lr, **{k: v for k, v in kw.items() if k in rfields})  # learned lr, both phases
+    opts = dict(m.get('arch_options') or {}, **{k: v for k, v in kw.items() if k not in rfields})
+    E = rec.epochs if ema_epochs is None else int(check_range('ema_epochs', ema_epochs, 0))
+    cfg, aug, dev = rec.train_config(), make_augment(rec.augment, test.name), test.x.device
+    xr, xe, y = raw_set.images.to(dev), syn.images.to(dev), syn.labels.to(dev)
+    seeds, accs = [seed + k for k in range(n_models)], dict(raw=[], ema=[])
+    for s in seeds:
+        net = get_network(arch, test.channels, test.n_classes, test.im_size, seed=s, **opts)
+        fit(net, xr, y, cfg.replace(seed=s), augment=aug)  # evaluate_synset on the raw images ...
+        accs['raw'].append(evaluate_model(net, test.x, test.y)['acc'])
+        if E:  # ... then evaluate_synset on the EMA images with the same network: a fresh optimiser, lr, schedule
+            fit(net, xe, y, cfg.replace(seed=s, epochs=E), augment=aug, callbacks=ema_callbacks)
+        accs['ema'].append(evaluate_model(net, test.x, test.y)['acc'])
+    ipc = torch.bincount(syn.labels.long(), minlength=test.n_classes).tolist()
+    extra = dict(ema_eval='official', method=m.get('method'), learned_lr=syn.lr, ipc=ipc)
+    return {
+        k: EvalResult(
+            accs[k],
+            'final',
+            rec.epochs,
+            arch,
+            opts,
+            seeds,
+            asdict(rec),
+            test.name,
+            test.split,
+            len(syn),
+            'synset',
+            dict(extra, images=k, **(dict(warm_start_epochs=rec.epochs, ema_epochs=E) if k == 'ema' else {})),
+        )
+        for k in ('raw', 'ema')
+    }
 
 # %% ../../nbs/25_ftd.ipynb #5d17098b
 def hessian_top_eigenvalue(

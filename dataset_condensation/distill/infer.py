@@ -13,7 +13,6 @@ from torch import nn
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
 from ..data import ImageData
 from ..models import NETWORKS
-from ..augment import dsa_strategy_for, DSA_STRATEGY
 from dataset_condensation.distill.core import (
     DistillConfig,
     DISTILL_CPU,
@@ -32,7 +31,14 @@ from dataset_condensation.soft_labels import (
     _data_key,
     _TEACHER_CACHE,
 )
-from .dwa import BNStatsRecorder, recover_augment, relabel_set, _family
+from dataset_condensation.distill.dwa import (
+    BNStatsRecorder,
+    recover_augment,
+    relabel_set,
+    student_recipe,
+    JITTER_RANGES,
+    _family,
+)
 
 # %% auto #0
 __all__ = ['INFER_CIFAR_TEACHERS', 'INFER_IMAGENET_TEACHERS', 'INFER_CPU_TEACHERS', 'infer_budget', 'parse_teacher_spec',
@@ -147,8 +153,9 @@ class INFERConfig(DistillConfig):
     r_var: float = 1.0  # weight of the variance terms
     first_bn_weight: float = 10.0  # weight of the first BN layer
     jitter: int = 4  # random shift in pixels
-    flip: bool | None = None  # random flip (None: as the dataset allows)
-    crop: bool = False  # RandomResizedCrop every step
+    jitter_range: str = 'positive'  # shifts in [0, jitter] (ufc_generation/ufc_cifar.py:64-65)
+    flip: bool = False  # random flip of the batch per step (official: ImageNet only, with the crop)
+    crop: bool = False  # RandomResizedCrop every step (official: ImageNet only)
     batch: int = 100  # classes per compensator batch (the paper's batch = C)
     teacher: str | tuple | None = None  # path(s) of saved teachers (None: train one per teacher_arch)
     teacher_arch: tuple = INFER_CIFAR_TEACHERS  # teacher specs 'Arch:key=value,...' (M = their number)
@@ -157,7 +164,14 @@ class INFERConfig(DistillConfig):
     label_mode: str = 'static'  # 'static' (INFER) or 'dynamic' (INFER+Dyn: online ensemble labels, epochs / (M + 1))
     temperature: float = 30.0  # KD temperature
     mixup: float = 0.8  # mixup alpha in student training
+    cutmix: float = 0.0  # cutmix alpha in student training (0: off; not with mixup)
     student_epochs: int | None = None  # None: eval_epochs or the recipe's
+    student_optimizer: str | None = None  # the student's optimiser ('sgd', 'adam', 'adamw'; None: the recipe's)
+    student_lr: float | None = None  # the student's learning rate (None: the recipe's)
+    student_weight_decay: float | None = None  # the student's weight decay (None: the recipe's)
+    student_batch: int | None = None  # the student's batch size (None: the recipe's)
+    student_schedule: str | None = None  # the student's lr schedule (None: the recipe's)
+    student_augment: str | None = None  # 'standard' (crop 4 + flip), 'resized_crop', 'dsa' (None: the recipe's)
     arch: str = 'ConvNet'  # student architecture
 
     @classmethod
@@ -182,18 +196,35 @@ class INFERConfig(DistillConfig):
                 iterations=2000,
                 r_bn=0.01,
                 batch=1000,
+                jitter=32,  # ufc_generation/ufc_imgnet.py:256, randint(0, 32): 100-102
+                crop=True,  # ufc_imgnet.py:93
+                flip=True,  # ufc_imgnet.py:94
                 teacher_arch=INFER_IMAGENET_TEACHERS,
                 student_epochs=300,
-                source='official zhangxin-xd/UFC ImageNet-1K settings (90_references.ipynb#infer)',
+                source='official zhangxin-xd/UFC ImageNet-1K settings (90_references.ipynb#infer); '
+                'ufc_generation/ufc_imgnet.py:92-102 (RandomResizedCrop + flip, jitter randint(0, 32)); the ImageNet '
+                'student is not in the repository (the CIFAR student below otherwise)',
             )
         return cls(
             ipc=ipc,
             profile='paper',
-            iterations=1000,
-            r_bn=1.0,
-            batch=100,
-            student_epochs=400,
-            source='official zhangxin-xd/UFC CIFAR settings; val_static.py: 400 epochs (90_references.ipynb#infer)',
+            iterations=1000,  # sh/ufc_cifar.sh
+            r_bn=1.0,  # sh/ufc_cifar.sh
+            lr=0.25,  # sh/ufc_cifar.sh
+            batch=100,  # sh/ufc_cifar.sh
+            jitter=4,  # ufc_cifar.py:218, randint(0, 4): 64-65; no crop, no flip
+            temperature=30.0,  # val_static.py:30
+            mixup=0.8,  # val_static.py:239, 265; logits mixed linearly: 268
+            student_epochs=400,  # sh/ufc_cifar.sh
+            student_batch=64,  # sh/ufc_cifar.sh
+            student_optimizer='adamw',  # val_static.py:234
+            student_lr=1e-3,  # val_static.py:234
+            student_weight_decay=0.01,  # val_static.py:234
+            student_schedule='cosine',  # val_static.py:235
+            student_augment='standard',  # val_static.py:70-71, RandomCrop(32, 4) + flip
+            source='official zhangxin-xd/UFC sh/ufc_cifar.sh; ufc_generation/ufc_cifar.py:64-65 (jitter randint(0, 4), '
+            'no flip), 116-124 (x + u clipped); ufc_validation/val_static.py:30, 70-71, 234-268 (static averaged '
+            'logits mixed linearly, mixup 0.8, T = 30, AdamW 1e-3, wd 0.01, cosine, batch 64, 400 epochs)',
         )
 
 # %% ../../nbs/28_infer.ipynb #6298f616
@@ -227,12 +258,13 @@ def distill_infer(
     check_range('iterations', cfg.iterations, 1)
     check_range('lr', cfg.lr, 0, low_open=True)
     check_range('batch', cfg.batch, 1)
+    check_choice('jitter_range', cfg.jitter_range, JITTER_RANGES)
+    check_range('cutmix', cfg.cutmix, 0)
     teachers, infos = get_teachers(data, cfg)
     M, C, shape, dev = len(teachers), data.n_classes, data.image_shape, data.device
     bud = infer_budget(cfg.ipc, C, M)
     n0 = bud['ipc_init']
     natural, labels = init_synthetic(data, n0, 'real', cfg.seed)
-    flip = (dsa_strategy_for(data.name) == DSA_STRATEGY) if cfg.flip is None else cfg.flip
     chunks = [torch.arange(q, min(q + cfg.batch, C), device=dev) for q in range(0, C, cfg.batch)]
     ufc = torch.zeros(M * n0, *shape, device=dev)
     cur = torch.zeros(1, *shape, device=dev, requires_grad=True)
@@ -250,9 +282,8 @@ def distill_infer(
         cls = chunks[k % len(chunks)]
         for group in opt.param_groups:
             group['lr'] = 0.5 * (1 + math.cos(math.pi * k / T)) * cfg.lr
-        x = recover_augment(
-            natural[cls * n0 + b] + cur, make_generator(iteration_seed(cfg.seed, it, 2)), cfg.jitter, flip, cfg.crop
-        )
+        g = make_generator(iteration_seed(cfg.seed, it, 2))
+        x = recover_augment(natural[cls * n0 + b] + cur, g, cfg.jitter, cfg.flip, cfg.crop, cfg.jitter_range)
         loss = F.cross_entropy(teachers[j](x), labels[cls * n0]) + cfg.r_bn * recs[j].loss(
             cfg.first_bn_weight, cfg.r_var
         )
@@ -291,7 +322,17 @@ def distill_infer(
         ufc_loss_start=[float(np.mean(losses[g * T : g * T + max(1, T // 10)])) for g in range(G)],
         ufc_loss_end=[float(np.mean(losses[(g + 1) * T - max(1, T // 10) : (g + 1) * T])) for g in range(G)],
     )
-    meta = synset_meta(data, cfg, 'infer', teacher=infos, budget=bud, n_teachers=M, history=summary, expand='ufc')
+    meta = synset_meta(
+        data,
+        cfg,
+        'infer',
+        teacher=infos,
+        budget=bud,
+        n_teachers=M,
+        history=summary,
+        expand='ufc',
+        student_recipe=student_recipe(cfg),
+    )
     if cfg.student_epochs:
         meta['eval_epochs'] = cfg.student_epochs
     syn = SyntheticSet(natural, labels, meta=meta, extra=dict(ufc=ufc.detach().clone()))
@@ -303,5 +344,6 @@ def distill_infer(
         'online' if dyn else 'static',
         temperature=cfg.temperature,
         mixup=cfg.mixup,
+        cutmix=cfg.cutmix,
         meta=dict(epoch_divisor=M + 1) if dyn else None,
     )

@@ -60,7 +60,10 @@ def seqmatch_split(
     return [q + (k < r) for k in range(n_stages)]
 
 # %% ../../nbs/26_seqmatch.ipynb #2abcd5cd
-# run.sh (90_references.ipynb#seqmatch): the only published SeqMatch-MTT setting
+# run.sh (90_references.ipynb#seqmatch): the only published SeqMatch-MTT setting. Two learning rates, named as in
+# MTTConfig: `syn_lr_init` is distill_eval_new.py's --lr_teacher (the learned step size's start, per stage; run.sh
+# lines 17, 28, 39), `expert_lr` / `stage_expert_lr` are buffer.py's --lr_teacher (the experts' lr, 0.01 by default;
+# run.sh lines 11, 21, 32 do not set it)
 SEQMATCH_PRESETS = {
     ('cifar10', 50): dict(
         n_stages=3,
@@ -70,9 +73,9 @@ SEQMATCH_PRESETS = {
         expert_epochs=2,
         lr_img=100.0,
         lr_lr=1e-5,
-        lr_teacher=0.01,
         syn_lr_init=(0.001, 0.01, 0.01),
-        stage_lr_teacher=0.01,
+        expert_lr=0.01,
+        stage_expert_lr=0.01,
         stage_expert_epochs=20,
         zca=True,
         batch_syn=None,
@@ -90,7 +93,7 @@ def seqmatch_cpu_settings(
         n_stages=K,
         intervals=((0, 10),) + ((0, 4),) * (K - 1),
         syn_lr_init=None,
-        stage_lr_teacher=0.01,
+        stage_expert_lr=0.01,
         stage_expert_epochs=4,
         stage_n_experts=3,
         prepare_epochs=50,
@@ -111,8 +114,8 @@ class SeqMatchConfig(MTTConfig):
         # (0, stage_expert_epochs))
         None
     )
-    syn_lr_init: tuple | None = None  # initial learned step size per stage (None: lr_teacher, then stage_lr_teacher)
-    stage_lr_teacher: float = 0.01  # expert lr of the stage k>1 buffers (buffer.py default)
+    syn_lr_init: tuple | None = None  # initial learned step size per stage (None: lr_teacher, then stage_expert_lr)
+    stage_expert_lr: float = 0.01  # lr of the stage k>1 experts (buffer.py default); stage 1's is `expert_lr`
     stage_expert_epochs: int = 20  # real-data epochs of the stage k>1 experts (run.sh: 20)
     stage_n_experts: int | None = None  # experts per stage k>1 buffer (None: n_experts; run.sh: 100)
     prepare_epochs: int | None = (
@@ -152,6 +155,7 @@ class SeqMatchConfig(MTTConfig):
             return cls(
                 **common,
                 **p,
+                lr_teacher=p['syn_lr_init'][0],  # MTTConfig's meaning: stage 1's initial learned step size
                 max_start_epoch=p['intervals'][0][1] - p['expert_epochs'],
                 iterations=5000,
                 source='official shqii1j/seqmatch seqmatch-mtt/run.sh (90_references.ipynb#seqmatch); experts: 100 of '
@@ -161,16 +165,12 @@ class SeqMatchConfig(MTTConfig):
         row, note = preset_row(MTT_PRESETS, dataset, ipc)
         m = dict(zip(MTT_FIELDS, row))
         K = 3 if ipc >= 50 else 2
-        lr1, m['lr_teacher'] = (
-            m['lr_teacher'],
-            0.01,
-        )  # MTT's lr_teacher initialises syn_lr; its buffers are trained at 0.01 (buffer.py)
         return cls(
             **common,
             **m,
             n_stages=K,
             intervals=((0, m['max_start_epoch'] + m['expert_epochs']),) + ((0, 20),) * (K - 1),
-            syn_lr_init=(lr1,) + (0.01,) * (K - 1),
+            syn_lr_init=(m['lr_teacher'],) + (0.01,) * (K - 1),  # MTT's lr_teacher starts stage 1's learned lr
             stage_expert_epochs=20,
             iterations=5000,
             source=f"official DC-Bench MTT row{' (' + note + ')' if note else ''} with SeqMatch's run.sh stage "
@@ -187,7 +187,7 @@ def stage_plan(
     stage1_epochs: int | None = None,  # epochs recorded in the stage-1 buffer (None: cfg.expert_train_epochs)
 ) -> list[dict]:
     """The checked plan: one dict per stage (stage, ipc, interval, start_range, syn_lr_init, batch_syn, buffer_epochs,
-    ...)."""
+    expert_lr: the lr its buffer is trained with, n_experts)."""
     if cfg.ipc == 1:
         raise ValueError(
             "ipc=1: SeqMatch is not defined for one image per class (a single subset is plain MTT, "
@@ -203,7 +203,7 @@ def stage_plan(
         if cfg.intervals is None
         else [tuple(map(int, i)) for i in cfg.intervals]
     )
-    lrs = ([cfg.lr_teacher] + [cfg.stage_lr_teacher] * (K - 1)) if cfg.syn_lr_init is None else list(cfg.syn_lr_init)
+    lrs = ([cfg.lr_teacher] + [cfg.stage_expert_lr] * (K - 1)) if cfg.syn_lr_init is None else list(cfg.syn_lr_init)
     if len(ivs) != K:
         raise ValueError(f"intervals has {len(ivs)} entries; expected one (start, end) per stage, n_stages={K}")
     if len(lrs) != K:
@@ -230,7 +230,7 @@ def stage_plan(
                 syn_lr_init=float(lr),
                 batch_syn=cfg.batch_syn if cfg.batch_syn is not None else n_classes * ipc_k,
                 buffer_epochs=E,
-                expert_lr=cfg.lr_teacher if k == 1 else cfg.stage_lr_teacher,
+                expert_lr=cfg.expert_lr if k == 1 else cfg.stage_expert_lr,  # what the stage's buffer is trained with
                 n_experts=cfg.n_experts if k == 1 or cfg.stage_n_experts is None else cfg.stage_n_experts,
             )
         )
@@ -302,7 +302,7 @@ def stage_buffer(
 
     kw = dict(
         epochs=cfg.stage_expert_epochs,
-        lr=cfg.stage_lr_teacher,
+        lr=cfg.stage_expert_lr,
         batch_size=cfg.expert_batch,
         arch=cfg.arch,
         arch_options=cfg.arch_options(),
@@ -417,6 +417,11 @@ def distill_seqmatch(
     buf1 = ExpertBuffer.load(cfg.buffer, device=data.device)
     buf1.check(data, cfg.arch, cfg.arch_options())
     plan = stage_plan(cfg, data.n_classes, buf1.epochs)
+    if float(buf1.meta.get('lr', plan[0]['expert_lr'])) != plan[0]['expert_lr']:
+        raise ValueError(
+            f"buffer {cfg.buffer} holds experts trained at lr={buf1.meta['lr']} but expert_lr={cfg.expert_lr} (the lr "
+            "of stage 1's experts); set expert_lr= to the buffer's or pass a buffer trained at expert_lr"
+        )
     root = Path(cfg.stage_buffer_root) if cfg.stage_buffer_root else Path(cfg.buffer).parent
     if ckpt is not None and not resume:
         there = [str(p) for k in range(1, len(plan) + 1) for p in _stage_paths(ckpt, k) if p.exists()]

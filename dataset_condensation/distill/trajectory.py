@@ -26,7 +26,7 @@ from dataset_condensation.core import (
     clean_stale_tmp,
     progress as _progress,
 )
-from ..data import ImageData
+from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, make_augment
 from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
@@ -42,6 +42,7 @@ from dataset_condensation.distill.core import (
     synset_meta,
     evaluate_synthetic,
     register_distillation,
+    check_zca_setting,
 )
 from .performance import unroll_gd
 
@@ -114,7 +115,7 @@ def buffer_spec(
         dataset=data.name,
         n_classes=data.n_classes,
         image_shape=list(data.image_shape),
-        zca=bool(data.meta.get('zca', False)),
+        zca=data.meta.get('zca') or False,  # the data's whitening record (False: plain images)
         epochs=int(epochs),
         lr=float(lr),
         momentum=float(momentum),
@@ -412,6 +413,21 @@ def _check_buffer(
         for k, want in (('dataset', data.name), ('n_classes', data.n_classes), ('image_shape', list(data.image_shape))):
             if m[k] != want:
                 raise ValueError(f"{name} was trained on {k}={m[k]!r} but the data has {k}={want!r}")
+        mine, theirs = m.get('zca') or False, data.meta.get('zca') or False
+        if not same_whitening(mine, theirs):
+            fix = (
+                f"load the data with load_dataset({data.name!r}, zca=True) (`dc distill --zca`), or use experts "
+                "trained on plain images"
+                if mine and not theirs
+                else f"train the experts on the whitened data (train_experts on load_dataset({data.name!r}, zca=True), "
+                "`dc experts --zca`), or use plain data (zca=False, `dc distill --no-zca`)"
+                if theirs and not mine
+                else "train the experts on the data loaded here"
+            )
+            raise ValueError(
+                f"{name} was trained on data {describe_whitening(mine)} but the data is {describe_whitening(theirs)}; "
+                + fix
+            )
     if arch is not None:
         if m['arch'] != arch or (
             arch_options is not None
@@ -594,7 +610,7 @@ class MTTConfig(DistillConfig):
     batch_syn: int | None = None  # images per student step (None: all)
     dsa: bool = True  # non-siamese DSA at every student step (distill.py unless --no_aug)
     dsa_strategy: str | None = None  # None: `dsa_strategy_for(dataset)`
-    zca: bool = False  # the published setting uses ZCA-whitened data (the data must be whitened by the caller)
+    zca: bool = False  # the setting is for ZCA-whitened data: `distill` refuses data whitened otherwise
     memory: str = 'plain'  # 'plain' or 'recompute' (constant activation memory, same gradients)
     lr_guard: str = 'stop'  # learned step size <= 0 or NaN: 'stop' with an error, or 'clamp' to min_syn_lr
     min_syn_lr: float = 1e-6  # the clamp of lr_guard='clamp'
@@ -667,6 +683,7 @@ def run_trajectory_matching(
 ) -> SyntheticSet:
     "Distil `data` by matching `buffer`'s trajectories; returns the learned images with their learned lr."
     ipc, dev = check_ipc(cfg.ipc, data), data.device
+    check_zca_setting(cfg, data)
     lo, hi = start_range or (0, cfg.max_start_epoch)
     check_range('start_range[0]', lo, 0)
     check_range('start_range[1]', hi, lo + 1)
@@ -723,7 +740,7 @@ def run_trajectory_matching(
         if ema_decay:
             with torch.no_grad():
                 state['ema'].mul_(ema_decay).add_(images.detach(), alpha=1 - ema_decay)
-        return loss.detach()
+        return dict(loss=loss.detach(), syn_lr=syn_lr.detach().clone())  # syn_lr after the step: hist['syn_lr']
 
     def current(use_ema=True):
         x = state['ema'] if ema_decay and use_ema else images
@@ -752,7 +769,7 @@ def run_trajectory_matching(
         desc=f'{method} ipc={ipc}',
     )
     out = current()
-    out.meta = meta(history=history_summary(hist))
+    out.meta = meta(history=history_summary(hist, series=('loss', 'syn_lr')))  # the curves, strided to 500 points
     if ema_decay:
         out.extra = dict(images_raw=images.detach().clone())
     return out
@@ -787,7 +804,8 @@ def experts_for(
     kw = expert_settings(cfg)
     spec = {k: v for k, v in buffer_spec(data, **kw).items() if k != 'layout'}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
-    folder = Path(root) / f"{data.name}_{cfg.arch}_{kw.get('step', 'sgd')}_{key}"
+    zca = '_zca' if data.meta.get('zca') else ''  # whitened and plain experts apart, as MTT's {dataset}_NO_ZCA
+    folder = Path(root) / f"{data.name}{zca}_{cfg.arch}_{kw.get('step', 'sgd')}_{key}"
     train_experts(data, folder, n_experts=cfg.n_experts, progress=progress, test=test, **kw)
     return folder
 

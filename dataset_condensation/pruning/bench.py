@@ -13,21 +13,29 @@ from ..core import PRUNING_METHODS, provenance, JSONCache
 from ..data import ImageData, load_dataset
 from ..evaluate import evaluate_subset
 from .core import record_dynamics, select, load_pruning_methods
+from .forgetting import aum_scores
 
 # %% auto #0
-__all__ = ['BENCH_METHODS', 'CCS_CUTOFF', 'DYNAMICS_METHODS', 'score_options', 'retrain_epochs', 'score_all', 'pruning_benchmark',
-           'format_pruning_table', 'plot_pruning']
+__all__ = ['BENCH_METHODS', 'CCS_BETA', 'CCS_CUTOFF', 'DYNAMICS_METHODS', 'score_options', 'row_labels', 'retrain_epochs',
+           'score_all', 'pruning_benchmark', 'format_pruning_table', 'plot_pruning']
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #11dc8743
 BENCH_METHODS = ('random', 'forgetting', 'svp', 'el2n', 'grand', 'tdds', 'eva')
-CCS_CUTOFF = {0.1: 0.3, 0.3: 0.2, 0.5: 0.1, 0.7: 0.0}  # hard cutoff β per keep ratio (see the protocol)
+CCS_BETA = {  # keep ratio: (hard cutoff β, where it comes from)
+    0.1: (0.3, 'CCS paper and README: CIFAR-10 at 90% pruning (--mis-ratio 0.3); ImageNet at 90% also 0.3'),
+    0.2: (0.2, 'CCS README: ImageNet at 80% pruning (--mis-ratio 0.2)'),
+    0.3: (0.2, 'interpolated (ours): between 0.2 at keep 0.2 and 0 at keep 1'),
+    0.5: (0.1, 'interpolated (ours)'),
+    0.7: (0.0, 'interpolated (ours): little pruning, nothing dropped'),
+}
+CCS_CUTOFF = {k: b for k, (b, _) in CCS_BETA.items()}  # hard cutoff β per keep ratio
 
 
 def score_options(
     score_epochs: int = 20,  # epochs of the recorded run
 ) -> dict:
     """Scorer options scaled to a recorded run of `score_epochs` epochs (for 20: EL2N at epoch 3, TDDS T=10 K=5, EVA
-    (0,5) and (10,15))."""
+    (0,5) and (10,15), an SVP proxy of width 8 trained 5 epochs)."""
     E = score_epochs
     if E < 8:
         raise ValueError(f"score_epochs={E} is too short for the TDDS and EVA windows; use at least 8")
@@ -35,8 +43,21 @@ def score_options(
     return {
         'el2n': dict(epoch=max(1, E // 6)),  # online EL2N a few epochs in (13_el2n)
         'tdds': dict(T=E // 2, window=max(2, E // 4)),  # the first half, windows of a quarter (14_tdds)
-        'eva': dict(early=(0, q), late=(E // 2, E // 2 + q)),
-    }  # an early and a mid-training window (15_eva)
+        'eva': dict(early=(0, q), late=(E // 2, E // 2 + q)),  # an early and a mid-training window (15_eva)
+        'svp': dict(proxy_width=8, proxy_epochs=q),  # SVP's small, short proxy (12_proxy's CPU row for E = 20)
+    }
+
+
+def row_labels(
+    score_epochs: int = 20,  # epochs of the recorded run
+) -> dict:
+    "What each benchmark row really is, for the tables (method name: label)."
+    o = score_options(score_epochs)
+    return {
+        'el2n': f"EL2N (online, one run, epoch {o['el2n']['epoch']})",
+        'svp': f"SVP (forgetting, width-{o['svp']['proxy_width']} proxy, {o['svp']['proxy_epochs']} epochs)",
+        'grand': 'GraNd (at init)',
+    }
 
 
 DYNAMICS_METHODS = ('forgetting', 'el2n', 'tdds', 'eva')
@@ -52,27 +73,31 @@ def score_all(
     seed: int = 0,  # seed of the recorded run and of every scorer
     methods=BENCH_METHODS,  # methods to score
     score_epochs: int = 20,  # epochs of the recorded run
-    width: int = 32,  # ConvNet width of the recorded run
+    width: int = 32,  # ConvNet width of the recorded run (the target network; GraNd scores it at initialisation)
     options: dict | None = None,  # per-method scorer options (default `score_options(score_epochs)`)
+    runs: dict | None = None,  # a dict kept between calls: the recorded run ('recorded run') and SVP's ('svp proxy')
 ) -> tuple[dict, dict]:
     "Scores of every method for one seed (one shared recorded run), and the seconds each took."
+    from dataset_condensation.pruning.proxy import train_proxy
+
     load_pruning_methods()
     options = dict(score_options(score_epochs), **(options or {}))
+    runs = {} if runs is None else runs
     scores, secs = {}, {}
     t0 = time.perf_counter()
-    td = (
-        record_dynamics(train, epochs=score_epochs, seed=seed, width=width)
-        if set(methods) & set(DYNAMICS_METHODS)
-        else None
-    )
-    secs['recorded run'] = time.perf_counter() - t0
+    if set(methods) & set(DYNAMICS_METHODS) and 'recorded run' not in runs:
+        runs['recorded run'] = record_dynamics(train, epochs=score_epochs, seed=seed, width=width)
+        secs['recorded run'] = time.perf_counter() - t0
     for m in methods:
         t0 = time.perf_counter()
         fn = PRUNING_METHODS.get(m)
         kw = dict(options.get(m, {}))
         if m in DYNAMICS_METHODS:
-            kw['dynamics'] = td
-        elif m in ('svp', 'grand'):
+            kw['dynamics'] = runs['recorded run']
+        elif m == 'svp':  # the proxy's own width and epochs, never the target's
+            runs['svp proxy'] = train_proxy(train, kw.pop('proxy_epochs'), kw.pop('proxy_width'), seed=seed)
+            kw['dynamics'] = runs['svp proxy']
+        elif m == 'grand':
             kw.setdefault('width', width)
         scores[m] = fn(train, seed=seed, **kw).double().cpu()
         secs[m] = time.perf_counter() - t0
@@ -93,7 +118,8 @@ def pruning_benchmark(
     log=print,
     cache: str | Path | None = None,  # JSON file of finished runs, written as they finish (resume)
 ) -> dict:
-    "Accuracy after pruning for every method and keep ratio on one dataset (final epoch, per seed)."
+    """Accuracy after pruning for every method and keep ratio on one dataset (final epoch, per seed). Scores are
+    computed lazily, only for the runs not in `cache`."""
     load_pruning_methods()  # a fresh process (e.g. `dc bench pruning`) has not imported the method modules yet
     train, test = load_dataset(dataset, device=device), load_dataset(dataset, 'test', device=device)
     proto = dict(
@@ -101,16 +127,28 @@ def pruning_benchmark(
     )
     tag = f"{dataset}|{iterations}|{batch_size}|{width}|{score_epochs}"
     done = JSONCache(cache)
+    # cache keys are renamed when a row's protocol changes, so that stale runs are not reused: 'svp proxy' (the
+    # proxy's own width and epochs, not the target's) and '+CCS aum' (the cutoff drops the lowest AUM)
+    key = {m: m for m in methods} | {'svp': 'svp proxy'}
 
-    def get(key, fn):
-        return done.get(f'{tag}|{key}', fn)
+    def get(k, fn):
+        return done.get(f'{tag}|{k}', fn)
 
-    scored = {}
+    state = {}  # seed: scores, seconds and recorded runs computed so far
 
-    def scores_of(s):
-        if s not in scored:
-            scored[s] = score_all(train, s, methods, score_epochs, width)
-        return scored[s]
+    def scored(s, m):
+        st = state.setdefault(s, dict(scores={}, secs={}, runs={}))
+        if m not in st['scores']:
+            sc, se = score_all(train, s, (m,), score_epochs, width, runs=st['runs'])
+            st['scores'].update(sc)
+            st['secs'].update(se)
+        return st
+
+    def aum_of(s):  # CCS's cutoff score, from the seed's recorded run
+        st = scored(s, 'forgetting')
+        if 'aum' not in st['scores']:
+            st['scores']['aum'] = aum_scores(st['runs']['recorded run'].logp, train.y).cpu()
+        return st['scores']['aum']
 
     def train_on(idx, s, kind='subset'):
         return evaluate_subset(
@@ -133,10 +171,15 @@ def pruning_benchmark(
                 e = PRUNING_METHODS.entry(m)
                 acc.setdefault(m, {}).setdefault(k, []).append(
                     get(
-                        f'{m}|{k}|{s}',
+                        f'{key[m]}|{k}|{s}',
                         lambda: train_on(
                             select(
-                                scores_of(s)[0][m], k, e['rule'], labels=train.y.cpu(), seed=s, direction=e['direction']
+                                scored(s, m)['scores'][m],
+                                k,
+                                e['rule'],
+                                labels=train.y.cpu(),
+                                seed=s,
+                                direction=e['direction'],
                             ),
                             s,
                         ),
@@ -145,7 +188,10 @@ def pruning_benchmark(
         acc.setdefault('full data', {}).setdefault(1.0, []).append(
             get(f'full|{s}', lambda: train_on(torch.arange(len(train)), s, 'full'))
         )
-        secs.append(get(f'seconds|{s}', lambda: scores_of(s)[1]))
+        sec = dict(get(f'seconds|{s}', lambda: {t: v for m in methods for t, v in scored(s, m)['secs'].items()}))
+        if 'svp' in methods:
+            sec['svp'] = get(f'seconds|svp proxy|{s}', lambda: scored(s, 'svp')['secs']['svp'])
+        secs.append(sec)
         log(
             f"{dataset} seed {s}: "
             + ', '.join(f"{m} {100 * acc[m][keeps[0]][-1]:.1f}" for m in methods)
@@ -155,20 +201,19 @@ def pruning_benchmark(
         [m for m in methods if m != 'random'], key=lambda m: -np.mean([np.mean(v) for v in acc[m].values()])
     )
     for m in ranked[:stratified_best]:
-        e = PRUNING_METHODS.entry(m)
         for s in seeds:
             for k in keeps:
                 acc.setdefault(f'{m} + CCS', {}).setdefault(k, []).append(
                     get(
-                        f'{m}+CCS|{k}|{s}',
+                        f'{key[m]}+CCS aum|{k}|{s}',
                         lambda: train_on(
                             select(
-                                scores_of(s)[0][m],
+                                scored(s, m)['scores'][m],
                                 k,
                                 'stratified',
                                 seed=s,
                                 cutoff=CCS_CUTOFF.get(k, 0.0),
-                                direction=e['direction'],
+                                cutoff_scores=aum_of(s),
                             ),
                             s,
                         ),
@@ -187,10 +232,18 @@ def pruning_benchmark(
         keeps=list(keeps),
         seeds=list(seeds),
         report='final',
-        protocol=dict(proto, arch='ConvNet', depth=3),
+        protocol=dict(
+            proto,
+            arch='ConvNet',
+            depth=3,
+            scorer_options=score_options(score_epochs),
+            ccs_cutoff={f'{k:.1f}': CCS_CUTOFF.get(k, 0.0) for k in keeps},
+            ccs_cutoff_score='aum (the recorded run)',
+        ),
+        labels={m: row_labels(score_epochs)[m] for m in methods if m in row_labels(score_epochs)},
         table=table,
         ranked=ranked,
-        score_seconds={k: float(np.mean([t[k] for t in secs])) for k in secs[0]},
+        score_seconds={k: float(np.mean([t[k] for t in secs if k in t])) for k in secs[0]},
     )
 
 # %% ../../nbs/19_pruning_benchmark.ipynb #e3fde48d
@@ -198,11 +251,12 @@ def format_pruning_table(res: dict) -> str:
     "A markdown table (accuracy %, mean ± std) of a `pruning_benchmark` result."
     keeps = [f'{k:.1f}' for k in res['keeps']]
     lines = [f"| {res['dataset']} | " + ' | '.join(f'keep {k}' for k in keeps) + ' |', '|---|' + '---|' * len(keeps)]
+    labels = res.get('labels', {})
     for m, d in res['table'].items():
         if m == 'full data':
             continue
         lines.append(
-            f'| {m} | '
+            f"| {labels.get(m, m)} | "
             + ' | '.join(
                 f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in keeps
             )
@@ -236,7 +290,7 @@ def plot_pruning(res: dict, ax=None):
             capsize=2,
             lw=1.2 if 'CCS' not in m else 1,
             ls='-' if 'CCS' not in m else ':',
-            label=m,
+            label=res.get('labels', {}).get(m, m),
         )
     ax.set_xlabel('fraction kept')
     ax.set_ylabel('test accuracy (%)')

@@ -5,6 +5,7 @@
 # %% ../../nbs/10_pruning.ipynb #7f83d788
 from __future__ import annotations
 import inspect
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -31,8 +32,8 @@ from ..train import Callback, StopAfter, TrainConfig, fit, train_config
 # %% auto #0
 __all__ = ['RULES', 'PRUNING_MODULES', 'PRUNING_RECIPE', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select',
            'Coreset', 'PruningConfig', 'RandomConfig', 'register_pruning', 'random_scores', 'load_pruning_methods',
-           'pruning_options', 'check_pruning_options', 'pruning_config', 'prune', 'TrainingDynamics', 'split_options',
-           'record_dynamics', 'TrainedScorerConfig', 'scoring_run_defaults']
+           'pruning_options', 'check_pruning_options', 'pruning_config', 'ccs_cutoff_scores', 'prune',
+           'TrainingDynamics', 'split_options', 'record_dynamics', 'TrainedScorerConfig', 'scoring_run_defaults']
 
 # %% ../../nbs/10_pruning.ipynb #9be1f0f9
 def n_keep(
@@ -108,18 +109,27 @@ def class_quotas(
 
 # %% ../../nbs/10_pruning.ipynb #1fc51c21
 def stratified_select(
-    s: Tensor,  # scores [N] (float64)
+    s: Tensor,  # scores [N] (float64) that are stratified
     n: int,  # how many to keep
-    cutoff: float = 0.0,  # CCS hard cutoff β: fraction of the hardest samples dropped first
+    cutoff: float = 0.0,  # CCS hard cutoff β: fraction of the samples with the lowest `cutoff_scores` dropped first
     strata: int = 50,  # number of equal-width score bins
-    direction: str = 'high',  # which end is "hard" (dropped by the cutoff): 'high' or 'low'
-    seed: int = 0,
+    cutoff_scores: Tensor | None = None,  # [N] score of the cutoff, low = dropped (CCS: the AUM); needed if cutoff > 0
+    seed: int = 0,  # seed of the cutoff's tie-break and of the draws inside the bins
 ) -> Tensor:
-    "CCS coverage-centric sampling: hard cutoff, equal-width strata, budget from the smallest stratum up."
+    "CCS coverage-centric sampling: drop the lowest `cutoff_scores`, stratify `s`, budget from the smallest stratum up."
     check_range('cutoff', cutoff, 0, 1, high_open=True)
     check_range('strata', strata, 1)
-    order = _order(s, direction, seed)
-    pool = order[int(round(cutoff * len(s))) :]
+    N = len(s)
+    if cutoff > 0 and cutoff_scores is None:
+        raise ValueError(
+            f"cutoff={cutoff} needs cutoff_scores=<one score per sample, low = dropped first>: CCS drops by the area "
+            "under the margin, e.g. cutoff_scores=aum_scores(run.logp, labels) (pruning.forgetting), not by the "
+            "score it stratifies; prune(...) computes it for you"
+        )
+    pool = torch.arange(N)
+    if cutoff > 0:
+        a = check_scores(cutoff_scores, N)
+        pool = torch.sort(_order(a, 'low', seed)[int(cutoff * N) :]).values  # CCS: mis_num = int(β N), lowest AUM
     if n > len(pool):
         raise ValueError(f"keep gives {n} samples but only {len(pool)} remain after cutoff={cutoff}")
     v = s[pool]
@@ -142,10 +152,11 @@ def select(
     rule: str = 'top',  # one of RULES
     labels: Tensor | None = None,  # class labels [N] (class_balanced)
     seed: int = 0,  # seed of the random parts (random, stratified)
-    direction: str = 'high',  # which end class_balanced keeps, and which end stratified/offset call hard
-    cutoff: float = 0.0,  # stratified: hard cutoff β
+    direction: str = 'high',  # which end class_balanced keeps, and which end offset calls hard
+    cutoff: float = 0.0,  # stratified: hard cutoff β, the fraction with the lowest `cutoff_scores` dropped
     strata: int = 50,  # stratified: number of bins
-    offset: int | float = 0,  # offset: hardest samples skipped (count or fraction of N)
+    cutoff_scores=None,  # stratified: [N] score of the cutoff, low = dropped (CCS: the AUM); needed if cutoff > 0
+    offset: int | float = 0,  # offset: hardest samples skipped (count or fraction of N); data_diet's = N - n - offset
 ) -> Tensor:
     "Indices (sorted, int64) of the samples kept by `rule`."
     check_choice('rule', rule, RULES)
@@ -169,7 +180,7 @@ def select(
         q = class_quotas([len(i) for i in per], n)
         idx = torch.cat([i[_order(s[i], direction, seed)[:k]] for i, k in zip(per, q)])
     elif rule == 'stratified':
-        idx = stratified_select(s, n, cutoff, strata, direction, seed)
+        idx = stratified_select(s, n, cutoff, strata, cutoff_scores, seed)
     else:
         o = int(round(offset * N)) if isinstance(offset, float) else int(offset)
         if not 0 <= o <= N - n:
@@ -342,6 +353,7 @@ def register_pruning(
     rule: str = 'top',  # the default selection rule
     doc: str = '',  # one line shown by `dc prune --list`
     config: type | None = None,  # its config class (a PruningConfig subclass; None: no presets)
+    advice=None,  # advice(keep_fraction, options) -> a warning (str) or None; `prune` warns with it
 ):
     "Decorator: register a scorer `fn(data, seed=0, **config) -> Tensor[N]` as a pruning method."
     check_choice('direction', direction, ['high', 'low'])
@@ -350,7 +362,7 @@ def register_pruning(
         if not (isinstance(config, type) and issubclass(config, PruningConfig)):
             raise TypeError(f"config must be a PruningConfig subclass; got {config!r}")
         config.method = name
-    return PRUNING_METHODS.register(name, direction=direction, rule=rule, doc=doc, config=config)
+    return PRUNING_METHODS.register(name, direction=direction, rule=rule, doc=doc, config=config, advice=advice)
 
 
 @register_pruning('random', rule='random', doc='uniform random subset (the baseline)', config=RandomConfig)
@@ -459,6 +471,33 @@ def pruning_config(
     return cfg.replace(**overrides) if overrides else cfg
 
 
+def ccs_cutoff_scores(
+    data: ImageData,  # the training set
+    method: str,  # the registered method being pruned
+    scores: Tensor,  # its scores
+    config: dict,  # its options (a recorded run as `dynamics`, or the recipe of its own runs)
+    seed: int = 0,  # seed of a scoring run of its own (when there is no recorded run)
+) -> tuple[Tensor, str]:
+    """The AUM that CCS's hard cutoff drops by, and where it came from: the scores themselves (method `aum`), the
+    recorded run(s) given as `dynamics` (their `logp`), or else a scoring run of its own (`aum`, same recipe)."""
+    load_pruning_methods()
+    aum = PRUNING_METHODS.get('aum')  # pruning.forgetting's scorer, found through the registry (no import cycle)
+    if method == 'aum':
+        return scores, 'aum (the scores)'
+    runs = config.get('dynamics')
+    if runs is not None:
+        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+        if any(getattr(r, 'logp', None) is None for r in runs):
+            raise ValueError(
+                "the stratified cutoff drops the lowest AUM, which needs the recorded run's log-probabilities: record "
+                "them (record=(..., 'logp')) or pass select_options=dict(cutoff_scores=...)"
+            )
+        return aum(data, dynamics=runs), 'aum (the recorded run)'
+    own, passed = pruning_options('aum')
+    opts = {k: v for k, v in config.items() if (k in own or k in passed) and k not in ('dynamics', 'runs')}
+    return aum(data, seed=seed, **opts), 'aum (a scoring run of its own)'
+
+
 def prune(
     data: ImageData,  # the training set
     method: str,  # a registered pruning method (see `PRUNING_METHODS.names()`)
@@ -466,7 +505,7 @@ def prune(
     rule: str | None = None,  # selection rule (default: the method's)
     seed: int = 0,  # seed of the scoring run(s) and of the selection
     scores: Tensor | None = None,  # precomputed scores (skip scoring)
-    select_options: dict | None = None,  # extra arguments of `select` (cutoff, strata, offset, ...)
+    select_options: dict | None = None,  # extra arguments of `select` (cutoff, strata, offset, cutoff_scores, ...)
     profile: str | None = None,  # None: the scorer's defaults (the CPU row); 'cpu' or 'paper': the method's preset
     **config,  # the method's options (see its notebook); with a profile, fields of its config
 ) -> Coreset:
@@ -487,12 +526,24 @@ def prune(
         config = dict(cfg_.check().options(recorded=bool(inputs)), **inputs)
         given = dict(profile=cfg_.profile, source=cfg_.source)
     config = check_pruning_options(method, config)  # typed: 3.0 epochs become 3
+    if entry.get('advice') is not None and scores is None:
+        msg = entry['advice'](n_keep(keep, len(data)) / len(data), config)
+        if msg:
+            warnings.warn(msg, stacklevel=2)
     if scores is None:
         scores = entry['fn'](data, seed=seed, **config)
     scores = check_scores(scores, len(data))
     so = dict(select_options or {})
     so.setdefault('direction', entry['direction'])
+    if rule == 'stratified' and so.get('cutoff', 0) > 0 and so.get('cutoff_scores') is None:
+        so['cutoff_scores'], so['cutoff_by'] = ccs_cutoff_scores(data, entry['name'], scores, config, seed)
+    elif so.get('cutoff_scores') is not None:
+        so['cutoff_by'] = 'given'
+    cut_by = so.pop('cutoff_by', None)
     idx = select(scores, keep, rule, labels=data.y.cpu(), seed=seed, **so)
+    so.pop('cutoff_scores', None)
+    if cut_by is not None:
+        so['cutoff_by'] = cut_by
     cfg = {
         k: (v if isinstance(v, (str, int, float, bool, list, tuple, dict, type(None))) else f'<{type(v).__name__}>')
         for k, v in config.items()

@@ -20,8 +20,9 @@ from dataset_condensation.pruning.core import (
 )
 
 # %% auto #0
-__all__ = ['EL2N_MODES', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores', 'run_seeds', 'checkpoints',
-           'predict_probs', 'online_el2n', 'EL2NConfig', 'GraNdConfig', 'el2n', 'grand']
+__all__ = ['EL2N_MODES', 'GRAND_INIT_SMALL_KEEP', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores',
+           'run_seeds', 'checkpoints', 'predict_probs', 'online_el2n', 'EL2NConfig', 'GraNdConfig', 'grand_advice',
+           'el2n', 'grand']
 
 # %% ../../nbs/13_el2n.ipynb #c3dbe9af
 def el2n_scores(
@@ -260,6 +261,21 @@ class GraNdConfig(TrainedScorerConfig):
 
 # %% ../../nbs/13_el2n.ipynb #be02f052
 EL2N_MODES = ('offline', 'online', 'online_sum')
+GRAND_INIT_SMALL_KEEP = 0.7  # GraNd at initialisation warns at keep fractions up to this (below random in our tables)
+
+
+def grand_advice(
+    keep: float,  # the fraction kept
+    options: dict,  # the scorer's options as given to prune
+) -> str | None:
+    "A warning for GraNd scored at initialisation (`epoch=0`, no given models) when `keep` ≤ `GRAND_INIT_SMALL_KEEP`."
+    if options.get('epoch', 0) != 0 or options.get('models') is not None or keep > GRAND_INIT_SMALL_KEEP:
+        return None
+    return (
+        f"GraNd at initialisation (epoch=0) with keep={keep:.2f} <= {GRAND_INIT_SMALL_KEEP}: in our benchmark "
+        "(19_pruning_benchmark) it is below random at such keep ratios (a fresh network's gradient norms follow "
+        "its class bias, not difficulty); consider epoch=3, EL2N or rule='class_balanced'"
+    )
 
 
 def _check_models(models):
@@ -320,6 +336,7 @@ def el2n(
     direction='high',
     rule='top',
     config=GraNdConfig,
+    advice=grand_advice,
     doc='GraNd (Paul et al. 2021): per-sample gradient norm over all parameters at init, mean over runs; keeps the '
     'high scores',
 )

@@ -17,7 +17,8 @@ from dataset_condensation.pruning.core import (
 )
 
 # %% auto #0
-__all__ = ['forgetting_scores', 'is_never_learned', 'is_unforgettable', 'ForgettingConfig', 'forgetting']
+__all__ = ['forgetting_scores', 'is_never_learned', 'is_unforgettable', 'ForgettingConfig', 'forgetting', 'aum_scores',
+           'AUMConfig', 'aum']
 
 # %% ../../nbs/11_forgetting.ipynb #3cea6db7
 def forgetting_scores(
@@ -161,3 +162,101 @@ def forgetting(
             f.device
         )
     return f
+
+# %% ../../nbs/11_forgetting.ipynb #acae54e37e7d407bbb7b55eff062a284
+def aum_scores(
+    logp: Tensor,  # recorded log-probabilities [epochs, N, classes] (`TrainingDynamics.logp`)
+    labels: Tensor,  # class labels [N]
+) -> Tensor:
+    "Area under the margin as CCS accumulates it: Σ_t p_{t,y} − max_{c≠y} p_{t,c}, float64 [N]; high = easy."
+    logp = torch.as_tensor(logp)
+    if logp.ndim != 3 or logp.shape[0] < 1 or logp.shape[2] < 2:
+        raise ValueError(
+            f"logp must be log-probabilities [epochs, N, classes] with at least 1 epoch and 2 classes; got shape "
+            f"{tuple(logp.shape)}"
+        )
+    E, N, C = logp.shape
+    labels = torch.as_tensor(labels).to(logp.device).long()
+    if labels.shape != (N,):
+        raise ValueError(f"labels must have shape [{N}] (one per sample of logp); got {tuple(labels.shape)}")
+    if N and not 0 <= int(labels.min()) <= int(labels.max()) < C:
+        raise ValueError(
+            f"labels must lie in [0, {C - 1}] (logp has {C} classes); got {int(labels.min())}..{int(labels.max())}"
+        )
+    p = logp.double().exp()
+    if not bool(torch.isfinite(p).all()):
+        raise ValueError("logp contains NaN values")
+    y = labels.view(1, N, 1).expand(E, N, 1)
+    return (p.gather(2, y).squeeze(2) - p.scatter(2, y, -1.0).amax(2)).sum(0)
+
+# %% ../../nbs/11_forgetting.ipynb #8763a12b2bbd4a93a75aff182afb95dc
+@dataclass
+class AUMConfig(TrainedScorerConfig):
+    "Options of `aum`: the recorded run's recipe; the class defaults are the CPU row."
+
+    runs: int = 1  # runs trained and summed when no recorded run is given (CCS: one)
+
+    @classmethod
+    def preset(cls, dataset: str, keep: float | int, profile: str = DEFAULT_PROFILE) -> AUMConfig:
+        "CCS's scoring run (CIFAR-10) or our CPU row; the same at every keep."
+        check_choice('profile', profile, PROFILES)
+        if profile == 'cpu':
+            return cls(
+                profile='cpu',
+                source='ours: CPU profile, ConvNet-3 width 32, 20 epochs, SGD 0.01 cosine, batch 64, one run '
+                '(the recorded run of the benchmark)',
+            )
+        return cls(
+            profile='paper',
+            source='official haizhongzheng/Coverage-centric-coreset-selection README + train.py (CIFAR-10 scoring '
+            'run; 90_references.ipynb#selection-rules): ResNet-18, 200 epochs, batch 256, SGD 0.1 momentum 0.9 '
+            'Nesterov wd 5e-4, cosine per iteration to 1e-4, crop + flip (reflect padding there, zeros here)',
+            arch='ResNet18',
+            width=None,
+            epochs=200,
+            batch_size=256,
+            optimizer='sgd',
+            lr=0.1,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=5e-4,
+            schedule='cosine',
+            min_lr=1e-4,
+            augment='standard',
+        )
+
+# %% ../../nbs/11_forgetting.ipynb #7623eae2785240b9bd12b16a66d81610
+@register_pruning(
+    'aum',
+    direction='low',
+    rule='bottom',
+    config=AUMConfig,
+    doc="area under the margin in probability space (CCS's cutoff score; Pleiss et al. 2020); keeps the lowest",
+)
+def aum(
+    data: ImageData,  # the training set
+    seed: int = 0,  # seed of the first training run (run r uses seed + r)
+    dynamics: TrainingDynamics | list | None = None,  # recorded run(s) with `logp` (None: train `runs` runs)
+    runs: int = 1,  # runs to train and sum when `dynamics` is None
+    **train_options,  # `record_dynamics` options: the recipe (epochs, lr, nesterov, ...), arch, augment, width
+) -> Tensor:
+    "AUM per sample (CCS: probability space, summed over the recorded epochs and runs), float64 [N]; low = hard."
+    if dynamics is None:
+        check_range('runs', runs, 1)
+        dynamics = [record_dynamics(data, seed + r, record=('logp',), **train_options) for r in range(runs)]
+    elif train_options or runs != 1:
+        unused = sorted(train_options) + (['runs'] if runs != 1 else [])
+        raise ValueError(
+            f"dynamics was given, so {unused} would be ignored; pass either recorded dynamics or training options"
+        )
+    single = not isinstance(dynamics, (list, tuple))
+    out = []
+    for r, td in enumerate([dynamics] if single else dynamics):
+        lp = getattr(td, 'logp', None)
+        if lp is None:
+            name = 'dynamics' if single else f'dynamics[{r}]'
+            raise ValueError(f"{name} has no 'logp' record; record it with record=('logp', ...)")
+        out.append(aum_scores(lp, data.y))
+    if not out:
+        raise ValueError("dynamics is an empty list; expected a TrainingDynamics or a list of them (one per run)")
+    return torch.stack(out).sum(0).cpu()
