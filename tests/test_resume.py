@@ -266,7 +266,7 @@ def test_crash_between_tensors_and_manifest(tmp_path, capsys, monkeypatch):
 
 
 def test_failed_commands_leave_no_folder(tmp_path, capsys, monkeypatch):
-    import dataset_condensation.distill.trajectory as tm
+    import dataset_condensation.distill.experts as tm
 
     def boom(*a, **k):
         raise ValueError('the first expert fails')

@@ -87,6 +87,7 @@ DISTILL_ROWS = [  # (label, row key, second row key shown after " / " or None)
     ('DC', 'dc', None),
     ('DSA', 'dsa', None),
     ('DM', 'dm', None),
+    ('MDC (on DM; the whole set)', 'mdc', None),
     ('MTT', 'mtt', None),
     ('FTD (EMA images / raw images)', 'ftd', 'ftd (no EMA)'),
     ('SeqMatch (sequential evaluation)', 'seqmatch', None),
@@ -108,12 +109,23 @@ def distillation() -> str:
             else:
                 row.append(_pm(table[key][k]) + (f' / {_pm(table[second][k])}' if second else ''))
         rows.append(row)
-    full = [_pm(res[ds]['full']) if ds in res and k == str(res[ds]['ipcs'][0]) else '' for ds, k in DISTILL_COLUMNS]
-    rows.append(['full data'] + full)
+    for label, key in (
+        ('full data (`full` recipe: 20 epochs, no augmentation)', 'full'),
+        ("full data (the sets' recipe: DSA, 300 epochs)", 'full_protocol'),
+    ):
+        first = [k == str(res[ds]['ipcs'][0]) and res[ds].get(key) for ds, k in DISTILL_COLUMNS]
+        if any(first):
+            rows.append([label] + [_pm(res[ds][key]) if f else '' for (ds, _), f in zip(DISTILL_COLUMNS, first)])
     return _table(['method'] + [f'{ds} IPC {k}' for ds, k in DISTILL_COLUMNS], rows)
 
 
 SOFT = [('SRe2L', 'sre2l'), ('DWA', 'dwa'), ('INFER', 'infer')]
+
+
+def _previous_presets(cell: dict) -> str:
+    """' †' for a soft-label cell distilled before the presets took the official recovery jitter and logit mixing (its
+    stored configuration has no `jitter_range`), else ''."""
+    return '' if 'jitter_range' in (cell.get('config') or {}) else ' †'
 
 
 def soft_labels() -> str:
@@ -122,13 +134,23 @@ def soft_labels() -> str:
     for ds in ('mnist5k', 'animal_mnist'):
         table = res[ds]['table']
         for k in ('10', '50'):
-            main = [f"{_pm(table[m][k])} ({100 * table[f'{m} (hard labels)'][k]['acc_mean']:.1f})" for _, m in SOFT]
+            old = {m: _previous_presets(table[m][k]) for _, m in SOFT}
+            main = [
+                f"{_pm(table[m][k])} ({100 * table[f'{m} (hard labels)'][k]['acc_mean']:.1f}){old[m]}" for _, m in SOFT
+            ]
             rows.append([f'{ds} IPC {k}'] + main + [_pm(table['random real'][k])])
             rows.append(
                 ["random real with the method's labels"]
-                + [_pm(table[f'random real ({m} labels)'][k]) for _, m in SOFT]
+                + [_pm(table[f'random real ({m} labels)'][k]) + old[m] for _, m in SOFT]
                 + ['']
             )
+            equal = {m: table.get(f'random real ({m} labels, equal steps)', {}).get(k) for _, m in SOFT}
+            if any(equal.values()):  # INFER's students see more images: its baseline also at equal SGD steps
+                rows.append(
+                    ["... the same, as many SGD steps as the method's students"]
+                    + [_pm(equal[m]) if equal[m] else '' for _, m in SOFT]
+                    + ['']
+                )
     return _table([''] + [name for name, _ in SOFT] + ['random real, hard labels'], rows)
 
 

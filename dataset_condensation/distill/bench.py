@@ -30,7 +30,7 @@ from dataset_condensation.distill.core import (
 # %% auto #0
 __all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'KERNEL_NAMES', 'bench_evaluations', 'provide_buffer',
            'provide_teachers', 'distillation_benchmark', 'row_label', 'format_distillation_table', 'plot_synsets',
-           'label_robust_score', 'lrs_rows', 'format_lrs_table']
+           'label_robust_score', 'lrs_rows', 'lrs_reference', 'format_lrs_table']
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #02cdb6eb
 BENCH_DISTILL = (
@@ -39,6 +39,7 @@ BENCH_DISTILL = (
     'dc',
     'dsa',
     'dm',
+    'mdc',
     'mtt',
     'ftd',
     'seqmatch',
@@ -55,8 +56,10 @@ BENCH_OVERRIDES = {
 }
 # (method, ipc) cells not run: DC/DSA at IPC 50 (50 outer steps) and MTT/FTD at 50 are beyond a CPU budget; SeqMatch is
 # not
-# defined at IPC 1; the soft-label methods are benchmarked at IPC 10 and 50 (INFER's budget needs IPC >= 2)
+# defined at IPC 1, nor MDC (its subsets are smaller sets); the soft-label methods are benchmarked at IPC 10 and 50
+# (INFER's budget needs IPC >= 2)
 BENCH_SKIP = {
+    ('mdc', 1),
     ('dc', 50),
     ('dsa', 50),
     ('mtt', 50),
@@ -86,9 +89,9 @@ def _comparable(config: dict) -> dict:
     return out
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #719f5dce
-def _soft_random(syn, train, test, n_seeds, kw):
+def _soft_random(syn, train, test, n_seeds, kw, steps=None):
     """Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by
-    its teachers and trained its way (one model per subset seed)."""
+    its teachers and trained its way (one model per subset seed); `steps`: that many SGD steps instead of the epochs."""
     from dataset_condensation.distill.dwa import relabel_set
     from dataset_condensation.soft_labels import evaluate_soft, load_teacher, online_teachers
 
@@ -116,6 +119,7 @@ def _soft_random(syn, train, test, n_seeds, kw):
             n_models=1,
             seed=s,
             labels='soft',
+            steps=steps,
             **kw,
         ).accs[0]
         for s in range(n_seeds)
@@ -143,12 +147,18 @@ def bench_evaluations(
         from dataset_condensation.soft_labels import evaluate_soft
 
         kw = dict(epochs=rec['epochs'], width=rec['width'], recipe=rec['recipe'])
+        own = evaluate_soft(syn, test, n_seeds, 0, labels='soft', **kw)
         rows = {
-            method: evaluate_soft(syn, test, n_seeds, 0, labels='soft', **kw).accs,
+            method: own.accs,
             f'{method} (hard labels)': evaluate_soft(syn, test, n_seeds, 0, labels='hard', **kw).accs,
         }
         if train is not None:
             rows[f'random real ({method} labels)'] = _soft_random(syn, train, test, n_seeds, kw)
+            n_random = len(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=0))
+            if own.extra['n_student_images'] > n_random:  # INFER's students see more images, so more steps per epoch
+                rows[f'random real ({method} labels, equal steps)'] = _soft_random(
+                    syn, train, test, n_seeds, kw, steps=own.extra['sgd_steps']
+                )
         return rows
     rows = {method: ev(syn)}
     if 'images_raw' in syn.extra:
@@ -234,7 +244,8 @@ def _same_config(stored: dict, want) -> bool:
     defaults."""
     a, b, defaults = _comparable(stored), _comparable(want.as_dict()), type(want)().as_dict()
     for d in (a, b):
-        d.pop('source', None)  # where the preset's values come from: documentation, not a setting
+        for k in ('source', 'notes'):  # where the preset's values come from: documentation, not settings
+            d.pop(k, None)
     for k in ('buffer', 'teacher'):  # provisioned by the benchmark from the other settings (their hash names the files)
         if b.get(k) is None:
             a.pop(k, None)
@@ -256,6 +267,7 @@ def distillation_benchmark(
     | Path
     | None = None,  # folder for the synthetic sets, expert buffers, teachers and the cache (None: nothing kept)
     full_epochs: int = 20,  # epochs of the full-data line (0: skip it)
+    full_protocol: bool = True,  # also train on the full data with the sets' recipe (DSA, eval_epochs): LRS's reference
     skip=None,  # (method, ipc) pairs not run (None: BENCH_SKIP)
     device=None,
     log=print,
@@ -385,6 +397,12 @@ def distillation_benchmark(
                 ).accs
             ),
         )
+    full_p = None
+    if full_protocol:  # the same recipe as every synthetic set: the label-robust score's full-data reference
+        full_p = get(
+            f'full protocol|{eval_epochs}',
+            lambda: _cell(evaluate_tensors(train.x, train.y, test, n_models=n_seeds, seed=0, kind='full', **rec).accs),
+        )
     return provenance(
         dataset=dataset,
         n_train=len(train),
@@ -396,6 +414,7 @@ def distillation_benchmark(
         protocol=dict(rec, arch='ConvNet', depth=3, optimizer='sgd', lr=0.01, batch_size=256, schedule='step'),
         table={m: {str(k): v for k, v in d.items()} for m, d in rows.items()},
         full=full,
+        full_protocol=full_p,
         folder=None if out is None else str(out),
     )
 
@@ -481,10 +500,11 @@ def label_robust_score(
 def lrs_rows(
     res: dict,  # a `distillation_benchmark` result with a full-data line
 ) -> dict:
-    "{method: {ipc: label_robust_score(...)}} for every method row of `res` (variants excluded)."
-    if not res.get('full'):
-        raise ValueError("the label-robust score needs the full-data line (full_epochs > 0)")
-    real, out = res['full']['acc_mean'], {}
+    """{method: {ipc: label_robust_score(...)}} for every method row of `res` (variants excluded). The full-data
+    reference is the line trained with the sets' recipe (`full_protocol`) where the result has it, else the
+    `full` line (another recipe: stated by `lrs_reference`)."""
+    ref = lrs_reference(res)
+    real, out = res[ref]['acc_mean'], {}
     for m, d in res['table'].items():
         if m == 'random real':
             continue
@@ -499,11 +519,22 @@ def lrs_rows(
     return out
 
 
+def lrs_reference(res: dict) -> str:
+    "Which full-data line of `res` the label-robust score uses: 'full_protocol' (the sets' recipe) or 'full'."
+    for key in ('full_protocol', 'full'):
+        if res.get(key):
+            return key
+    raise ValueError("the label-robust score needs a full-data line (full_protocol=True or full_epochs > 0)")
+
+
 def format_lrs_table(res: dict) -> str:
-    "Markdown table of HLR / IOR (points) and LRS per method and IPC."
+    "Markdown table of HLR / IOR (points) and LRS (DD-Ranking's formula under this protocol) per method and IPC."
     rows, ks = lrs_rows(res), [str(k) for k in res['ipcs']]
+    ref = 'full data, the same recipe' if lrs_reference(res) == 'full_protocol' else 'full data, the `full` recipe'
     lines = [
-        f"| {res['dataset']} | " + ' | '.join(f'IPC {k}: HLR / IOR / LRS' for k in ks) + ' |',
+        f"| {res['dataset']}: LRS (DD-Ranking formula, this protocol; reference: {ref}) | "
+        + ' | '.join(f'IPC {k}: HLR / IOR / LRS' for k in ks)
+        + ' |',
         '|---|' + '---|' * len(ks),
     ]
     for m, d in rows.items():
