@@ -87,6 +87,7 @@ DISTILL_ROWS = [  # (label, row key, second row key shown after " / " or None)
     ('DC', 'dc', None),
     ('DSA', 'dsa', None),
     ('DM', 'dm', None),
+    ('YOCO (the DM set of the largest IPC pruned: low LBPE, balanced)', 'dm+yoco', None),
     ('MDC (on DM; the whole set)', 'mdc', None),
     ('MTT', 'mtt', None),
     ('FTD (EMA images / raw images)', 'ftd', 'ftd (no EMA)'),
@@ -155,23 +156,31 @@ def soft_labels() -> str:
 
 
 # -- one set, every size (results/anysize/anysize.json) ----------------------------------------------------------------
-ANYSIZE_LABELS = {
+ANYSIZE_LABELS = {  # {parent}: the IPC condensed once
     'each': 'DM condensed at each IPC',
-    'yoco': 'DM IPC 10 pruned by YOCO (low LBPE, balanced)',
-    'random': 'DM IPC 10 pruned at random (balanced)',
-    'el2n': 'DM IPC 10 pruned by EL2N (hard end)',
-    'mdc': 'MDC (base DM): one IPC-10 set, its first-m subsets',
+    'yoco': 'DM IPC {parent} pruned by YOCO (low LBPE, balanced)',
+    'random': 'DM IPC {parent} pruned at random (balanced)',
+    'el2n': 'DM IPC {parent} pruned by EL2N (hard end)',
+    'forgetting': 'DM IPC {parent} pruned by forgetting events (hard end)',
+    'aum': 'DM IPC {parent} pruned by AUM (low end)',
+    'tdds': 'DM IPC {parent} pruned by TDDS (high end)',
+    'eva': 'DM IPC {parent} pruned by EVA (high end)',
+    'grand': 'DM IPC {parent} pruned by GraNd at init (high end)',
+    'svp': 'DM IPC {parent} pruned by SVP (proxy forgetting, high end)',
+    'svp_kcenter': 'DM IPC {parent} pruned by SVP (proxy k-center)',
+    'mdc': 'MDC (base DM): one IPC-{parent} set, its first-m subsets',
 }
 
 
-def anysize(dataset: str) -> str:
-    res = _load('anysize/anysize.json')[dataset]
+def anysize(key: str) -> str:
+    res = _load('anysize/anysize.json')[key]
     ks = sorted({int(k) for c in res['rows'].values() for k in c})
     rows = [
-        [ANYSIZE_LABELS.get(r, r)] + [_pm(c[str(k)]) if str(k) in c else '–' for k in ks]
+        [ANYSIZE_LABELS.get(r, r).format(parent=res['parent_ipc'])]
+        + [_pm(c[str(k)]) if str(k) in c else '–' for k in ks]
         for r, c in res['rows'].items()
     ]
-    return _table([dataset] + [f'IPC {k}' for k in ks], rows)
+    return _table([res['dataset']] + [f'IPC {k}' for k in ks], rows)
 
 
 TABLES = {
@@ -182,6 +191,7 @@ TABLES = {
     'soft labels': soft_labels,
     'anysize mnist5k': lambda: anysize('mnist5k'),
     'anysize animal_mnist': lambda: anysize('animal_mnist'),
+    'anysize mnist5k from IPC 50': lambda: anysize('mnist5k_ipc50'),
 }
 BLOCK = re.compile(r'(<!-- table: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(\n<!-- /table -->)', re.S)
 

@@ -12,7 +12,10 @@ from ..core import check_choice
 from .core import DistillConfig, SyntheticSet, method_config, distill, evaluate_synthetic
 from dataset_condensation.distill.yoco import (
     PRUNE_RULES,
+    SCORE_RULES,
+    _FROM_RUN,
     lbpe_preset,
+    synset_scores,
     synset_dynamics,
     top_accuracy_epochs,
     prune_synset,
@@ -27,8 +30,8 @@ from .mdc import MDC_BASES
 _all_ = ['PRUNE_RULES', 'prune_synset', 'prune_synset_dir', 'prune_synset_options']
 
 # %% auto #0
-__all__ = ['ANYSIZE_ROWS', 'anysize_benchmark', 'format_anysize_table', 'plot_anysize', 'PRUNE_RULES', 'prune_synset',
-           'prune_synset_dir', 'prune_synset_options']
+__all__ = ['ANYSIZE_ROWS', 'ANYSIZE_RULES', 'anysize_benchmark', 'format_anysize_table', 'plot_anysize', 'PRUNE_RULES',
+           'prune_synset', 'prune_synset_dir', 'prune_synset_options']
 
 # %% ../../nbs/28c_any_size_experiment.ipynb #95dfeb55
 ANYSIZE_ROWS = {
@@ -37,9 +40,18 @@ ANYSIZE_ROWS = {
     'random': 'pruned: random (balanced) = prefix subsets',
     'el2n': 'pruned: EL2N (high, balanced)',
     'forgetting': 'pruned: forgetting (high, balanced)',
+    'aum': 'pruned: AUM (low, balanced)',
+    'tdds': 'pruned: TDDS (high, balanced)',
+    'eva': 'pruned: EVA (high, balanced)',
+    'grand': 'pruned: GraNd at init (high, balanced)',
+    'svp': 'pruned: SVP proxy forgetting (high, balanced)',
+    'svp_kcenter': 'pruned: SVP proxy k-center (balanced)',
     'first': 'pruned: first images (prefix)',
     'mdc': 'MDC prefixes',
 }
+
+
+ANYSIZE_RULES = ('yoco', 'random', 'el2n', 'forgetting', 'aum', 'tdds', 'eva', 'grand', 'svp', 'svp_kcenter')
 
 
 def _fingerprint(*tensors) -> str:
@@ -70,7 +82,7 @@ def anysize_benchmark(
     ipcs: Sequence[int] = (1, 2, 5),  # the smaller sizes
     parent_ipc: int = 10,  # the size condensed once
     each_ipcs: Sequence[int] | None = None,  # the smaller sizes condensed again (None: all of `ipcs`)
-    rules: Sequence[str] = ('yoco', 'random', 'el2n'),  # pruning rules applied to the parent
+    rules: Sequence[str] = ANYSIZE_RULES,  # pruning rules applied to the parent
     base: str = 'dm',  # the condensation method ('dm' or 'dsa'); MDC runs on it
     n_seeds: int = 3,  # evaluation models (random rule: selection seed s with model seed s)
     profile: str = 'cpu',  # preset profile of every condensation
@@ -135,8 +147,8 @@ def anysize_benchmark(
 
     rows, info = {r: {} for r in ('each', *rules, 'mdc')}, {}
     parent = get_set(base, parent_ipc)
-    td = None  # the recording run: only the score rules (yoco, el2n, forgetting) need it
-    if any(r in rules for r in ('yoco', 'el2n', 'forgetting')):
+    td = None  # the recording run: only the rules scored from it (yoco, el2n, forgetting, aum, tdds, eva) need it
+    if any(r in rules for r in ('yoco', 'el2n', 'forgetting', *_FROM_RUN)):
         pre = lbpe_preset(base, train.name)
         t0 = time.perf_counter()
         td = synset_dynamics(parent, epochs=pre['stop_epoch'], seed=0)
@@ -147,11 +159,19 @@ def anysize_benchmark(
             lbpe_epochs=top_accuracy_epochs(td.correct, pre['top_k'], pre['stop_epoch']),
             **pre,
         )
+    info['score_seconds'] = {}
     for r in rules:
+        scores = None
+        if r in SCORE_RULES and r not in _FROM_RUN:  # trains its own runs: score once for every size
+            t0 = time.perf_counter()
+            scores, _ = synset_scores(parent, r, seed=0)
+            info['score_seconds'][r] = time.perf_counter() - t0
         for k in ipcs:
             if r == 'random':
                 draws = [(s, prune_synset(parent, k, 'random', seed=s)) for s in range(n_seeds)]
                 rows[r][k] = evaluate(r, k, parent, seeds=draws)
+            elif scores is not None:
+                rows[r][k] = evaluate(r, k, prune_synset(parent, k, r, scores=scores))
             else:
                 rows[r][k] = evaluate(r, k, prune_synset(parent, k, r, dynamics=td))
     mdc = get_set('mdc', parent_ipc, base=base)
@@ -161,7 +181,7 @@ def anysize_benchmark(
     rows['mdc'][parent_ipc] = evaluate('mdc', parent_ipc, mdc)
     rows['each'][parent_ipc] = evaluate('each', parent_ipc, parent)
     info['distill_seconds'] = {parent_ipc: parent.meta['history']['seconds']}
-    for k in each_ipcs:
+    for k in each_ipcs:  # sets of other runs with the same configuration (another parent_ipc) are loaded, not made
         s = get_set(base, k)
         info['distill_seconds'][k] = s.meta['history']['seconds']
         rows['each'][k] = evaluate('each', k, s)
@@ -206,6 +226,12 @@ def plot_anysize(
         random=('tab:gray', 'v', '--'),
         el2n=('tab:red', '^', ':'),
         forgetting=('tab:purple', 'D', ':'),
+        aum=('tab:orange', '<', ':'),
+        tdds=('tab:pink', '>', ':'),
+        eva=('tab:cyan', 'd', ':'),
+        grand=('tab:olive', 'h', ':'),
+        svp=('darkred', '*', ':'),
+        svp_kcenter=('navy', 'p', ':'),
         first=('tab:brown', 'x', '--'),
         mdc=('tab:blue', 'P', '-'),
     )

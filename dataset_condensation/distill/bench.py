@@ -4,6 +4,7 @@
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #c22d62d7
 from __future__ import annotations
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from dataset_condensation.core import (
     DISTILLATION_METHODS,
+    check_choice,
     check_range,
     provenance,
     get_device,
@@ -26,11 +28,12 @@ from dataset_condensation.distill.core import (
     check_ipc,
     method_config,
 )
+from .yoco import PRUNE_RULES, prune_synset
 
 # %% auto #0
 __all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'KERNEL_NAMES', 'bench_evaluations', 'provide_buffer',
            'provide_teachers', 'distillation_benchmark', 'row_label', 'format_distillation_table', 'plot_synsets',
-           'label_robust_score', 'lrs_rows', 'lrs_reference', 'format_lrs_table']
+           'label_robust_score', 'lrs_rows', 'lrs_reference', 'format_lrs_table', 'add_pruned_rows']
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #02cdb6eb
 BENCH_DISTILL = (
@@ -546,3 +549,56 @@ def format_lrs_table(res: dict) -> str:
             + ' |'
         )
     return '\n'.join(lines)
+
+# %% ../../nbs/29_distillation_benchmark.ipynb #38714638
+def add_pruned_rows(
+    res: dict,  # a `distillation_benchmark` result with a folder (its sets are kept there)
+    base: str = 'dm',  # the method whose set at the table's largest IPC is pruned
+    rule: str = 'yoco',  # a `distill.yoco.PRUNE_RULES` rule (YOCO: low LBPE, balanced)
+    log=print,
+) -> dict:
+    """`res` with a row `'{base}+{rule}'`: the base's set at the largest IPC pruned by `rule` to every smaller IPC of
+    the table (one condensation, every size) and evaluated by the protocol; cached with the benchmark's cells."""
+    check_choice('rule', rule, PRUNE_RULES)
+    if not res.get('folder'):
+        raise ValueError("res has no folder: run distillation_benchmark with out= so that its sets are kept")
+    ks = sorted(int(k) for k in res['ipcs'])
+    top, folder = ks[-1], Path(res['folder'])
+    src = folder / f'{base}_ipc{top}'
+    if not (src / 'synset.json').exists():
+        raise ValueError(f"no {base} set at IPC {top} under {folder}: put {base!r} in the benchmark's methods")
+    parent = SyntheticSet.load(src)
+    test = load_dataset(res['dataset'], 'test')
+    p = res['protocol']
+    rec = dict(recipe=p['recipe'], epochs=p['epochs'], width=p['width'])
+    done = JSONCache(folder / 'cells.json')
+    tag = f"{res['profile']}|w{p['width']}|e{p['epochs']}|n{res['n_seeds']}"
+    row = {}
+    for k in ks[:-1]:
+        t0 = time.perf_counter()
+        small = prune_synset(parent, k, rule, seed=0, source=str(src))
+        key = f"{tag}|{base}+{rule}|{k}|{hashlib.sha1(small.images.numpy().tobytes()).hexdigest()[:12]}"
+
+        def run():
+            accs = evaluate_synthetic(small.to(test.x.device), test, n_models=res['n_seeds'], seed=0, **rec).accs
+            info = small.meta['pruned']['info']
+            return dict(
+                _cell(accs),
+                parent_ipc=top,
+                rule=rule,
+                kept=small.meta['pruned']['kept'],
+                lbpe_epochs=info.get('epochs'),
+                seconds=time.perf_counter() - t0,
+                config=parent.meta.get('config', {}),
+            )
+
+        row[str(k)] = done.get(key, run)
+        log(f"{res['dataset']} ipc {k}: {base} IPC {top} pruned by {rule}: {100 * row[str(k)]['acc_mean']:.1f}")
+    table = {}
+    for name, cells in res['table'].items():  # the new row right after its base
+        table[name] = cells
+        if name == base:
+            table[f'{base}+{rule}'] = row
+    if f'{base}+{rule}' not in table:
+        table[f'{base}+{rule}'] = row
+    return dict(res, table=table)

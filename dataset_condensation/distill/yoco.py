@@ -14,14 +14,22 @@ from ..data import class_indices
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, DSA_STRATEGY
 from ..train import fit
-from ..pruning.core import TrainingDynamics, check_scores
+from ..data import ImageData
+from dataset_condensation.pruning.core import (
+    PRUNING_METHODS,
+    TrainingDynamics,
+    check_scores,
+    load_pruning_methods,
+    pruning_config,
+)
 from ..pruning.el2n import el2n_scores, online_el2n
 from ..pruning.forgetting import forgetting_scores
 from .core import SyntheticSet
 
 # %% auto #0
-__all__ = ['YOCO_LBPE', 'PRUNE_RULES', 'top_accuracy_epochs', 'lbpe_scores', 'lbpe', 'yoco_select', 'lbpe_preset', 'yoco_augment',
-           'synset_dynamics', 'synset_scores', 'prune_synset', 'prune_synset_dir', 'prune_synset_options']
+__all__ = ['YOCO_LBPE', 'PRUNE_RULES', 'SCORE_RULES', 'top_accuracy_epochs', 'lbpe_scores', 'lbpe', 'yoco_select', 'lbpe_preset',
+           'yoco_augment', 'synset_dynamics', 'synset_data', 'synset_scores', 'prune_synset', 'prune_synset_dir',
+           'prune_synset_options']
 
 # %% ../../nbs/28a_any_size.ipynb #1be81283
 def top_accuracy_epochs(
@@ -230,22 +238,52 @@ def _check_hard(syn, who):
         )
 
 # %% ../../nbs/28a_any_size.ipynb #a1f69973
-PRUNE_RULES = ('yoco', 'random', 'first', 'el2n', 'forgetting')
+PRUNE_RULES = ('yoco', 'random', 'first', 'el2n', 'forgetting', 'aum', 'tdds', 'eva', 'grand', 'svp', 'svp_kcenter')
 _DIRECTION = dict(yoco='low', random='low', first='low', el2n='high', forgetting='high')
 _PARENT_KEYS = ('method', 'dataset', 'ipc', 'seed', 'iterations', 'config', 'history')
+SCORE_RULES = ('aum', 'tdds', 'eva', 'grand', 'svp', 'svp_kcenter')  # the library's other pruning scores
+_FROM_RUN = ('aum', 'tdds', 'eva')  # scored from the recording run (as YOCO scores its baselines); the rest train
+
+
+def _kept_end(rule: str) -> str:
+    "Which end of `rule`'s scores is kept: YOCO's own rules, else the end the pruning method's paper keeps."
+    if rule in _DIRECTION:
+        return _DIRECTION[rule]
+    entry = PRUNING_METHODS.entry(rule)
+    return {'top': 'high', 'bottom': 'low'}.get(entry['rule'], entry['direction'])
+
+
+def synset_data(syn: SyntheticSet) -> ImageData:
+    "The condensed set as an `ImageData` (what the pruning scorers take)."
+    name = syn.meta.get('dataset', '')
+    return ImageData(syn.images.float(), syn.labels, [str(c) for c in range(syn.n_classes)], name, 'synthetic')
+
+
+def _registered_scores(syn, rule, seed, runs, keep, score_options):
+    "Scores of a registered pruning method on `syn`: its CPU preset, fed the recording run where it scores from one."
+    load_pruning_methods()
+    cfg = pruning_config(rule, syn.meta.get('dataset', ''), keep, 'cpu', **(score_options or {}))
+    fn = PRUNING_METHODS.entry(rule)['fn']
+    if rule in _FROM_RUN:
+        opts = cfg.options(recorded=True)
+        return fn(synset_data(syn), seed=seed, dynamics=runs, **opts), dict(preset=cfg.source, options=opts)
+    opts = cfg.options()
+    return fn(synset_data(syn), seed=seed, **opts), dict(preset=cfg.source, options=opts, own_run=True)
 
 
 def synset_scores(
     syn: SyntheticSet,  # the condensed set
     rule: str = 'yoco',  # one of PRUNE_RULES
     seed: int = 0,  # the random rule's draw and the dynamics run's seed
-    dynamics: TrainingDynamics | list | None = None,  # a recorded run on `syn` to reuse (yoco, el2n, forgetting)
+    dynamics: TrainingDynamics | list | None = None,  # a recorded run on `syn` to reuse (score rules)
     top_k: int | None = None,
     stop_epoch: int | None = None,  # LBPE (None: `lbpe_preset` of the set's method)
     el2n_epochs: int = 10,  # el2n: epochs 0..el2n_epochs-1 summed (YOCO's EL2N baseline)
+    keep: float | None = None,  # SCORE_RULES: the keep ratio that picks the method's preset row (None: 0.5)
+    score_options: dict | None = None,  # SCORE_RULES: fields of the method's config (its CPU preset otherwise)
     **dynamics_options,  # of `synset_dynamics` when it runs here (lr, batch_size, epochs, ...)
 ) -> tuple[Tensor, dict]:
-    "The per-image scores a rule ranks by (kept end: `_DIRECTION[rule]`) and what made them."
+    "The per-image scores a rule ranks by (kept end: `_kept_end(rule)`) and what made them."
     check_choice('rule', rule, PRUNE_RULES)
     M = len(syn)
     if rule == 'first':
@@ -256,6 +294,11 @@ def synset_scores(
     if rule == 'random':
         u = torch.rand(M, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         return u, dict(what='uniform draw', seed=seed)
+    if rule in SCORE_RULES and rule not in _FROM_RUN:
+        if dynamics is not None or dynamics_options:
+            raise ValueError(f"rule {rule!r} trains its own scoring runs; pass score_options=, not a recording run")
+        s, info = _registered_scores(syn, rule, seed, None, 0.5 if keep is None else keep, score_options)
+        return check_scores(s, M).double(), info
     pre = lbpe_preset(syn.meta.get('method'), syn.meta.get('dataset', ''))
     top_k = pre['top_k'] if top_k is None else top_k
     stop_epoch = pre['stop_epoch'] if stop_epoch is None else stop_epoch
@@ -278,13 +321,16 @@ def synset_scores(
         return lbpe(runs, top_k, stop_epoch).double(), info
     if rule == 'el2n':
         return online_el2n(runs, el2n_epochs, sum_epochs=True).double(), dict(info, el2n_epochs=el2n_epochs)
+    if rule in _FROM_RUN:
+        s, more = _registered_scores(syn, rule, seed, runs, 0.5 if keep is None else keep, score_options)
+        return check_scores(s, M).double(), dict(info, **more)
     return forgetting_scores([td.correct for td in runs]).double(), dict(info, epochs=len(runs[0].epochs))
 
 # %% ../../nbs/28a_any_size.ipynb #2fe23735
 def prune_synset(
     syn: SyntheticSet,  # a condensed set (hard labels, the same count in every class is not needed)
     ipc: int,  # images per class to keep
-    rule: str = 'yoco',  # 'yoco' (low LBPE), 'random', 'first' (prefixes), 'el2n' or 'forgetting' (keep high)
+    rule: str = 'yoco',  # 'yoco' (low LBPE), 'random', 'first' (prefixes), 'el2n', 'forgetting' or a SCORE_RULES method
     seed: int = 0,  # seed of the random rule and of the dynamics run
     scores: Tensor | None = None,  # precomputed scores for `rule` (skip scoring)
     source: str | None = None,  # where the parent set was loaded from (recorded)
@@ -294,13 +340,14 @@ def prune_synset(
     _check_hard(syn, 'prune_synset')
     check_choice('rule', rule, PRUNE_RULES)
     if scores is None:
+        options.setdefault('keep', ipc / max(1, round(len(syn) / syn.n_classes)))  # picks a pruning method's preset row
         scores, info = synset_scores(syn, rule, seed, **options)
     else:
         n = len(scores) if hasattr(scores, '__len__') else 0
         if n != len(syn):
             raise ValueError(f"scores has {n} values but syn has {len(syn)} images; expected one score per image")
         info = dict(what='given')
-    kept = yoco_select(scores, syn.labels, ipc, _DIRECTION[rule], syn.n_classes)
+    kept = yoco_select(scores, syn.labels, ipc, _kept_end(rule), syn.n_classes)
     m = syn.meta
     parent = {k: m[k] for k in _PARENT_KEYS if k in m}
     parent.update(n_images=len(syn), source=source)
@@ -311,7 +358,7 @@ def prune_synset(
         rule=rule,
         ipc=int(ipc),
         seed=seed,
-        direction=_DIRECTION[rule],
+        direction=_kept_end(rule),
         kept=kept.tolist(),
         scores=check_scores(scores).tolist(),
         info=info,
@@ -358,7 +405,7 @@ def prune_synset_options() -> dict:
     "The settings `prune_synset` passes on (scoring and recording run): {name: (annotation, default)}, for `--set`."
     import inspect
 
-    skip = {'syn', 'rule', 'seed', 'dynamics', 'device'}
+    skip = {'syn', 'rule', 'seed', 'dynamics', 'device', 'keep', 'score_options'}  # derived, or not a plain value
     out = {}
     for f in (synset_scores, synset_dynamics):
         for k, p in inspect.signature(f).parameters.items():
