@@ -378,7 +378,8 @@ def cmd_bench(args) -> int:
             save_json(res, Path(args.out) / 'pruning_benchmark.json')
         return 0
     from dataset_condensation.distill.core import load_distillation_methods
-    from dataset_condensation.distill.bench import distillation_benchmark, format_distillation_table, BENCH_DISTILL
+    from dataset_condensation.distill.bench import distillation_benchmark, BENCH_DISTILL
+    from dataset_condensation.distill.report import format_distillation_table
 
     load_distillation_methods()
     for m in args.methods or []:

@@ -5,11 +5,9 @@
 # %% ../../nbs/29_distillation_benchmark.ipynb #c22d62d7
 from __future__ import annotations
 import hashlib
-import math
 import time
 from pathlib import Path
 import numpy as np
-import matplotlib.pyplot as plt
 from dataset_condensation.core import (
     DISTILLATION_METHODS,
     check_choice,
@@ -29,11 +27,33 @@ from dataset_condensation.distill.core import (
     method_config,
 )
 from .yoco import PRUNE_RULES, prune_synset
+from dataset_condensation.distill.report import (
+    KERNEL_NAMES,
+    row_label,
+    format_distillation_table,
+    plot_synsets,
+    label_robust_score,
+    lrs_rows,
+    lrs_reference,
+    format_lrs_table,
+)
+
+# the tables and the label-robust score moved to `distill.report` (29a); the names stay importable from here
+_all_ = [
+    KERNEL_NAMES,
+    row_label,
+    format_distillation_table,
+    plot_synsets,
+    label_robust_score,
+    lrs_rows,
+    lrs_reference,
+    format_lrs_table,
+]
 
 # %% auto #0
-__all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'KERNEL_NAMES', 'bench_evaluations', 'provide_buffer',
-           'provide_teachers', 'distillation_benchmark', 'row_label', 'format_distillation_table', 'plot_synsets',
-           'label_robust_score', 'lrs_rows', 'lrs_reference', 'format_lrs_table', 'add_pruned_rows']
+__all__ = ['BENCH_DISTILL', 'BENCH_OVERRIDES', 'BENCH_SKIP', 'bench_evaluations', 'provide_buffer', 'provide_teachers',
+           'distillation_benchmark', 'add_pruned_rows', 'KERNEL_NAMES', 'row_label', 'format_distillation_table',
+           'plot_synsets', 'label_robust_score', 'lrs_rows', 'lrs_reference', 'format_lrs_table']
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #02cdb6eb
 BENCH_DISTILL = (
@@ -420,135 +440,6 @@ def distillation_benchmark(
         full_protocol=full_p,
         folder=None if out is None else str(out),
     )
-
-# %% ../../nbs/29_distillation_benchmark.ipynb #9f18cb1a
-KERNEL_NAMES = {'conv_rf': 'random-feature ConvNet kernel', 'fc_ntk': "KIP's FC NTK"}  # KRRConfig.kernel
-
-
-def row_label(
-    method: str,  # a row of a `distillation_benchmark` table
-    cells: dict,  # its cells {ipc: cell}
-) -> str:
-    "The row's name in the tables; KRR says which kernel made it (the benchmark's is not KIP's NTK)."
-    kernels = {c['config'].get('kernel') for c in cells.values() if 'config' in c}
-    if method == 'krr' and len(kernels) == 1:
-        k = kernels.pop()
-        return f'krr ({KERNEL_NAMES.get(k, k)})'
-    return method
-
-
-def format_distillation_table(res: dict) -> str:
-    "Markdown table (accuracy %, mean ± std) of a `distillation_benchmark` result."
-    ks = [str(k) for k in res['ipcs']]
-    lines = [
-        f"| {res['dataset']} | " + ' | '.join(f'IPC {k}' for k in ks) + ' | iterations | distill time |',
-        '|---|' + '---|' * (len(ks) + 2),
-    ]
-    for m, d in res['table'].items():
-        its = '/'.join(str(d[k].get('iterations', '')) for k in ks if k in d) if m != 'random real' else '–'
-        secs = '/'.join(f"{d[k]['distill_seconds']:.0f}s" for k in ks if k in d and 'distill_seconds' in d[k]) or '–'
-        lines.append(
-            f'| {row_label(m, d)} | '
-            + ' | '.join(f"{100 * d[k]['acc_mean']:.1f} ± {100 * d[k]['acc_std']:.1f}" if k in d else '–' for k in ks)
-            + f' | {its} | {secs} |'
-        )
-    if res.get('full'):
-        f = res['full']
-        lines.append(
-            f"| full data ({res['n_train']}) | {100 * f['acc_mean']:.1f} ± {100 * f['acc_std']:.1f} |"
-            + ' |' * (len(ks) + 1)
-        )
-    return '\n'.join(lines)
-
-
-def plot_synsets(
-    res: dict,  # a `distillation_benchmark` result with a folder
-    ipc: int = 10,  # which IPC to draw
-    max_per_class: int = 5,  # images per class shown
-):
-    "One grid of synthetic images per method (rows: classes)."
-    folder = Path(res['folder'])
-    ms = [m for m in res['methods'] if (folder / f'{m}_ipc{ipc}' / 'synset.json').exists()]
-    if not ms:
-        raise ValueError(f"no synthetic sets for ipc={ipc} under {folder}")
-    fig, axs = plt.subplots(1, len(ms), figsize=(1.9 * len(ms), 3.4), dpi=80, squeeze=False)
-    for ax, m in zip(axs[0], ms):
-        SyntheticSet.load(folder / f'{m}_ipc{ipc}').show(max_per_class=max_per_class, ax=ax, title=m)
-    fig.suptitle(f"{res['dataset']}, IPC {ipc}", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-# %% ../../nbs/29_distillation_benchmark.ipynb #0d72a644
-def label_robust_score(
-    acc_real_hard: float,  # full real data, hard labels (fraction)
-    acc_syn_hard: float,  # the synthetic set trained with hard labels only
-    acc_syn_any: float,  # the synthetic set trained the method's way (soft labels if it has them)
-    acc_rdm_any: float,  # a random real subset of the same size trained the same way
-    w: float = 0.5,  # weight of IOR against HLR
-) -> dict:
-    "DD-Ranking's label-robust score: HLR, IOR, α and LRS (90_references.ipynb#dd-ranking)."
-    for name, v in (
-        ('acc_real_hard', acc_real_hard),
-        ('acc_syn_hard', acc_syn_hard),
-        ('acc_syn_any', acc_syn_any),
-        ('acc_rdm_any', acc_rdm_any),
-    ):
-        check_range(name, v, 0, 1)
-    check_range('w', w, 0, 1)
-    hlr, ior = acc_real_hard - acc_syn_hard, acc_syn_any - acc_rdm_any
-    alpha = w * ior - (1 - w) * hlr
-    return dict(hlr=hlr, ior=ior, alpha=alpha, lrs=(math.exp(alpha) - math.exp(-1)) / (math.e - math.exp(-1)))
-
-# %% ../../nbs/29_distillation_benchmark.ipynb #cf0a2fd8
-def lrs_rows(
-    res: dict,  # a `distillation_benchmark` result with a full-data line
-) -> dict:
-    """{method: {ipc: label_robust_score(...)}} for every method row of `res` (variants excluded). The full-data
-    reference is the line trained with the sets' recipe (`full_protocol`) where the result has it, else the
-    `full` line (another recipe: stated by `lrs_reference`)."""
-    ref = lrs_reference(res)
-    real, out = res[ref]['acc_mean'], {}
-    for m, d in res['table'].items():
-        if m == 'random real':
-            continue
-        for k, c in d.items():
-            if 'variant_of' in c:
-                continue
-            hard = c.get('acc_hard', c['acc_mean'])  # soft-label methods store their hard-label accuracy
-            rdm = c.get(
-                'acc_random_any', res['table']['random real'][k]['acc_mean']
-            )  # ... and their soft-labelled random subset
-            out.setdefault(m, {})[k] = label_robust_score(real, hard, c['acc_mean'], rdm)
-    return out
-
-
-def lrs_reference(res: dict) -> str:
-    "Which full-data line of `res` the label-robust score uses: 'full_protocol' (the sets' recipe) or 'full'."
-    for key in ('full_protocol', 'full'):
-        if res.get(key):
-            return key
-    raise ValueError("the label-robust score needs a full-data line (full_protocol=True or full_epochs > 0)")
-
-
-def format_lrs_table(res: dict) -> str:
-    "Markdown table of HLR / IOR (points) and LRS (DD-Ranking's formula under this protocol) per method and IPC."
-    rows, ks = lrs_rows(res), [str(k) for k in res['ipcs']]
-    ref = 'full data, the same recipe' if lrs_reference(res) == 'full_protocol' else 'full data, the `full` recipe'
-    lines = [
-        f"| {res['dataset']}: LRS (DD-Ranking formula, this protocol; reference: {ref}) | "
-        + ' | '.join(f'IPC {k}: HLR / IOR / LRS' for k in ks)
-        + ' |',
-        '|---|' + '---|' * len(ks),
-    ]
-    for m, d in rows.items():
-        lines.append(
-            f"| {row_label(m, res['table'][m])} | "
-            + ' | '.join(
-                f"{100 * d[k]['hlr']:.1f} / {100 * d[k]['ior']:+.1f} / {d[k]['lrs']:.3f}" if k in d else '–' for k in ks
-            )
-            + ' |'
-        )
-    return '\n'.join(lines)
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #38714638
 def add_pruned_rows(
