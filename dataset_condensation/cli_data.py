@@ -193,7 +193,8 @@ def cmd_eval(args) -> int:
     if args.coreset is not None:
         c = _read_coreset(src, args.dataset)
     else:
-        from dataset_condensation.distill.core import SyntheticSet, evaluate_synthetic
+        from dataset_condensation.distill.core import evaluate_synthetic
+        from dataset_condensation.distill.synset import SyntheticSet
 
         try:
             syn = SyntheticSet.load(src)

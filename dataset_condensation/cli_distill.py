@@ -31,7 +31,8 @@ SET_FILES = ('synset.safetensors', 'synset.json', 'grid.png', 'metrics.json', 'c
 
 def _check_resume(args, out: Path, cfg):
     "Refuse what would lose or relabel work in --out: the rules of --resume and --force."
-    from dataset_condensation.distill.core import checkpoint_info, SYNSET_TENSORS, SYNSET_JSON
+    from dataset_condensation.distill.synset import SYNSET_TENSORS, SYNSET_JSON
+    from dataset_condensation.distill.loop import checkpoint_info
 
     ck = out / 'ckpt.safetensors'
     has_set = (out / SYNSET_JSON).exists() or (out / SYNSET_TENSORS).exists()
@@ -108,13 +109,8 @@ def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
 
 def cmd_distill(args) -> int:
     "Distil a synthetic set with a registered method; write synset.safetensors, synset.json and grid.png."
-    from dataset_condensation.distill.core import (
-        load_distillation_methods,
-        distill,
-        method_config,
-        check_ipc,
-        SYNSET_TENSORS,
-    )
+    from dataset_condensation.distill.core import load_distillation_methods, distill, method_config
+    from dataset_condensation.distill.synset import check_ipc, SYNSET_TENSORS
 
     load_distillation_methods()
     if args.list or args.method is None:

@@ -14,7 +14,8 @@ from .data import DATASETS, ImageData, load_dataset, sample_per_class, image_gri
 from .evaluate import evaluate_subset, evaluate_synset
 from .pruning.core import prune
 from .pruning.bench import retrain_epochs
-from .distill.core import distill, evaluate_synthetic, init_synthetic
+from .distill.core import distill, evaluate_synthetic
+from .distill.synset import init_synthetic
 
 # %% auto #0
 __all__ = ['FAMILY_COLORS', 'demo_pruning', 'demo_distillation', 'format_demo', 'plot_demo', 'plot_images', 'run_demo']

@@ -161,7 +161,7 @@ def _json_edit(path, fn):
 
 def _resave(folder, fn):
     "Rewrite the set's tensors (and JSON) through the library, changing them with fn(set)."
-    from dataset_condensation.distill.core import SyntheticSet
+    from dataset_condensation.distill.synset import SyntheticSet
 
     s = SyntheticSet.load(folder)
     fn(s)
@@ -906,7 +906,8 @@ def _digits():
 
 
 def api_cases():
-    from dataset_condensation.distill.core import distill, SyntheticSet, DistillConfig
+    from dataset_condensation.distill.core import distill, DistillConfig
+    from dataset_condensation.distill.synset import SyntheticSet
     from dataset_condensation.pruning.core import prune, Coreset
     from dataset_condensation.evaluate import evaluate_subset
     from dataset_condensation.core import get_device

@@ -257,7 +257,7 @@ def test_flip_only_where_official():
 def test_student_fields_change_training():
     "A preset's student fields (optimiser, mixup vs cutmix) really change the student: ignoring them would not."
     from dataset_condensation.data import load_dataset
-    from dataset_condensation.distill.core import SyntheticSet
+    from dataset_condensation.distill.synset import SyntheticSet
     from dataset_condensation.soft_labels import evaluate_soft
 
     dg = load_dataset('digits')

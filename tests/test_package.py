@@ -274,7 +274,8 @@ def test_pruning_methods_all_registered():
 
 def test_prune_synset_cli(tmp_path, capsys):  # issue 19: a condensed set pruned to a smaller IPC, with its provenance
     from dataset_condensation.data import load_dataset
-    from dataset_condensation.distill.core import SyntheticSet, distill
+    from dataset_condensation.distill.core import distill
+    from dataset_condensation.distill.synset import SyntheticSet
 
     syn = distill(load_dataset('digits'), 'dm', 3, profile='cpu', iterations=2, progress=False)
     syn.save(tmp_path / 'set')

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from dataset_condensation.cli import main
-import dataset_condensation.distill.core as dcore
+import dataset_condensation.distill.loop as dloop  # distill_loop draws each iteration's generator from here
+import dataset_condensation.distill.synset as dsynset  # SyntheticSet.save writes its manifest with this save_json
 
 os.environ.setdefault('DC_PROGRESS', '0')
 DM = ['distill', '--dataset', 'digits', '--method', 'dm', '--ipc', '1', '--device', 'cpu', '--set', 'ckpt_every=2']
@@ -79,15 +80,15 @@ def finished(tmp_path, capsys):
 
 def interrupt_at(n, monkeypatch):
     "Make iteration n of every distillation raise KeyboardInterrupt (as Ctrl-C would)."
-    real = dcore.iteration_generator
+    real = dloop.iteration_generator
 
     def gen(seed, it, device=None, stream=0):
         if it == n:
             raise KeyboardInterrupt
         return real(seed, it, device, stream)
 
-    monkeypatch.setattr(dcore, 'iteration_generator', gen)
-    return lambda: monkeypatch.setattr(dcore, 'iteration_generator', real)
+    monkeypatch.setattr(dloop, 'iteration_generator', gen)
+    return lambda: monkeypatch.setattr(dloop, 'iteration_generator', real)
 
 
 # --- the refusals of --resume and of a finished output, each leaving the folder as it was -----------------------------
@@ -234,7 +235,7 @@ def test_ctrl_c_says_resume_and_the_resumed_run_is_exact(tmp_path, capsys, monke
     )  # a kill during a checkpoint write
     assert run([*DM, '--iterations', '5', '--out', tmp_path / 's', '--resume'], capsys)[0] == 0
     assert not list((tmp_path / 's').glob('.*.tmp'))
-    a, b = (dcore.SyntheticSet.load(tmp_path / x) for x in ('ref', 's'))
+    a, b = (dsynset.SyntheticSet.load(tmp_path / x) for x in ('ref', 's'))
     assert torch.equal(a.images, b.images)  # bit for bit
 
 
@@ -245,16 +246,16 @@ def test_ctrl_c_before_any_checkpoint_leaves_no_folder(tmp_path, capsys, monkeyp
 
 
 def test_crash_between_tensors_and_manifest(tmp_path, capsys, monkeypatch):
-    real = dcore.save_json
+    real = dsynset.save_json
 
     def crash(obj, path):
         if Path(path).name == 'synset.json':
             raise KeyboardInterrupt
         return real(obj, path)
 
-    monkeypatch.setattr(dcore, 'save_json', crash)
+    monkeypatch.setattr(dsynset, 'save_json', crash)
     assert run([*DM, '--iterations', '2', '--out', tmp_path / 's'], capsys)[0] == 130
-    monkeypatch.setattr(dcore, 'save_json', real)
+    monkeypatch.setattr(dsynset, 'save_json', real)
     assert (tmp_path / 's' / 'synset.safetensors').exists() and not (tmp_path / 's' / 'synset.json').exists()
     refused(
         ['eval', '--dataset', 'digits', '--synset', tmp_path / 's', '--device', 'cpu'], capsys, 'the set is incomplete'
@@ -262,7 +263,7 @@ def test_crash_between_tensors_and_manifest(tmp_path, capsys, monkeypatch):
     assert (
         run([*DM, '--iterations', '2', '--out', tmp_path / 's', '--resume'], capsys)[0] == 0
     )  # its run finishes the set
-    assert dcore.SyntheticSet.load(tmp_path / 's').meta['iterations'] == 2
+    assert dsynset.SyntheticSet.load(tmp_path / 's').meta['iterations'] == 2
 
 
 def test_failed_commands_leave_no_folder(tmp_path, capsys, monkeypatch):

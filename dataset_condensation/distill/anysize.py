@@ -9,7 +9,8 @@ from pathlib import Path
 from collections.abc import Sequence
 import numpy as np
 from ..core import check_choice
-from .core import DistillConfig, SyntheticSet, method_config, distill, evaluate_synthetic
+from .core import DistillConfig, method_config, distill, evaluate_synthetic
+from .synset import SyntheticSet
 from dataset_condensation.distill.yoco import (
     PRUNE_RULES,
     SCORE_RULES,

@@ -19,13 +19,12 @@ from dataset_condensation.core import (
 from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
 from dataset_condensation.distill.core import (
-    SyntheticSet,
     distill,
     evaluate_synthetic,
     load_distillation_methods,
-    check_ipc,
     method_config,
 )
+from .synset import SyntheticSet, check_ipc
 from .yoco import PRUNE_RULES, prune_synset
 from dataset_condensation.distill.report import (
     KERNEL_NAMES,

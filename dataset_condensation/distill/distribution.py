@@ -14,18 +14,14 @@ from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, parse_strategy, DSA_STRATEGY
 from dataset_condensation.distill.core import (
-    history_summary,
     DistillConfig,
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     evaluate_synthetic,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import history_summary, iteration_seed, distill_loop
 
 # %% auto #0
 __all__ = ['DM_PAPER_ITERATIONS', 'DM_PAPER_BATCH_REAL', 'DM_CPU_ITERATIONS', 'DM_CPU_BATCH_REAL', 'distribution_loss',

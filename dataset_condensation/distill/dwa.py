@@ -34,14 +34,11 @@ from dataset_condensation.soft_labels import (
 from dataset_condensation.distill.core import (
     DistillConfig,
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop
 
 # %% auto #0
 __all__ = ['JITTER_RANGES', 'CPU_PROFILE_WIDTH', 'STUDENT_RECIPE_FIELDS', 'bn_matching_loss', 'BNStatsRecorder',

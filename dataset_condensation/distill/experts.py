@@ -19,7 +19,8 @@ from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import make_augment
 from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
-from .core import DistillConfig, iteration_seed
+from .core import DistillConfig
+from .loop import iteration_seed
 
 # %% auto #0
 __all__ = ['BUFFER_META', 'EXPERT_SHARD', 'param_layout', 'flat_params', 'unflatten', 'buffer_spec', 'train_expert',

@@ -17,7 +17,8 @@ from ..models import get_network
 from ..augment import make_augment
 from ..train import Callback, fit, evaluate as evaluate_model
 from ..evaluate import EvalResult, Recipe, get_recipe
-from .core import DISTILL_CPU, SyntheticSet, evaluate_synthetic, register_distillation
+from .core import DISTILL_CPU, evaluate_synthetic, register_distillation
+from .synset import SyntheticSet
 from dataset_condensation.distill.trajectory import (
     MTTConfig,
     ExpertBuffer,

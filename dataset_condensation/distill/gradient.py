@@ -19,15 +19,12 @@ from ..train import fit
 from dataset_condensation.distill.core import (
     DistillConfig,
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     evaluate_synthetic,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop
 
 # %% auto #0
 __all__ = ['GRADIENT_METRICS', 'DC_EPS', 'DC_LOOPS', 'CPU_ITERATIONS_IPC1', 'CPU_UPDATES', 'CPU_BATCH_REAL', 'CPU_INNER_LOOP',

@@ -16,14 +16,11 @@ from ..models import NETWORKS
 from dataset_condensation.distill.core import (
     DistillConfig,
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop
 from dataset_condensation.soft_labels import (
     train_teacher,
     load_teacher,

@@ -17,15 +17,12 @@ from ..models import get_network
 from dataset_condensation.distill.core import (
     DISTILL_CPU,
     DistillConfig,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     evaluate_synthetic,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop
 
 # %% auto #0
 __all__ = ['KRR_KERNELS', 'centered_one_hot', 'krr_predict', 'krr_loss', 'fc_ntk', 'conv_rf_kernel', 'random_convnets',

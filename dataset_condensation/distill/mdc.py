@@ -12,9 +12,10 @@ from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy
-from .core import DistillConfig, SyntheticSet, check_ipc, init_synthetic, iteration_seed
-from .core import distill_loop, synset_meta, history_summary, evaluate_synthetic
+from .core import DistillConfig, synset_meta, evaluate_synthetic
 from .core import register_distillation, method_config
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop, history_summary
 from .distribution import DMConfig, distribution_loss, class_batches, _check_dm, _dm_network
 from .gradient import DSAConfig, match_loss, freeze_bn, _check_gm_config, _train_on
 

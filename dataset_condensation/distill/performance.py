@@ -18,14 +18,11 @@ from ..evaluate import EvalResult
 from dataset_condensation.distill.core import (
     DISTILL_CPU,
     DistillConfig,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import iteration_seed, distill_loop
 from .krr import KRR_KERNELS, KRRConfig, centered_one_hot, krr_predict, krr_loss, fc_ntk
 from .krr import conv_rf_kernel, random_convnets, krr_kernel, class_balanced_batch
 from .krr import krr_accuracy, distill_krr, _history, _eval_figures

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 import matplotlib.pyplot as plt
 from ..core import check_range
-from .core import SyntheticSet
+from .synset import SyntheticSet
 
 # %% auto #0
 __all__ = ['KERNEL_NAMES', 'row_label', 'format_distillation_table', 'plot_synsets', 'label_robust_score', 'lrs_rows',

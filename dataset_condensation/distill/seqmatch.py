@@ -20,13 +20,12 @@ from ..train import fit, evaluate as evaluate_model
 from ..evaluate import EvalResult, get_recipe
 from dataset_condensation.distill.core import (
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    iteration_seed,
     synset_meta,
     evaluate_synthetic,
     register_distillation,
 )
+from .synset import SyntheticSet, check_ipc
+from .loop import iteration_seed
 from dataset_condensation.distill.trajectory import (
     MTTConfig,
     MTT_PRESETS,

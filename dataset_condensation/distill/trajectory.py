@@ -15,19 +15,15 @@ from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for
 from dataset_condensation.distill.core import (
-    history_summary,
     DistillConfig,
     DISTILL_CPU,
-    SyntheticSet,
-    check_ipc,
-    init_synthetic,
-    iteration_seed,
-    distill_loop,
     synset_meta,
     evaluate_synthetic,
     register_distillation,
     check_zca_setting,
 )
+from .synset import SyntheticSet, check_ipc, init_synthetic
+from .loop import history_summary, iteration_seed, distill_loop
 from .performance import unroll_gd
 
 # Expert trajectories and buffers live in `distill.experts` (23a_experts); their names stay importable from here (FTD,

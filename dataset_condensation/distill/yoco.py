@@ -24,7 +24,7 @@ from dataset_condensation.pruning.core import (
 )
 from ..pruning.el2n import el2n_scores, online_el2n
 from ..pruning.forgetting import forgetting_scores
-from .core import SyntheticSet
+from .synset import SyntheticSet
 
 # %% auto #0
 __all__ = ['YOCO_LBPE', 'PRUNE_RULES', 'SCORE_RULES', 'top_accuracy_epochs', 'lbpe_scores', 'lbpe', 'yoco_select', 'lbpe_preset',
