@@ -313,7 +313,8 @@ def _prune_synset(args) -> int:
 
 def cmd_prune(args) -> int:
     "Select a coreset with a registered pruning method; write coreset.json and scores.npy."
-    from dataset_condensation.pruning.core import load_pruning_methods, prune, pruning_options, RULES, n_keep
+    from dataset_condensation.pruning.core import load_pruning_methods, prune, pruning_options
+    from dataset_condensation.pruning.select import RULES, n_keep
 
     if args.synset is not None:
         return _prune_synset(args)

@@ -908,7 +908,8 @@ def _digits():
 def api_cases():
     from dataset_condensation.distill.core import distill, DistillConfig
     from dataset_condensation.distill.synset import SyntheticSet
-    from dataset_condensation.pruning.core import prune, Coreset
+    from dataset_condensation.pruning.core import prune
+    from dataset_condensation.pruning.select import Coreset
     from dataset_condensation.evaluate import evaluate_subset
     from dataset_condensation.core import get_device
 

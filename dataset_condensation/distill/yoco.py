@@ -15,13 +15,9 @@ from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, DSA_STRATEGY
 from ..train import fit
 from ..data import ImageData
-from dataset_condensation.pruning.core import (
-    PRUNING_METHODS,
-    TrainingDynamics,
-    check_scores,
-    load_pruning_methods,
-    pruning_config,
-)
+from ..pruning.core import PRUNING_METHODS, load_pruning_methods, pruning_config
+from ..pruning.dynamics import TrainingDynamics
+from ..pruning.select import check_scores
 from ..pruning.el2n import el2n_scores, online_el2n
 from ..pruning.forgetting import forgetting_scores
 from .synset import SyntheticSet

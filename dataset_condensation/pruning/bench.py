@@ -12,7 +12,9 @@ from pathlib import Path
 from ..core import PRUNING_METHODS, provenance, JSONCache
 from ..data import ImageData, load_dataset
 from ..evaluate import evaluate_subset
-from .core import record_dynamics, select, load_pruning_methods
+from .dynamics import record_dynamics
+from .select import select
+from .core import load_pruning_methods
 from .forgetting import aum_scores
 
 # %% auto #0

@@ -11,13 +11,8 @@ from torch.func import functional_call, vmap, grad
 from dataclasses import dataclass
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from dataset_condensation.pruning.core import (
-    PRUNING_RECIPE,
-    TrainedScorerConfig,
-    register_pruning,
-    record_dynamics,
-    TrainingDynamics,
-)
+from .dynamics import PRUNING_RECIPE, record_dynamics, TrainingDynamics
+from .core import TrainedScorerConfig, register_pruning
 
 # %% auto #0
 __all__ = ['EL2N_MODES', 'GRAND_INIT_SMALL_KEEP', 'el2n_scores', 'last_linear', 'per_sample_grad_norms', 'grand_scores',

@@ -10,12 +10,8 @@ from torch import Tensor
 from dataclasses import dataclass
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from dataset_condensation.pruning.core import (
-    TrainedScorerConfig,
-    register_pruning,
-    record_dynamics,
-    TrainingDynamics,
-)
+from .core import TrainedScorerConfig, register_pruning
+from .dynamics import record_dynamics, TrainingDynamics
 
 # %% auto #0
 __all__ = ['window_variance', 'eva_scores', 'EVAConfig', 'eva']

@@ -9,12 +9,8 @@ from torch import Tensor
 from dataclasses import dataclass
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from dataset_condensation.pruning.core import (
-    TrainedScorerConfig,
-    register_pruning,
-    record_dynamics,
-    TrainingDynamics,
-)
+from .core import TrainedScorerConfig, register_pruning
+from .dynamics import record_dynamics, TrainingDynamics
 
 # %% auto #0
 __all__ = ['forgetting_scores', 'is_never_learned', 'is_unforgettable', 'ForgettingConfig', 'forgetting', 'aum_scores',

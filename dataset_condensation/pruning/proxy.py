@@ -11,13 +11,9 @@ from torch import Tensor
 from dataclasses import dataclass
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
 from ..data import ImageData
-from dataset_condensation.pruning.core import (
-    TrainedScorerConfig,
-    register_pruning,
-    record_dynamics,
-    TrainingDynamics,
-    n_keep,
-)
+from .core import TrainedScorerConfig, register_pruning
+from .dynamics import record_dynamics, TrainingDynamics
+from .select import n_keep
 from .forgetting import forgetting_scores
 
 # %% auto #0

@@ -10,7 +10,9 @@ from torch import Tensor
 from dataclasses import dataclass
 from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .core import TrainedScorerConfig, register_pruning, record_dynamics, check_scores
+from .core import TrainedScorerConfig, register_pruning
+from .dynamics import record_dynamics
+from .select import check_scores
 
 # %% auto #0
 __all__ = ['PAPER_TK', 'LOSS_WEIGHTINGS', 'tdds_weights', 'tdds_scores', 'TDDSConfig', 'tdds_batch_weights', 'tdds']
