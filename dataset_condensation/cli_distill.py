@@ -14,10 +14,10 @@ from dataset_condensation.core import (
     get_device,
     save_json,
     load_json,
-    check_choice,
     clean_stale_tmp,
     provenance,
 )
+from .options import check_choice
 from .data import DATASETS, load_dataset
 from .evaluate import baseline_table, format_baselines
 from .cli_data import table, check_out, _remove, parse_sets

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import Registry, check_choice, check_range, require, get_device
+from .core import Registry, require, get_device
+from .options import check_choice, check_range
 
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'ImageData',

@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 import torch
-from .core import get_device, set_seed, save_json, provenance, check_range
+from .core import get_device, set_seed, save_json, provenance
+from .options import check_range
 from .data import DATASETS, ImageData, load_dataset, sample_per_class, image_grid
 from .evaluate import evaluate_subset, evaluate_synset
 from .pruning.core import prune

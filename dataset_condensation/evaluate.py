@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_choice, check_range, check_indices, provenance, save_json, JSONCache
+from .core import check_indices, provenance, save_json, JSONCache
+from .options import check_choice, check_range
 from .data import ImageData, sample_per_class, same_whitening, describe_whitening
 from .models import get_network
 from .augment import make_augment

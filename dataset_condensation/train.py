@@ -14,14 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call, stack_module_state, vmap
-from dataset_condensation.core import (
-    Registry,
-    check_choice,
-    check_option,
-    check_range,
-    make_generator,
-    progress as _progress,
-)
+from .core import Registry, make_generator, progress as _progress
+from .options import check_choice, check_option, check_range
 from .models import bn_layers, has_batchnorm
 
 # %% auto #0

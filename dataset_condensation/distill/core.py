@@ -15,12 +15,6 @@ import torch
 from torch import Tensor
 from dataset_condensation.core import (
     DISTILLATION_METHODS,
-    DEFAULT_PROFILE,
-    PROFILES,
-    MethodConfig,
-    resolve_profile,
-    check_choice,
-    check_range,
     atomic_write,
     save_json,
     load_json,
@@ -28,6 +22,14 @@ from dataset_condensation.core import (
     make_generator,
     clean_stale_tmp,
     progress as _progress,
+)
+from dataset_condensation.options import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    MethodConfig,
+    resolve_profile,
+    check_choice,
+    check_range,
 )
 from dataset_condensation.data import (
     ImageData,

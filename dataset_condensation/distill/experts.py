@@ -13,7 +13,8 @@ import torch.nn as nn
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from ..core import check_choice, check_range, save_json, load_json, atomic_write, provenance
+from ..core import save_json, load_json, atomic_write, provenance
+from ..options import check_choice, check_range
 from ..core import clean_stale_tmp, progress as _progress
 from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm

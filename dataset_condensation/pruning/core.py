@@ -12,19 +12,14 @@ from typing import ClassVar
 import numpy as np
 import torch
 from torch import Tensor
-from dataset_condensation.core import (
-    PRUNING_METHODS,
+from ..core import PRUNING_METHODS, check_indices, save_json, load_json, atomic_write, provenance
+from dataset_condensation.options import (
     DEFAULT_PROFILE,
     PROFILES,
     MethodConfig,
     check_choice,
     check_range,
     check_option,
-    check_indices,
-    save_json,
-    load_json,
-    atomic_write,
-    provenance,
 )
 from ..data import ImageData, class_indices
 from ..train import Callback, StopAfter, TrainConfig, fit, train_config
