@@ -12,7 +12,8 @@ from dataclasses import fields
 from pathlib import Path
 from .core import PRUNING_METHODS, get_device, load_json, check_indices, clean_stale_tmp
 from .options import check_choice, parse_option
-from .data import DATASETS, load_dataset
+from .data import load_dataset
+from .datasets import DATASETS
 from .evaluate import evaluate_subset
 
 # %% auto #0

@@ -18,7 +18,8 @@ from dataset_condensation.core import (
     provenance,
 )
 from .options import check_choice
-from .data import DATASETS, load_dataset
+from .data import load_dataset
+from .datasets import DATASETS
 from .evaluate import baseline_table, format_baselines
 from .cli_data import table, check_out, _remove, parse_sets
 
