@@ -245,7 +245,7 @@ def cmd_distill(args) -> int:
 def cmd_experts(args) -> int:
     "Train (or complete) an expert-trajectory buffer for the MTT family; print its size and accuracy."
     from dataset_condensation.models import NETWORKS
-    from dataset_condensation.train import STEPS, step_options
+    from dataset_condensation.optim import STEPS, step_options
     from dataset_condensation.distill.trajectory import (
         train_experts,
         buffer_spec,

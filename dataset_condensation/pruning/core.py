@@ -22,7 +22,8 @@ from dataset_condensation.options import (
     check_option,
 )
 from ..data import ImageData, class_indices
-from ..train import Callback, StopAfter, TrainConfig, fit, train_config
+from ..train import Callback, StopAfter, fit
+from ..optim import TrainConfig, train_config
 
 # %% auto #0
 __all__ = ['RULES', 'PRUNING_MODULES', 'PRUNING_RECIPE', 'n_keep', 'check_scores', 'class_quotas', 'stratified_select', 'select',
@@ -721,7 +722,7 @@ class TrainedScorerConfig(PruningConfig):
     def choices(self) -> dict:
         from dataset_condensation.models import NETWORKS
         from dataset_condensation.augment import AUGMENTATIONS
-        from dataset_condensation.train import OPTIMIZERS, SCHEDULES
+        from dataset_condensation.optim import OPTIMIZERS, SCHEDULES
 
         return dict(arch=NETWORKS, augment=AUGMENTATIONS, optimizer=OPTIMIZERS, schedule=SCHEDULES)
 
