@@ -11,7 +11,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .core import check_choice, check_range, make_generator
+from .core import make_generator
+from .options import check_choice, check_range
 
 # %% auto #0
 __all__ = ['DSA_STRATEGY', 'DSA_STRATEGY_NOFLIP', 'DSA_GROUPS', 'NOFLIP_DATASETS', 'DSA_MODES', 'DSA_OPS', 'AUGMENTATIONS',

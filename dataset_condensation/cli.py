@@ -9,7 +9,8 @@ import sys
 import os
 from pathlib import Path
 import torch
-from .core import PROFILES, DEFAULT_PROFILE, get_device, library_version
+from .core import get_device, library_version
+from .options import PROFILES, DEFAULT_PROFILE
 from .evaluate import RECIPES
 from dataset_condensation.cli_data import (
     _int_at_least,

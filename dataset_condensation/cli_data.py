@@ -10,16 +10,10 @@ import shutil
 import time
 from dataclasses import fields
 from pathlib import Path
-from dataset_condensation.core import (
-    PRUNING_METHODS,
-    get_device,
-    load_json,
-    check_choice,
-    check_indices,
-    parse_option,
-    clean_stale_tmp,
-)
-from .data import DATASETS, load_dataset
+from .core import PRUNING_METHODS, get_device, load_json, check_indices, clean_stale_tmp
+from .options import check_choice, parse_option
+from .data import load_dataset
+from .datasets import DATASETS
 from .evaluate import evaluate_subset
 
 # %% auto #0
@@ -151,7 +145,7 @@ def parse_sets(
     owner: str,  # what they belong to, for messages (e.g. "method 'dm' (DMConfig)")
     own: tuple = (),  # keys that have a command-line option of their own (refused here, naming it)
 ) -> dict:
-    """`--set KEY=VALUE` options parsed to their types and checked (`core.parse_option`); a one-line error naming the
+    """`--set KEY=VALUE` options parsed to their types and checked (`options.parse_option`); a one-line error naming the
     key."""
     out = {}
     for k, text in split_sets(items):

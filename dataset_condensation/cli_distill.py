@@ -14,11 +14,12 @@ from dataset_condensation.core import (
     get_device,
     save_json,
     load_json,
-    check_choice,
     clean_stale_tmp,
     provenance,
 )
-from .data import DATASETS, load_dataset
+from .options import check_choice
+from .data import load_dataset
+from .datasets import DATASETS
 from .evaluate import baseline_table, format_baselines
 from .cli_data import table, check_out, _remove, parse_sets
 
@@ -240,7 +241,7 @@ def cmd_distill(args) -> int:
 def cmd_experts(args) -> int:
     "Train (or complete) an expert-trajectory buffer for the MTT family; print its size and accuracy."
     from dataset_condensation.models import NETWORKS
-    from dataset_condensation.train import STEPS, step_options
+    from dataset_condensation.optim import STEPS, step_options
     from dataset_condensation.distill.trajectory import (
         train_experts,
         buffer_spec,

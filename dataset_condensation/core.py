@@ -7,289 +7,30 @@ from __future__ import annotations
 import os
 import sys
 import json
-import math
 import random
-import warnings
-import dataclasses
 import tempfile
 import importlib
-import inspect
 import platform
 from pathlib import Path
 from typing import Any, Callable, Iterable
 import numpy as np
 import torch
+from .options import check_choice, check_range, option_type, option_range, check_option
+from .options import parse_option, PROFILES, DEFAULT_PROFILE, ProfileNote, resolve_profile
+from .options import json_value, MethodConfig
+
+# The argument checks, the typed options and the method configurations live in `options` (00a), which imports
+# nothing from the library; `core` uses `check_choice` (in `Registry`) and re-exports them, so
+# `from dataset_condensation.core import check_choice` keeps working.
+_all_ = [check_choice, check_range, option_type, option_range, check_option, parse_option, PROFILES, DEFAULT_PROFILE]
+_all_ += [ProfileNote, resolve_profile, json_value, MethodConfig]
 
 # %% auto #0
-__all__ = ['PROFILES', 'DEFAULT_PROFILE', 'PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_choice', 'check_range', 'option_type',
-           'option_range', 'check_option', 'parse_option', 'ProfileNote', 'resolve_profile', 'json_value',
-           'MethodConfig', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device', 'budget',
-           'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
-           'progress', 'library_version', 'provenance']
-
-# %% ../nbs/00_core.ipynb #7310a83b
-def check_choice(
-    name: str,  # the argument's name, as the user typed it
-    value: Any,  # the value received
-    choices: Iterable,  # the accepted values
-) -> Any:
-    "Return `value` if it is one of `choices`, else raise `ValueError` naming `name` and the valid choices."
-    choices = list(choices)
-    if value not in choices:
-        shown = ', '.join(repr(c) for c in choices) if choices else '(none registered yet)'
-        raise ValueError(f"{name}={value!r} is not valid; expected one of: {shown}")
-    return value
-
-# %% ../nbs/00_core.ipynb #15409c50
-def check_range(
-    name: str,  # the argument's name
-    value: float,  # the value received
-    low: float | None = None,  # smallest accepted value (None: unbounded)
-    high: float | None = None,  # largest accepted value (None: unbounded)
-    low_open: bool = False,  # exclude `low` itself
-    high_open: bool = False,  # exclude `high` itself
-) -> float:
-    "Return `value` if it lies in the given interval, else raise `ValueError` naming `name` and the interval."
-    ok = True
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        ok = False
-    elif low is not None and (value <= low if low_open else value < low):
-        ok = False
-    elif high is not None and (value >= high if high_open else value > high):
-        ok = False
-    if not ok:
-        lo = '-inf' if low is None else low
-        hi = 'inf' if high is None else high
-        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-        raise ValueError(f"{name}={value!r} is out of range; expected a value in {interval}")
-    return value
-
-# %% ../nbs/00_core.ipynb #ce26ad16
-_TYPE_WORDS = {
-    'int': 'an integer',
-    'float': 'a number',
-    'bool': 'true or false',
-    'str': 'a string',
-    'tuple': 'a list',
-    'list': 'a list',
-    'dict': 'a JSON object',
-}
-
-
-def option_type(
-    annotation=None,  # a type or its text ('int | None', as `from __future__ import annotations` keeps it); None: none
-    default=None,  # the default value, whose type stands in for a missing annotation
-) -> tuple[tuple[str, ...], bool]:
-    "The plain types an option accepts, e.g. ('int',) (empty: not checkable), and whether it accepts None."
-    empty = inspect.Parameter.empty
-    if annotation is None or annotation is empty:
-        if default is None or default is empty:
-            return (), True
-        t = type(default).__name__
-        return ((t,) if t in _TYPE_WORDS else ()), False
-    text = annotation if isinstance(annotation, str) else getattr(annotation, '__name__', None) or str(annotation)
-    text = text.replace('typing.', '').replace('Optional[', '').replace(']', '')
-    parts = [p.strip() for p in text.split('|')]
-    none = any(p in ('None', 'NoneType') for p in parts)
-    parts = tuple(p for p in parts if p not in ('None', 'NoneType'))
-    return (parts if parts and all(p in _TYPE_WORDS for p in parts) else ()), none
-
-# %% ../nbs/00_core.ipynb #753d6c52
-_COUNTS = frozenset(
-    """iterations width depth ipc epochs runs n_models n_experts n_nets n_stages rf_models syn_steps expert_epochs
-    max_start_epoch expert_train_epochs expert_batch batch batch_size batch_real batch_syn batch_train bn_batch
-    target_batch
-    ckpt_every eval_models eval_epochs distill_epochs distill_steps teacher_epochs student_epochs prepare_epochs
-    stage_expert_epochs stage_n_experts images_per_step inner_loop outer_loop kernel_depth K lr_decay_every proxy_epochs
-    proxy_width teacher_width T window strata ord n_seeds full_epochs subset_epochs""".split()
-)
-_UNIT = frozenset('momentum momentum_img beta beta1 ema_decay decay'.split())  # [0, 1)
-_NON_NEGATIVE = frozenset('weight_decay r_bn r_var first_bn_weight mixup rho alpha reg b_std gamma min_lr'.split())
-
-
-def option_range(
-    name: str,  # the option's name
-    kind: str = 'float',  # 'int' or 'float': the value's type
-) -> tuple | None:
-    "(low, high, low_open, high_open) for `check_range`, from the option's name; None: any finite number."
-    if name in _COUNTS:
-        return (1, None, False, False)
-    if name in _UNIT:
-        return (0, 1, False, True)
-    if name in _NON_NEGATIVE:
-        return (0, None, False, False)
-    if kind == 'float' and (
-        name == 'lr' or name.startswith('lr_') or name.endswith('_lr') or name in ('temperature', 'w_std')
-    ):
-        return (0, None, True, False)
-    if kind == 'int':
-        return (0, None, False, False)
-    return None
-
-# %% ../nbs/00_core.ipynb #e566869e
-_BAD = object()
-
-
-def _coerce(v, types):
-    "`v` as one of `types` (ints widen to floats, integral floats narrow to ints, lists become tuples), or _BAD."
-    if isinstance(v, bool):
-        return v if 'bool' in types else _BAD
-    if isinstance(v, (int, np.integer)):
-        return int(v) if 'int' in types else float(v) if 'float' in types else _BAD
-    if isinstance(v, (float, np.floating)):
-        if 'float' in types:
-            return float(v)
-        return int(v) if 'int' in types and math.isfinite(v) and float(v).is_integer() else _BAD
-    if isinstance(v, (str, os.PathLike)):
-        return v if 'str' in types else _BAD
-    if isinstance(v, (list, tuple)):
-        if 'tuple' in types:
-            return tuple(tuple(x) if isinstance(x, list) else x for x in v)
-        return list(v) if 'list' in types else _BAD
-    if isinstance(v, dict) and 'dict' in types:
-        return v
-    return _BAD
-
-
-def _expected(types, none=False) -> str:
-    words = list(dict.fromkeys(_TYPE_WORDS[t] for t in types)) + (['null'] if none else [])
-    return ' or '.join(words)
-
-
-def check_option(
-    name: str,  # the option's name (selects its range)
-    value: Any,  # the value given
-    annotation=None,  # its type annotation (see `option_type`)
-    default=None,  # its default (types an option without annotation)
-    owner: str = '',  # what the option belongs to, for the message (e.g. 'DMConfig')
-    label: str | None = None,  # how the user wrote the name (default `name`), e.g. '--set lr_img'
-) -> Any:
-    "`value` converted to the option's type and checked against its range; a one-line `ValueError` otherwise."
-    label = label or name
-    types, none = option_type(annotation, default)
-    where = f" (an option of {owner})" if owner else ''
-    if value is None:
-        if none or not types:
-            return None
-        raise ValueError(f"{label}=None is not accepted{where}; expected {_expected(types)}")
-    if not types:
-        return value
-    v = _coerce(value, types)
-    if v is _BAD:
-        raise ValueError(f"{label}={value!r} must be {_expected(types, none)}{where}")
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        r = option_range(name, 'int' if isinstance(v, int) else 'float')
-        check_range(label, v, *(r or (None, None)))
-    return v
-
-# %% ../nbs/00_core.ipynb #c44b484f
-def parse_option(
-    name: str,  # the option's name
-    text: str,  # the text given on the command line
-    annotation=None,
-    default=None,
-    owner: str = '',
-    label: str | None = None,  # as in `check_option`
-) -> Any:
-    "The value of a `--set KEY=VALUE` text, typed and checked like `check_option`."
-    types, none = option_type(annotation, default)
-    t = text.strip()
-    if t.lower() in ('none', 'null'):
-        value = None
-    elif types and set(types) <= {'str'}:
-        value = text
-    else:
-        try:
-            value = json.loads(t)
-        except json.JSONDecodeError:
-            value = {'true': True, 'false': False}.get(t.lower(), text)
-        if 'str' in types and not isinstance(value, str) and _coerce(value, types) is _BAD:
-            value = text
-    return check_option(name, value, annotation, default, owner, label or name)
-
-# %% ../nbs/00_core.ipynb #246b2998
-PROFILES = ('cpu', 'paper')  # 'cpu': our cheap profile for 2-core machines; 'paper': the paper's or official settings
-DEFAULT_PROFILE = 'cpu'  # the profile of `distill`, `prune`, `dc distill` and `dc prune` when none is given
-
-
-class ProfileNote(UserWarning):
-    "The one-line note that no profile was given and the cheap CPU profile is used."
-
-
-_NOTED: set = set()
-
-
-def resolve_profile(
-    profile: str | None,  # 'cpu', 'paper' or None (not given)
-    how: str = "profile='paper'",  # how the caller asks for the paper's settings, for the note
-) -> str:
-    "`profile` checked; None gives `DEFAULT_PROFILE` with a one-line `ProfileNote`, once per process and `how`."
-    if profile is None:
-        if how not in _NOTED:
-            _NOTED.add(how)
-            warnings.warn(
-                f"no profile given: using the cheap CPU profile ('{DEFAULT_PROFILE}'); {how} gives the paper's "
-                "settings",
-                ProfileNote,
-                stacklevel=3,
-            )
-        return DEFAULT_PROFILE
-    return check_choice('profile', profile, PROFILES)
-
-
-def json_value(o):
-    "`o` with tuples as lists and numbers as Python numbers (what a JSON round trip gives)."
-    return json.loads(json.dumps(o, default=lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)))
-
-
-@dataclasses.dataclass
-class MethodConfig:
-    "The settings of a pruning or distillation method; subclasses add the method's fields and override `preset`."
-
-    profile: str = DEFAULT_PROFILE  # the preset the values came from: 'cpu', 'paper' (or 'custom')
-    source: str = ''  # where they come from: 'paper Table N', 'official <repo> <file>:<line>' or 'ours: <why>'
-
-    @classmethod
-    def preset(
-        cls,
-        dataset: str,  # dataset name (selects the row)
-        size: int | float,  # images per class (distillation) or the keep ratio (pruning)
-        profile: str = DEFAULT_PROFILE,  # 'cpu' or 'paper'
-    ) -> MethodConfig:
-        "The method's settings for (dataset, size) under `profile`; every method's config overrides it."
-        check_choice('profile', profile, PROFILES)
-        return cls(profile=profile)
-
-    def _owner(self) -> str:
-        "How messages name the config."
-        return type(self).__name__
-
-    def replace(self, **overrides) -> MethodConfig:
-        "A copy with some fields changed; an unknown name is a one-line error that lists the fields."
-        names = [f.name for f in dataclasses.fields(self)]
-        bad = [k for k in overrides if k not in names]
-        if bad:
-            raise ValueError(f"unknown option(s) {bad} for {self._owner()}; expected some of {names}")
-        return dataclasses.replace(self, **overrides)
-
-    def as_dict(self) -> dict:
-        "The configuration as plain JSON values."
-        return json_value(dataclasses.asdict(self))
-
-    def choices(self) -> dict:
-        "{field: valid values} checked by `check` (subclasses add theirs)."
-        return {}
-
-    def check(self) -> MethodConfig:
-        """Raise a one-line `ValueError` naming the first field with a wrong type, a value out of range or an unknown
-        choice."""
-        owner = self._owner()
-        for f in dataclasses.fields(self):
-            check_option(f.name, getattr(self, f.name), f.type, f.default, owner)
-        check_choice('profile', self.profile, [*PROFILES, 'custom'])
-        for name, valid in self.choices().items():
-            check_choice(name, getattr(self, name), valid)
-        return self
+__all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device',
+           'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
+           'progress', 'library_version', 'provenance', 'check_choice', 'check_range', 'option_type', 'option_range',
+           'check_option', 'parse_option', 'PROFILES', 'DEFAULT_PROFILE', 'ProfileNote', 'resolve_profile',
+           'json_value', 'MethodConfig']
 
 # %% ../nbs/00_core.ipynb #263ecb5e
 def check_indices(

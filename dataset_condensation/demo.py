@@ -9,8 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 import torch
-from .core import get_device, set_seed, save_json, provenance, check_range
-from .data import DATASETS, ImageData, load_dataset, sample_per_class, image_grid
+from .core import get_device, set_seed, save_json, provenance
+from .options import check_range
+from .data import ImageData, load_dataset, sample_per_class, image_grid
+from .datasets import DATASETS
 from .evaluate import evaluate_subset, evaluate_synset
 from .pruning.core import prune
 from .pruning.bench import retrain_epochs

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_choice, check_range, check_indices, provenance, save_json, JSONCache
+from .core import check_indices, provenance, save_json, JSONCache
+from .options import check_choice, check_range
 from .data import ImageData, sample_per_class, same_whitening, describe_whitening
 from .models import get_network
 from .augment import make_augment
-from .train import Callback, TrainConfig, evaluate, fit, fit_many, train_config
+from .train import Callback, evaluate, fit, fit_many
+from .optim import TrainConfig, train_config
 
 # %% auto #0
 __all__ = ['RECIPES', 'Recipe', 'get_recipe', 'EvalResult', 'evaluate_tensors', 'evaluate_subset', 'evaluate_synset',
@@ -31,7 +33,7 @@ class Recipe:
     optimizer: str = 'sgd'
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    schedule: str = 'step'  # see `train.lr_at`
+    schedule: str = 'step'  # see `optim.lr_at`
     augment: str = 'none'  # 'none', 'dsa' or 'standard' (see `augment.make_augment`)
     temperature: float = 1.0  # KD temperature when soft labels are given
     name: str = 'custom'

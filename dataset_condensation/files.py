@@ -13,7 +13,8 @@ import _codecs
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import check_choice, require
+from .core import require
+from .options import check_choice
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MEDMNIST_2D', 'safe_unpickle', 'read_mnist_idx', 'read_cifar', 'read_svhn', 'read_image_folder',

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_choice, check_range
+from .options import check_choice, check_range
 
 # %% auto #0
 __all__ = ['NORMS', 'ACTIVATIONS', 'POOLINGS', 'NETWORKS', 'count_params', 'ConvNet', 'default_convnet_depth', 'MLP', 'LeNet',

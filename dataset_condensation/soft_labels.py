@@ -15,7 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import check_choice, check_range, make_generator, library_version
+from .core import make_generator, library_version
+from .options import check_choice, check_range
 from .data import ImageData
 from .models import get_network, bn_layers, has_batchnorm, NETWORKS
 from functools import partial

@@ -28,7 +28,7 @@ def test_carried_file_is_the_documented_one():
 
 def test_loader_finds_the_file_from_any_folder(tmp_path):
     code = (
-        "from dataset_condensation.data import load_dataset, default_root; "
+        "from dataset_condensation.data import load_dataset; from dataset_condensation.datasets import default_root; "
         "d = load_dataset('pneumoniamnist'); print(len(d), default_root('pneumoniamnist.npz'))"
     )
     r = subprocess.run(
@@ -86,7 +86,7 @@ def test_wheel_carries_the_data(wheel_env):
         py,
         outside,
         '-c',
-        "import dataset_condensation as d, dataset_condensation.data as dd; "
+        "import dataset_condensation as d, dataset_condensation.datasets as dd; "
         "print(d.__file__); print(dd.default_root('pneumoniamnist.npz'))",
     )
     pkg, root = out.split()

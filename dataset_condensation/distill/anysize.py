@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from collections.abc import Sequence
 import numpy as np
-from ..core import check_choice
+from ..options import check_choice
 from .core import DistillConfig, method_config, distill, evaluate_synthetic
 from .synset import SyntheticSet
 from dataset_condensation.distill.yoco import (

@@ -8,14 +8,8 @@ import hashlib
 import time
 from pathlib import Path
 import numpy as np
-from dataset_condensation.core import (
-    DISTILLATION_METHODS,
-    check_choice,
-    check_range,
-    provenance,
-    get_device,
-    JSONCache,
-)
+from ..core import DISTILLATION_METHODS, provenance, get_device, JSONCache
+from ..options import check_choice, check_range
 from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
 from dataset_condensation.distill.core import (

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from dataset_condensation.core import (
     DISTILLATION_METHODS,
-    DEFAULT_PROFILE,
-    PROFILES,
-    MethodConfig,
-    resolve_profile,
-    check_choice,
 )
+from ..options import DEFAULT_PROFILE, PROFILES, MethodConfig, resolve_profile, check_choice
 from ..data import ImageData
 from .synset import SYNSET_TENSORS, SYNSET_JSON, RUN_BUDGETS, SyntheticSet
 from .synset import check_ipc, init_synthetic

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, parse_strategy, DSA_STRATEGY

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
+from ..core import make_generator
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..models import bn_layers
 from ..augment import dsa_strategy_for, DSA_STRATEGY

@@ -13,12 +13,14 @@ import torch.nn as nn
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from ..core import check_choice, check_range, save_json, load_json, atomic_write, provenance
+from ..core import save_json, load_json, atomic_write, provenance
+from ..options import check_choice, check_range
 from ..core import clean_stale_tmp, progress as _progress
 from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import make_augment
-from ..train import Callback, check_step_options, fit, evaluate as evaluate_model
+from ..train import Callback, fit, evaluate as evaluate_model
+from ..optim import check_step_options
 from .core import DistillConfig
 from .loop import iteration_seed
 
@@ -66,7 +68,7 @@ def buffer_spec(
     augment: str = 'dsa',  # 'dsa' (buffer.py) or 'none'
     arch: str = 'ConvNet',  # expert architecture (no BatchNorm: the student is unrolled functionally)
     arch_options: dict | None = None,  # e.g. dict(width=32)
-    step: str = 'sgd',  # expert optimiser step, see `train.STEPS` ('gsam' for FTD)
+    step: str = 'sgd',  # expert optimiser step, see `optim.STEPS` ('gsam' for FTD)
     step_options: dict | None = None,  # options of the step (GSAM: rho, alpha)
     dtype: str = 'float16',  # storage dtype of the snapshots ('float16' or 'float32')
     seed: int = 0,  # expert k is seeded by iteration_seed(seed, k)

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
+from ..core import make_generator
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..models import NETWORKS
 from dataset_condensation.distill.core import (

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network
 from dataset_condensation.distill.core import (

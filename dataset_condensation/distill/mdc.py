@@ -8,7 +8,7 @@ from dataclasses import dataclass, asdict, field, fields, replace as _dc_replace
 from collections.abc import Sequence
 import torch
 from torch import Tensor
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData, class_indices
 from ..models import get_network, has_batchnorm
 from ..augment import dsa, dsa_strategy_for, parse_strategy

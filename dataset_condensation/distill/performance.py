@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..models import get_network
 from ..train import evaluate as evaluate_model

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
-from ..core import DEFAULT_PROFILE, PROFILES, check_range, check_choice
+from ..options import DEFAULT_PROFILE, PROFILES, check_range, check_choice
 from ..data import ImageData
 from ..models import get_network
 from ..augment import make_augment

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from torch import Tensor
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for

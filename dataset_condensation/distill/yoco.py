@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import check_choice, check_range
+from ..options import check_choice, check_range
 from ..data import class_indices
 from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, DSA_STRATEGY

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 import torch
 from torch import Tensor
-from dataset_condensation.core import (
-    PRUNING_METHODS,
+from ..core import PRUNING_METHODS
+from dataset_condensation.options import (
     DEFAULT_PROFILE,
     PROFILES,
     MethodConfig,
@@ -19,7 +19,7 @@ from dataset_condensation.core import (
     check_option,
 )
 from ..data import ImageData
-from ..train import TrainConfig
+from ..optim import TrainConfig
 from .select import RULES, n_keep, check_scores, class_quotas, stratified_select, select
 from .select import Coreset
 from .dynamics import TrainingDynamics, PRUNING_RECIPE, split_options, record_dynamics
@@ -317,7 +317,7 @@ class TrainedScorerConfig(PruningConfig):
     def choices(self) -> dict:
         from dataset_condensation.models import NETWORKS
         from dataset_condensation.augment import AUGMENTATIONS
-        from dataset_condensation.train import OPTIMIZERS, SCHEDULES
+        from dataset_condensation.optim import OPTIMIZERS, SCHEDULES
 
         return dict(arch=NETWORKS, augment=AUGMENTATIONS, optimizer=OPTIMIZERS, schedule=SCHEDULES)
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap, grad
 from dataclasses import dataclass
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .dynamics import PRUNING_RECIPE, record_dynamics, TrainingDynamics
 from .core import TrainedScorerConfig, register_pruning

@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 from dataclasses import dataclass
-from ..core import DEFAULT_PROFILE, PROFILES, check_choice, check_range, make_generator
+from ..core import make_generator
+from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .core import TrainedScorerConfig, register_pruning
 from .dynamics import record_dynamics, TrainingDynamics
