@@ -37,7 +37,7 @@ def names_read() -> set:
 
 def read_dynamically() -> set:
     "Fields read through a name table (`getattr(cfg, f)` over a dict), checked by their effect: the students' recipe."
-    from dataset_condensation.distill.dwa import STUDENT_RECIPE_FIELDS, SRe2LConfig, student_recipe
+    from dataset_condensation.distill.relabel import STUDENT_RECIPE_FIELDS, SRe2LConfig, student_recipe
 
     names = set()
     for f, r in STUDENT_RECIPE_FIELDS.items():

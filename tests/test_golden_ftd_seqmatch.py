@@ -15,7 +15,7 @@ from golden import check_fields, names_read
 
 from dataset_condensation.evaluate import get_recipe
 from dataset_condensation.distill.ftd import FTD_FIELDS, FTD_PRESETS, FTDConfig
-from dataset_condensation.distill.seqmatch import SEQMATCH_PRESETS, SeqMatchConfig, stage_plan
+from dataset_condensation.distill.seqmatch_config import SEQMATCH_PRESETS, SeqMatchConfig, stage_plan
 
 
 # ---------------------------------------------------------------------------------------------------------------

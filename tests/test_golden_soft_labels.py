@@ -10,13 +10,8 @@ import dataclasses
 import pytest
 import torch
 
-from dataset_condensation.distill.dwa import (
-    DWAConfig,
-    SRe2LConfig,
-    STUDENT_RECIPE_FIELDS,
-    recover_augment,
-    student_recipe,
-)
+from dataset_condensation.distill.dwa import recover_augment
+from dataset_condensation.distill.relabel import DWAConfig, SRe2LConfig, STUDENT_RECIPE_FIELDS, student_recipe
 from dataset_condensation.distill.infer import INFERConfig
 
 ADAMW = dict(optimizer='adamw', lr=1e-3, weight_decay=0.01, schedule='cosine')
@@ -216,11 +211,11 @@ def test_every_field_is_read():
     "Every preset field is read by the code: recovery, relabelling or the student (a field read by nothing fails)."
     import inspect
 
-    from dataset_condensation.distill import dwa, infer
+    from dataset_condensation.distill import core, dwa, infer, relabel
 
     code = inspect.getsource(dwa._recover) + inspect.getsource(dwa._check_recover) + inspect.getsource(infer)
-    code += inspect.getsource(dwa.student_recipe) + inspect.getsource(dwa.get_teacher)
-    shared = {f.name for f in dataclasses.fields(dwa.DistillConfig)}  # notebook 20's fields
+    code += inspect.getsource(relabel.student_recipe) + inspect.getsource(dwa.get_teacher)
+    shared = {f.name for f in dataclasses.fields(core.DistillConfig)}  # notebook 20's fields
     for cls in (SRe2LConfig, DWAConfig, INFERConfig):
         for f in dataclasses.fields(cls):
             if f.name in STUDENT_RECIPE_FIELDS or f.name in shared:

@@ -108,7 +108,7 @@ def _comparable(config: dict) -> dict:
 def _soft_random(syn, train, test, n_seeds, kw, steps=None):
     """Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by
     its teachers and trained its way (one model per subset seed); `steps`: that many SGD steps instead of the epochs."""
-    from dataset_condensation.distill.dwa import relabel_set
+    from dataset_condensation.distill.relabel import relabel_set
     from dataset_condensation.soft_labels import evaluate_soft, load_teacher, online_teachers
 
     m = syn.meta

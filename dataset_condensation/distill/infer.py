@@ -29,14 +29,8 @@ from dataset_condensation.soft_labels import (
     _data_key,
     _TEACHER_CACHE,
 )
-from dataset_condensation.distill.dwa import (
-    BNStatsRecorder,
-    recover_augment,
-    relabel_set,
-    student_recipe,
-    JITTER_RANGES,
-    _family,
-)
+from .dwa import BNStatsRecorder, recover_augment, JITTER_RANGES
+from .relabel import relabel_set, student_recipe, _family
 
 # %% auto #0
 __all__ = ['INFER_CIFAR_TEACHERS', 'INFER_IMAGENET_TEACHERS', 'INFER_CPU_TEACHERS', 'infer_budget', 'parse_teacher_spec',
