@@ -77,7 +77,7 @@ def _check_resume(args, out: Path, cfg):
 
 def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     "The teacher fields of `cfg` taken from saved teacher files; a field the user set that differs is refused."
-    from dataset_condensation.soft_labels import teacher_info
+    from dataset_condensation.teachers import teacher_info
 
     infos = [teacher_info(p) for p in paths]
     for p, i in zip(paths, infos):

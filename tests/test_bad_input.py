@@ -25,7 +25,7 @@ def make_fixtures(root: Path) -> dict:
     "Finished outputs on digits in `root` (seconds on a CPU)."
     from dataset_condensation.data import load_dataset
     from dataset_condensation.models import get_network
-    from dataset_condensation.soft_labels import save_teacher
+    from dataset_condensation.teachers import save_teacher
 
     assert (
         main(
@@ -230,7 +230,7 @@ def teacher_file(content: bytes):
 def teacher_other_data(tmp, fx):
     from dataset_condensation.data import load_dataset
     from dataset_condensation.models import get_network
-    from dataset_condensation.soft_labels import save_teacher
+    from dataset_condensation.teachers import save_teacher
 
     m5 = load_dataset('digits')
     m5.name = 'mnist5k'

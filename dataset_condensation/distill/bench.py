@@ -109,7 +109,8 @@ def _soft_random(syn, train, test, n_seeds, kw, steps=None):
     """Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by
     its teachers and trained its way (one model per subset seed); `steps`: that many SGD steps instead of the epochs."""
     from dataset_condensation.distill.relabel import relabel_set
-    from dataset_condensation.soft_labels import evaluate_soft, load_teacher, online_teachers
+    from dataset_condensation.soft_labels import evaluate_soft
+    from dataset_condensation.teachers import load_teacher, online_teachers
 
     m = syn.meta
     if m['label_mode'] == 'online':
@@ -216,7 +217,7 @@ def provide_teachers(
     paths."""
     import hashlib
     import json
-    from dataset_condensation.soft_labels import train_teacher, save_teacher
+    from dataset_condensation.teachers import train_teacher, save_teacher
     from dataset_condensation.distill.infer import parse_teacher_spec
     from dataset_condensation.train import evaluate as evaluate_model
 

@@ -22,7 +22,7 @@ from dataset_condensation.distill.core import (
 )
 from .synset import SyntheticSet, check_ipc, init_synthetic
 from .loop import iteration_seed, distill_loop
-from dataset_condensation.soft_labels import (
+from dataset_condensation.teachers import (
     train_teacher,
     load_teacher,
     check_teacher,
@@ -114,7 +114,7 @@ def get_teachers(
             cfg.seed + i,
             str(data.device),
         )
-        if key not in _TEACHER_CACHE:  # shared with soft_labels.get_teacher: the same network is trained once
+        if key not in _TEACHER_CACHE:  # shared with teachers.get_teacher: the same network is trained once
             _TEACHER_CACHE[key] = train_teacher(data, arch, cfg.teacher_epochs, cfg.seed + i, cfg.teacher_lr, **opts)
         ts.append(_TEACHER_CACHE[key])
         infos.append(dict(arch=arch, arch_options=opts, path='trained', epochs=cfg.teacher_epochs))
