@@ -268,7 +268,7 @@ def cmd_demo(args) -> int:
 # %% ../nbs/30a_cli_data.ipynb #eddd6454
 def _prune_synset(args) -> int:
     "`dc prune --synset DIR --ipc M`: a smaller synthetic set chosen by `--rule` (default yoco), with its provenance."
-    from dataset_condensation.distill.anysize import prune_synset_dir, prune_synset_options, PRUNE_RULES
+    from dataset_condensation.distill.yoco import prune_synset_dir, prune_synset_options, PRUNE_RULES
 
     for k in ('dataset', 'method', 'keep'):
         if getattr(args, k) is not None:

@@ -242,14 +242,14 @@ def cmd_experts(args) -> int:
     "Train (or complete) an expert-trajectory buffer for the MTT family; print its size and accuracy."
     from dataset_condensation.models import NETWORKS
     from dataset_condensation.optim import STEPS, step_options
-    from dataset_condensation.distill.trajectory import (
+    from dataset_condensation.distill.experts import (
         train_experts,
         buffer_spec,
         buffer_conflict,
-        MTTConfig,
         BUFFER_META,
         EXPERT_SHARD,
     )
+    from dataset_condensation.distill.trajectory import MTTConfig
 
     if args.dataset is None:
         raise ValueError("--dataset is required (see dc datasets)")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 import torch
 from torch import nn
-from .core import check_choice, check_range, library_version
+from .core import library_version
+from .options import check_choice, check_range
 from .data import ImageData
 from .models import get_network, bn_layers, has_batchnorm, NETWORKS
 from .augment import make_augment

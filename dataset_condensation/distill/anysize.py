@@ -27,7 +27,7 @@ from .mdc import MDC_BASES
 
 # This module keeps the name the rest of the library knows: `load_distillation_methods` imports it
 # (DISTILLATION_MODULES lists 'anysize'), and importing it imports `distill.mdc`, which registers 'mdc';
-# `dc prune --synset` imports PRUNE_RULES, prune_synset_dir and prune_synset_options from it.
+# YOCO's names stay importable from here (older code imported them from this module).
 _all_ = ['PRUNE_RULES', 'prune_synset', 'prune_synset_dir', 'prune_synset_options']
 
 # %% auto #0

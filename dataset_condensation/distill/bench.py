@@ -194,7 +194,7 @@ def provide_buffer(
 ) -> dict:
     """Trajectory methods without a buffer: train (or reuse) the one the configuration describes in `root`; the
     overrides with it."""
-    from dataset_condensation.distill.trajectory import experts_for
+    from dataset_condensation.distill.experts import experts_for
 
     if not hasattr(cfg, 'expert_train_epochs') or cfg.buffer is not None:
         return ov  # duck-typed: MTTConfig and its subclasses

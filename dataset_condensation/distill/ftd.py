@@ -19,14 +19,13 @@ from ..train import Callback, fit, evaluate as evaluate_model
 from ..evaluate import EvalResult, Recipe, get_recipe
 from .core import DISTILL_CPU, evaluate_synthetic, register_distillation
 from .synset import SyntheticSet
+from .experts import ExpertBuffer, unflatten
 from dataset_condensation.distill.trajectory import (
     MTTConfig,
-    ExpertBuffer,
     preset_row,
     mtt_cpu_settings,
     run_trajectory_matching,
     load_buffer_for,
-    unflatten,
 )
 
 # %% auto #0

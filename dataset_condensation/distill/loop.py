@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import Tensor
+from ..options import check_range
 from dataset_condensation.core import (
-    check_range,
     atomic_write,
     make_generator,
     clean_stale_tmp,

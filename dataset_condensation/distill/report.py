@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import matplotlib.pyplot as plt
-from ..core import check_range
+from ..options import check_range
 from .synset import SyntheticSet
 
 # %% auto #0

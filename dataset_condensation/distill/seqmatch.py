@@ -25,12 +25,8 @@ from dataset_condensation.distill.core import (
 )
 from .synset import SyntheticSet, check_ipc
 from .loop import iteration_seed
-from dataset_condensation.distill.trajectory import (
-    ExpertBuffer,
-    buffer_spec,
-    train_experts,
-    run_trajectory_matching,
-)
+from .experts import ExpertBuffer, buffer_spec, train_experts
+from .trajectory import run_trajectory_matching
 from .seqmatch_config import SEQMATCH_PRESETS, seqmatch_split, seqmatch_cpu_settings
 from .seqmatch_config import SeqMatchConfig, stage_plan
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from ..core import check_choice, atomic_write, save_json, load_json, provenance, make_generator
+from ..core import atomic_write, save_json, load_json, provenance, make_generator
+from ..options import check_choice
 from dataset_condensation.data import (
     ImageData,
     class_indices,

@@ -15,7 +15,8 @@ from ..models import get_network
 from ..augment import dsa, dsa_strategy_for, DSA_STRATEGY
 from ..train import fit
 from ..data import ImageData
-from ..pruning.core import PRUNING_METHODS, load_pruning_methods, pruning_config
+from ..core import PRUNING_METHODS
+from ..pruning.core import load_pruning_methods, pruning_config
 from ..pruning.dynamics import TrainingDynamics
 from ..pruning.select import check_scores
 from ..pruning.el2n import el2n_scores, online_el2n

@@ -8,7 +8,8 @@ from dataclasses import asdict, fields
 import torch
 from torch import Tensor
 from ..data import ImageData
-from ..train import Callback, StopAfter, TrainConfig, fit, train_config
+from ..train import Callback, StopAfter, fit
+from ..optim import TrainConfig, train_config
 
 # %% auto #0
 __all__ = ['PRUNING_RECIPE', 'TrainingDynamics', 'split_options', 'record_dynamics']

@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from ..options import check_choice, check_range, check_option
 from dataset_condensation.core import (
-    check_choice,
-    check_range,
-    check_option,
     check_indices,
     save_json,
     load_json,
