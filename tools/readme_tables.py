@@ -193,7 +193,8 @@ TABLES = {
     'anysize animal_mnist': lambda: anysize('animal_mnist'),
     'anysize mnist5k from IPC 50': lambda: anysize('mnist5k_ipc50'),
 }
-BLOCK = re.compile(r'(<!-- table: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(\n<!-- /table -->)', re.S)
+# a block's body holds no other marker, so an empty block (opening line, closing line) cannot swallow the next one
+BLOCK = re.compile(r'(<!-- table: (?P<name>[^>]+?) -->\n)(?P<body>(?:(?!<!-- /?table).)*?)\n?<!-- /table -->', re.S)
 
 
 def fill(text: str) -> tuple[str, list]:
@@ -207,6 +208,6 @@ def fill(text: str) -> tuple[str, list]:
         body = TABLES[name]()
         if body != m['body']:
             changed.append(name)
-        return m.group(1) + body + m.group(4)
+        return m.group(1) + body + '\n<!-- /table -->'
 
     return BLOCK.sub(sub, text), changed

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #c22d62d7
 from __future__ import annotations
-import hashlib
 import time
 from pathlib import Path
 import numpy as np
@@ -20,6 +19,7 @@ from dataset_condensation.distill.core import (
 )
 from .synset import SyntheticSet, check_ipc
 from .yoco import PRUNE_RULES, prune_synset
+from .anysize import _fingerprint  # the cache key of an evaluated set
 from dataset_condensation.distill.report import (
     KERNEL_NAMES,
     row_label,
@@ -462,7 +462,7 @@ def add_pruned_rows(
     for k in ks[:-1]:
         t0 = time.perf_counter()
         small = prune_synset(parent, k, rule, seed=0, source=str(src))
-        key = f"{tag}|{base}+{rule}|{k}|{hashlib.sha1(small.images.numpy().tobytes()).hexdigest()[:12]}"
+        key = f"{tag}|{base}+{rule}|{k}|{_fingerprint(small.images)}"
 
         def run():
             accs = evaluate_synthetic(small.to(test.x.device), test, n_models=res['n_seeds'], seed=0, **rec).accs
