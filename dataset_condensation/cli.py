@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 import os
+import signal
 from pathlib import Path
 import torch
 from .core import get_device, library_version
+from .parallel import launched, setup, teardown, world
 from .options import PROFILES, DEFAULT_PROFILE
 from .evaluate import RECIPES
 from dataset_condensation.cli_data import (
@@ -63,6 +65,14 @@ def _common(p):
 
 def _force(p, what):
     p.add_argument('--force', action='store_true', help=f'replace {what} already in the output folder')
+
+
+def _resume(p, what):
+    p.add_argument(
+        '--resume',
+        action='store_true',
+        help=f'reuse the {what} an interrupted run of the same command finished (kept in <out>/.items)',
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--out', help='folder for metrics.json (default: the input folder)')
     _force(p, 'a metrics.json')
+    _resume(p, 'models')
     _common(p)
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser(
@@ -179,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "settings)",
             )
             _force(p, 'a coreset')
+            _resume(p, 'scoring runs')
         else:
             p.add_argument('--ipc', type=pos, help='synthetic images per class')
             p.add_argument('--iterations', type=pos, help="distillation iterations (default: the preset's)")
@@ -235,7 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="expert recipe of the distillation profile: 'cpu' (default: 10 experts, 12 epochs, ConvNet width 32) or "
         "'paper' (100, 50, width 128)",
     )
-    p.add_argument('--n', type=pos, default=None, help="number of experts (default: the profile's)")
+    p.add_argument(
+        '--n-experts',
+        '--n',
+        dest='n',
+        type=pos,
+        default=None,
+        help="number of experts (default: the profile's; under torchrun write --n-experts: torchrun takes --n for one "
+        "of its own options)",
+    )
     p.add_argument('--epochs', type=pos, default=None, help="epochs per expert (default: the profile's)")
     p.add_argument(
         '--lr',
@@ -257,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='train on ZCA-whitened data (for dc distill --zca, and the paper presets that use it; default: no)',
     )
     _force(p, 'a buffer made with other settings')
+    p.add_argument(
+        '--resume',
+        action='store_true',
+        help='complete the buffer in --out (what the command always does: finished experts are kept)',
+    )
     _common(p)
     p.set_defaults(fn=cmd_experts)
     p = sub.add_parser(
@@ -303,11 +328,18 @@ def _interrupted(args) -> str:
     out = Path(args.out) if getattr(args, 'out', None) else None
     if out is None:
         return ''
-    if args.command == 'distill' and (out / 'ckpt.safetensors').exists():
+    if args.command == 'distill' and any(out.glob('ckpt*.safetensors')):
         return f"; continue with --resume (the checkpoint is in {out})"
     if args.command == 'experts' and (out / 'buffer.json').exists():
-        return f"; the finished experts are kept in {out}: run the same command to complete it"
+        return f"; the finished experts are kept in {out}: run the same command (or with --resume) to complete it"
+    if args.command in ('prune', 'eval') and (out / '.items').is_dir():
+        return f"; the finished items are kept in {out / '.items'}: continue with --resume"
     return ''
+
+
+def _stopped(signum, frame):
+    "torchrun stops the other ranks with SIGTERM when one fails: end as an interruption (outputs stay whole)."
+    raise KeyboardInterrupt
 
 
 def _one_line(e: BaseException) -> str:
@@ -327,8 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd = f"dc {args.command}"
     _default_out(args)
     new = [Path(args.out)] if getattr(args, 'out', None) and not Path(args.out).exists() else []
+    if world()[1] > 1:
+        cmd = f"{cmd} [rank {world()[0]} of {world()[1]}]"
     try:
-        get_device(args.device)  # a device that does not exist fails before anything else
+        dev = get_device(args.device)  # a device that does not exist fails before anything else
+        if launched():  # under torchrun: join the process group, one GPU per local rank
+            signal.signal(signal.SIGTERM, _stopped)
+            args.device = str(setup(dev))
         return args.fn(args)
     except KeyboardInterrupt:
         for p in new:
@@ -360,3 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        teardown()  # leave torchrun's process group (nothing in a plain process)
+
+# %% ../nbs/30_cli.ipynb #6d0a4c4f
+if __name__ == '__main__' and sys.argv[0].endswith('cli.py'):  # python -m dataset_condensation.cli / torchrun -m
+    sys.exit(main())

@@ -5,6 +5,7 @@
 # %% ../nbs/30a_cli_data.ipynb #19c88acf
 from __future__ import annotations
 import argparse
+import contextlib
 import math
 import shutil
 import time
@@ -15,9 +16,11 @@ from .options import check_choice, parse_option
 from .data import load_dataset
 from .datasets import DATASETS
 from .evaluate import evaluate_subset
+from .parallel import is_main, item_cache
 
 # %% auto #0
-__all__ = ['table', 'cmd_datasets', 'check_out', 'parse_keep', 'split_sets', 'parse_sets', 'cmd_eval', 'cmd_demo', 'cmd_prune']
+__all__ = ['table', 'cmd_datasets', 'check_out', 'resumable', 'parse_keep', 'split_sets', 'parse_sets', 'cmd_eval', 'cmd_demo',
+           'cmd_prune']
 
 # %% ../nbs/30a_cli_data.ipynb #18d138ef
 def table(rows: list[list], head: list[str]) -> str:
@@ -73,6 +76,25 @@ def _remove_new_empty(folder: Path):
         return
     files = [p for p in folder.rglob('*') if p.is_file()]
     if all(p.name.startswith('.') and p.name.endswith('.tmp') for p in files):
+        shutil.rmtree(folder, ignore_errors=True)
+
+# %% ../nbs/30a_cli_data.ipynb #acae54e37e7d407bbb7b55eff062a284
+_NOT_SETTINGS = ('progress', 'resume', 'force', 'device', 'debug', 'fn', 'out')
+
+
+@contextlib.contextmanager
+def resumable(
+    args: argparse.Namespace,  # the command's arguments (with `resume`)
+    out: Path,  # its output folder
+):
+    "Keep the command's finished items in `out/.items` (reused with --resume, removed on success)."
+    folder = Path(out) / '.items'
+    if not args.resume and is_main() and folder.exists():
+        shutil.rmtree(folder)
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}
+    with item_cache(folder, settings):
+        yield folder
+    if is_main():
         shutil.rmtree(folder, ignore_errors=True)
 
 # %% ../nbs/30a_cli_data.ipynb #fd34fb0e
@@ -203,38 +225,47 @@ def cmd_eval(args) -> int:
     te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca)
     kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
     kw.update({k: getattr(args, k) for k in ('arch', 'epochs', 'width') if getattr(args, k) is not None})
-    if args.coreset is not None:
-        if c.get('n_total') is not None and c['n_total'] != len(tr):
-            raise ValueError(
-                f"--coreset {src} was selected from n_total={c['n_total']!r} samples but {args.dataset!r} has {len(tr)}"
-            )
-        idx = check_indices(c['indices'], len(tr), f"--coreset {src}: indices", mask=False)
-        check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
-        res = evaluate_subset(
-            tr, idx, te, recipe=args.recipe or 'dc', extra=dict(source=str(src), method=c.get('method')), **kw
-        )
-    else:
-        try:
-            syn.check(te)
-        except ValueError as e:
-            raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
-        check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
-        if syn.meta.get('method') == 'seqmatch' and not args.joint:  # the paper's sequential evaluation
-            if args.report != 'final':
+    with resumable(args, out):  # finished models kept in <out>/.items (--resume); one model per rank under torchrun
+        if args.coreset is not None:
+            if c.get('n_total') is not None and c['n_total'] != len(tr):
                 raise ValueError(
-                    f"--report {args.report}: SeqMatch's sequential evaluation reports the final epoch only"
+                    f"--coreset {src} was selected from n_total={c['n_total']!r} samples but {args.dataset!r} has "
+                    f"{len(tr)}"
                 )
-            from dataset_condensation.distill.seqmatch import evaluate_seqmatch
+            idx = check_indices(c['indices'], len(tr), f"--coreset {src}: indices", mask=False)
+            check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
+            res = evaluate_subset(
+                tr, idx, te, recipe=args.recipe or 'dc', extra=dict(source=str(src), method=c.get('method')), **kw
+            )
+        else:
+            try:
+                syn.check(te)
+            except ValueError as e:
+                raise ValueError(f"--synset {src} does not fit --dataset {args.dataset!r}: {e}") from e
+            check_out(out, 'metrics.json', 'the metrics of an earlier evaluation', args.force)
+            if syn.meta.get('method') == 'seqmatch' and not args.joint:  # the paper's sequential evaluation
+                if args.report != 'final':
+                    raise ValueError(
+                        f"--report {args.report}: SeqMatch's sequential evaluation reports the final epoch only"
+                    )
+                from dataset_condensation.distill.seqmatch import evaluate_seqmatch
 
-            own = dict(epochs=args.epochs, width=args.width, arch=args.arch, recipe=args.recipe)
-            res = evaluate_seqmatch(
-                syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None}
-            )
-            res.extra['source'] = str(src)
-        else:  # soft-label sets go to their own students (evaluate_synthetic hands them to soft_labels.evaluate_soft)
-            res = evaluate_synthetic(
-                syn, te, recipe=args.recipe, use_soft_labels=args.labels == 'soft', extra=dict(source=str(src)), **kw
-            )
+                own = dict(epochs=args.epochs, width=args.width, arch=args.arch, recipe=args.recipe)
+                res = evaluate_seqmatch(
+                    syn, te, args.n_models, args.seed, **{k: v for k, v in own.items() if v is not None}
+                )
+                res.extra['source'] = str(src)
+            else:  # soft-label sets go to their own students (evaluate_synthetic hands them to evaluate_soft)
+                res = evaluate_synthetic(
+                    syn,
+                    te,
+                    recipe=args.recipe,
+                    use_soft_labels=args.labels == 'soft',
+                    extra=dict(source=str(src)),
+                    **kw,
+                )
+    if not is_main():  # under torchrun rank 0 alone writes
+        return 0
     res.save(out / 'metrics.json')
     print(
         table(
@@ -350,7 +381,10 @@ def cmd_prune(args) -> int:
     data = load_dataset(args.dataset, root=args.root, device=dev)
     n_keep(args.keep, len(data))
     profile = None if cls is None else args.profile
-    c = prune(data, name, args.keep, rule=args.rule, seed=args.seed, profile=profile, **opts)
+    with resumable(args, out):  # finished scoring runs kept in <out>/.items (--resume); shared over torchrun's ranks
+        c = prune(data, name, args.keep, rule=args.rule, seed=args.seed, profile=profile, **opts)
+    if not is_main():  # under torchrun rank 0 alone writes
+        return 0
     clean_stale_tmp(out)
     stale = _remove(out, ['metrics.json'])  # metrics of the coreset this one replaces
     c.save(out)

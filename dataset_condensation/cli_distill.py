@@ -22,12 +22,14 @@ from .data import load_dataset
 from .datasets import DATASETS
 from .evaluate import baseline_table, format_baselines
 from .cli_data import table, check_out, _remove, parse_sets
+from .parallel import world, is_main, barrier
 
 # %% auto #0
-__all__ = ['SET_FILES', 'cmd_distill', 'cmd_experts', 'cmd_bench']
+__all__ = ['SET_FILES', 'SHARED_METHODS', 'cmd_distill', 'cmd_experts', 'cmd_bench']
 
 # %% ../nbs/30b_cli_distill.ipynb #30aab258
 SET_FILES = ('synset.safetensors', 'synset.json', 'grid.png', 'metrics.json', 'ckpt.safetensors')  # removed by --force
+SHARED_METHODS = ('sre2l', 'dwa', 'infer')  # methods whose work torchrun shares over ranks (`distill.loop.group_loop`)
 
 
 def _check_resume(args, out: Path, cfg):
@@ -169,6 +171,11 @@ def cmd_distill(args) -> int:
             )
         )
     cfg = method_config(name, args.dataset, args.ipc, args.profile, **over).check()
+    if world()[1] > 1 and name not in SHARED_METHODS:
+        raise ValueError(
+            f"--method {name} does not share its work over processes; run it without torchrun (under torchrun: "
+            f"{', '.join(SHARED_METHODS)}, whose recovery batches are shared over the ranks)"
+        )
     out = check_out(
         args.out, 'synset.json', 'a synthetic set', True
     )  # a file is refused here; a set by the rules below
@@ -189,9 +196,11 @@ def cmd_distill(args) -> int:
         )
     for n in notes:
         print(f"note: {n}")
-    if args.force:
-        _remove(out, SET_FILES)
-    clean_stale_tmp(out)
+    if args.force and is_main():
+        _remove(out, SET_FILES + tuple(p.name for p in out.glob('ckpt.rank*of*.safetensors')))
+    if is_main():
+        clean_stale_tmp(out)
+    barrier()
     if args.train_teacher:  # train the preset's teacher(s) once, save them in the output folder, and use the files
         from dataset_condensation.distill.bench import provide_teachers
 
@@ -207,6 +216,8 @@ def cmd_distill(args) -> int:
         test=test,
         **over,
     )
+    if not is_main():  # under torchrun every rank holds the whole set; rank 0 alone writes it
+        return 0
     stale = _remove(out, ['metrics.json'])  # the metrics of the set this one replaces or extends
     syn.save(out)
     import matplotlib.pyplot as plt  # no backend switch: a headless process gets Agg by itself
@@ -297,9 +308,12 @@ def cmd_experts(args) -> int:
             f"--out {out} holds a buffer made with other settings ({'; '.join(diff)}); pass --force to replace it, "
             "or choose another --out"
         )
-    if args.force and (out / BUFFER_META).exists():
+    if args.force and (out / BUFFER_META).exists() and is_main():
         _remove(out, [BUFFER_META] + [p.name for p in out.glob(EXPERT_SHARD.replace('{:04d}', '*'))])
-    buf = train_experts(data, out, n_experts=n, test=test, progress=args.progress, **kw)
+    barrier()
+    buf = train_experts(data, out, n_experts=n, test=test, progress=args.progress, **kw)  # shared over torchrun's ranks
+    if not is_main():
+        return 0
     recs = [buf.meta['experts'][str(k)] for k in range(buf.n_experts)]
     accs = [r['test_acc'] for r in recs if 'test_acc' in r]
     print(

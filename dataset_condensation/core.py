@@ -339,7 +339,8 @@ def library_version() -> str:
 
 
 def provenance(**fields) -> dict:
-    "A record of how a result was made: the given fields plus versions, the budget and torch's CPU thread count."
+    """A record of how a result was made: the given fields plus versions, the budget, torch's CPU thread count and the
+    number of processes (`world_size`, more than 1 under torchrun, see `06_parallel`)."""
     return dict(
         fields,
         library_version=library_version(),
@@ -347,4 +348,5 @@ def provenance(**fields) -> dict:
         python_version=platform.python_version(),
         budget=budget(),
         torch_threads=torch.get_num_threads(),
+        world_size=torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
     )

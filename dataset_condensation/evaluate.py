@@ -16,6 +16,7 @@ from .data import ImageData, sample_per_class, same_whitening, describe_whitenin
 from .models import get_network
 from .augment import make_augment
 from .train import Callback, evaluate, fit, fit_many
+from .parallel import world, caching, map_items, item_key
 from .optim import TrainConfig, train_config
 
 # %% auto #0
@@ -154,18 +155,28 @@ def evaluate_tensors(
     seeds = [seed + k for k in range(n_models)]
     cfg = rec.train_config(channels_last=channels_last)
     kw = dict(augment=aug, soft_labels=soft_labels, progress=progress)
-    if report == 'final':
-        models = fit_many(mk, seeds, x, y, cfg, **kw)
-        accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
-    else:
+
+    def best(s):  # the best epoch's test accuracy of model s
+        cb = _TestEveryEpoch(test.x, test.y)
+        fit(mk(s), x, y, cfg.replace(seed=s), callbacks=[cb], **kw)
+        return max(cb.accs)
+
+    if report == 'best':
         warnings.warn(
             "report='best' selects the best epoch on the test split: the number is optimistic and labelled 'best'"
         )
-        accs = []
-        for s in seeds:
-            cb = _TestEveryEpoch(test.x, test.y)
-            fit(mk(s), x, y, cfg.replace(seed=s), callbacks=[cb], **kw)
-            accs.append(max(cb.accs))
+    if world()[1] > 1 or caching():  # one model per item, shared over torchrun's ranks / kept for --resume
+        final = lambda s: evaluate(fit_many(mk, [s], x, y, cfg, **kw)[0], test.x, test.y)['acc']
+        what = dict(n=len(x), x=float(x.double().sum()), y=int(y.sum()), arch=arch, opts=arch_opts, recipe=asdict(rec))
+        what['soft'] = None if soft_labels is None else float(soft_labels.double().sum())
+        accs = map_items(
+            final if report == 'final' else best, seeds, key=item_key(f'eval-{report}', seeds=seeds, **what)
+        )
+    elif report == 'final':
+        models = fit_many(mk, seeds, x, y, cfg, **kw)
+        accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
+    else:
+        accs = [best(s) for s in seeds]
     return EvalResult(
         accs,
         report,

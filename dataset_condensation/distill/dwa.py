@@ -26,7 +26,7 @@ from dataset_condensation.distill.core import (
     register_distillation,
 )
 from .synset import SyntheticSet, check_ipc, init_synthetic
-from .loop import iteration_seed, distill_loop
+from .loop import iteration_seed, group_loop
 from .relabel import relabel_set, student_recipe, SRe2LConfig, DWAConfig
 from .relabel import STUDENT_RECIPE_FIELDS, CPU_PROFILE_WIDTH
 
@@ -265,12 +265,14 @@ def _recover(
                 images[idx] = cur[:n]
         return loss.detach()
 
-    total = ipc * nq * T
     try:
-        hist = distill_loop(
+        hist = group_loop(  # the batches are independent: shared over torchrun's ranks
             dict(images=images, cur=cur),
             step,
-            total,
+            ipc * nq,
+            T,
+            images,
+            idx_of,
             cfg.seed,
             dict(cur=opt),
             ckpt=ckpt,

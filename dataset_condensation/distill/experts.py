@@ -15,7 +15,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from ..core import save_json, load_json, atomic_write, provenance
 from ..options import check_choice, check_range
-from ..core import clean_stale_tmp, progress as _progress
+from ..core import clean_stale_tmp
+from ..parallel import map_items, broadcast, barrier, is_main
 from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm
 from ..augment import make_augment
@@ -207,26 +208,32 @@ def train_experts(
     if diff:
         raise ValueError(f"{out} holds a buffer made with other settings ({'; '.join(diff)}); choose another folder")
     records = load_json(meta_path).get('experts', {}) if meta_path.exists() else {}
-    clean_stale_tmp(out, older_than=600)
+    if is_main():
+        clean_stale_tmp(out, older_than=600)
 
     def write_meta():  # merged with records another process may have written into the same folder meanwhile
         if meta_path.exists():
             records.update({k: v for k, v in load_json(meta_path).get('experts', {}).items() if k not in records})
         save_json(provenance(**spec, experts=records), meta_path)
 
-    if meta_path.exists():
-        write_meta()  # a new buffer's metadata is written with its first expert
-    for k in _progress(range(n_experts), desc='experts', enable=progress):
-        path = out / EXPERT_SHARD.format(k)
-        if path.exists() and str(k) in records:
-            continue
+    def one(k):  # on any rank: expert k is seeded by k alone
         traj, rec = train_expert(data, spec, k, prepare_fn, test)
-        traj = traj.to(getattr(torch, spec['dtype'])).cpu().contiguous()
+        return traj.to(getattr(torch, spec['dtype'])).cpu().contiguous(), rec
+
+    def write(k, result):  # on rank 0, as each round of experts completes
+        traj, rec = result
+        path = out / EXPERT_SHARD.format(k)
         atomic_write(
             path, lambda p: save_file({'trajectory': traj}, str(p), metadata=dict(expert=str(k), seed=str(rec['seed'])))
         )
         records[str(k)] = dict(rec, bytes=path.stat().st_size)
         write_meta()
+
+    if meta_path.exists() and is_main():
+        write_meta()  # a new buffer's metadata is written with its first expert
+    done = [k for k in range(n_experts) if (out / EXPERT_SHARD.format(k)).exists() and str(k) in records]
+    map_items(one, range(n_experts), write, done=broadcast(done), to='main', desc='experts', progress=progress)
+    barrier()  # every rank returns the finished buffer (a folder all ranks see)
     return ExpertBuffer.load(out, n_experts=n_experts)
 
 # %% ../../nbs/23a_experts.ipynb #305173cb

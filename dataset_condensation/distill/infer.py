@@ -21,7 +21,7 @@ from dataset_condensation.distill.core import (
     register_distillation,
 )
 from .synset import SyntheticSet, check_ipc, init_synthetic
-from .loop import iteration_seed, distill_loop
+from .loop import iteration_seed, group_loop
 from dataset_condensation.teachers import (
     train_teacher,
     load_teacher,
@@ -288,10 +288,13 @@ def distill_infer(
         return loss.detach()
 
     try:
-        hist = distill_loop(
+        hist = group_loop(  # the compensators are independent: shared over torchrun's ranks
             dict(ufc=ufc, cur=cur),
             step,
-            M * n0 * T,
+            M * n0,
+            T,
+            ufc,
+            lambda gi: gi,
             cfg.seed,
             dict(cur=opt),
             ckpt=ckpt,

@@ -19,10 +19,11 @@ from dataset_condensation.core import (
     clean_stale_tmp,
     progress as _progress,
 )
+from ..parallel import world, all_gather
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'iteration_seed', 'iteration_generator', 'save_checkpoint', 'checkpoint_info', 'load_checkpoint',
-           'distill_loop', 'history_summary']
+           'distill_loop', 'history_summary', 'group_loop']
 
 # %% ../../nbs/20b_distill_loop.ipynb #1027f730
 def iteration_seed(
@@ -295,3 +296,47 @@ def history_summary(
         stride = max(1, math.ceil(len(losses) / check_range('keep', keep, 1)))
         out.update(series={k: list(hist[k][::stride]) for k in series}, series_stride=stride)
     return out
+
+# %% ../../nbs/20b_distill_loop.ipynb #18f8199d
+def _rank_ckpt(ckpt, rank: int, n: int) -> Path | None:
+    if ckpt is None:
+        return None
+    ckpt = Path(ckpt)
+    return ckpt.with_name(f'{ckpt.stem}.rank{rank}of{n}{ckpt.suffix}')
+
+
+def group_loop(
+    state: dict[str, Tensor],  # learned tensors, `result` among them (checkpointed)
+    step: Callable,  # step(it, generator) at the global iteration it = g·T + k of group g
+    n_groups: int,  # independent groups (recovery batches, compensators)
+    T: int,  # iterations per group
+    result: Tensor,  # the tensor the groups write (at their last iteration)
+    rows: Callable[[int], Tensor | int],  # the rows of `result` group g writes
+    seed: int = 0,  # the run's seed
+    optimizers: dict | None = None,  # optimisers to checkpoint
+    ckpt: str | Path | None = None,  # checkpoint file (under torchrun one file per rank beside it)
+    **options,  # more `distill_loop` options (ckpt_every, resume, config, progress, desc)
+) -> dict:
+    """`distill_loop` over `n_groups` independent groups of `T` iterations; under torchrun group g runs on rank g mod N
+    and the rows every group wrote are gathered to every rank. Returns the history in global iteration order."""
+    check_range('n_groups', n_groups, 1)
+    check_range('T', T, 1)
+    rank, n = world()
+    if n == 1:
+        return distill_loop(state, step, n_groups * T, seed, optimizers, ckpt=ckpt, **options)
+    mine = list(range(rank, n_groups, n))
+    dev = result.device
+    glob = lambda it: mine[it // T] * T + it % T
+    local = lambda it, _g: step(glob(it), iteration_generator(seed, glob(it), dev))
+    hist = dict(loss=[], eval=[], seconds=0.0)
+    if mine:
+        hist = distill_loop(state, local, len(mine) * T, seed, optimizers, ckpt=_rank_ckpt(ckpt, rank, n), **options)
+    mine_rows = [result[rows(g)].detach().cpu() for g in mine]
+    parts = all_gather(dict(groups=mine, rows=mine_rows, loss=hist['loss'], seconds=hist['seconds']))
+    loss = [math.nan] * (n_groups * T)
+    with torch.no_grad():
+        for part in parts:
+            for j, g in enumerate(part['groups']):
+                result[rows(g)] = part['rows'][j].to(dev)
+                loss[g * T : (g + 1) * T] = part['loss'][j * T : (j + 1) * T]
+    return dict(hist, loss=loss, seconds=max(part['seconds'] for part in parts), world_size=n)

@@ -10,9 +10,10 @@ from torch import Tensor
 from ..data import ImageData
 from ..train import Callback, StopAfter, fit
 from ..optim import TrainConfig, train_config
+from ..parallel import map_items, item_key
 
 # %% auto #0
-__all__ = ['PRUNING_RECIPE', 'TrainingDynamics', 'split_options', 'record_dynamics']
+__all__ = ['PRUNING_RECIPE', 'TrainingDynamics', 'split_options', 'record_dynamics', 'record_runs']
 
 # %% ../../nbs/10b_training_dynamics.ipynb #8774a487
 class TrainingDynamics(Callback):
@@ -159,3 +160,14 @@ def record_dynamics(
     if stop_after is not None:
         td.config['stop_after'] = stop_after
     return td
+
+# %% ../../nbs/10b_training_dynamics.ipynb #acae54e37e7d407bbb7b55eff062a284
+def record_runs(
+    data: ImageData,  # the training set (on the training device)
+    seeds,  # one run per seed
+    **options,  # `record_dynamics` options (record, record_epochs, stop_after, the recipe, arch, width, ...)
+) -> list[TrainingDynamics]:
+    "`record_dynamics(data, seed=s, **options)` for every seed, the runs shared over torchrun's ranks."
+    seeds = [int(s) for s in seeds]
+    key = item_key('dynamics', seeds=seeds, n=len(data), **options)
+    return map_items(lambda s: record_dynamics(data, seed=s, **options), seeds, key=key)

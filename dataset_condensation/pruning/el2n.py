@@ -11,7 +11,7 @@ from torch.func import functional_call, vmap, grad
 from dataclasses import dataclass
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
-from .dynamics import PRUNING_RECIPE, record_dynamics, TrainingDynamics
+from .dynamics import PRUNING_RECIPE, record_runs, TrainingDynamics
 from .core import TrainedScorerConfig, register_pruning
 
 # %% auto #0
@@ -128,7 +128,7 @@ def checkpoints(
     check_range('epochs', epochs, 1)
     if not 0 <= epoch <= epochs:
         raise ValueError(f"epoch={epoch} is out of range; expected a checkpoint in [0, epochs={epochs}]")
-    return (record_dynamics(data, s, record=(), stop_after=epoch, **train_options).model for s in seeds)
+    return iter([td.model for td in record_runs(data, seeds, record=(), stop_after=epoch, **train_options)])
 
 
 @torch.no_grad()
@@ -316,10 +316,7 @@ def el2n(
         raise ValueError(f"models= gives offline scores; mode={mode!r} reads recorded dynamics")
     if dynamics is None:
         want = [epoch] if mode == 'online' else list(range(epoch))
-        dynamics = [
-            record_dynamics(data, seed=s, record_epochs=want, record=('logp',), **train_options)
-            for s in run_seeds(seed, runs)
-        ]
+        dynamics = record_runs(data, run_seeds(seed, runs), record_epochs=want, record=('logp',), **train_options)
     s = online_el2n(dynamics, epoch, sum_epochs=mode == 'online_sum', ord=ord)
     if len(s) != len(data):
         raise ValueError(f"dynamics were recorded on {len(s)} samples but the dataset has {len(data)}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .core import TrainedScorerConfig, register_pruning
-from .dynamics import record_dynamics, TrainingDynamics
+from .dynamics import record_runs, TrainingDynamics
 
 # %% auto #0
 __all__ = ['window_variance', 'eva_scores', 'EVAConfig', 'eva']
@@ -205,8 +205,6 @@ def eva(
                     "train longer or move the window"
                 )
         want = sorted(set(range(*early)) | set(range(*late)))
-        dynamics = [
-            record_dynamics(data, seed=seed + r, record_epochs=want, record=('logp',), **opts) for r in range(runs)
-        ]
+        dynamics = record_runs(data, [seed + r for r in range(runs)], record_epochs=want, record=('logp',), **opts)
     runs_ = _dynamics_list(dynamics, len(data))
     return torch.stack([eva_scores(d.el2n(), early, late, weight, epochs=d.epochs) for d in runs_]).mean(0)

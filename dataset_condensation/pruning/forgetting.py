@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .core import TrainedScorerConfig, register_pruning
-from .dynamics import record_dynamics, TrainingDynamics
+from .dynamics import record_runs, TrainingDynamics
 
 # %% auto #0
 __all__ = ['forgetting_scores', 'is_never_learned', 'is_unforgettable', 'ForgettingConfig', 'forgetting', 'aum_scores',
@@ -143,7 +143,7 @@ def forgetting(
     check_choice('tie_break', tie_break, ['random', 'index'])
     if dynamics is None:
         check_range('runs', runs, 1)
-        dynamics = [record_dynamics(data, seed + r, record=('correct',), **train_options) for r in range(runs)]
+        dynamics = record_runs(data, [seed + r for r in range(runs)], record=('correct',), **train_options)
     elif train_options or runs != 1:
         unused = sorted(train_options) + (['runs'] if runs != 1 else [])
         raise ValueError(
@@ -239,7 +239,7 @@ def aum(
     "AUM per sample (CCS: probability space, summed over the recorded epochs and runs), float64 [N]; low = hard."
     if dynamics is None:
         check_range('runs', runs, 1)
-        dynamics = [record_dynamics(data, seed + r, record=('logp',), **train_options) for r in range(runs)]
+        dynamics = record_runs(data, [seed + r for r in range(runs)], record=('logp',), **train_options)
     elif train_options or runs != 1:
         unused = sorted(train_options) + (['runs'] if runs != 1 else [])
         raise ValueError(

@@ -14,6 +14,7 @@ from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .core import TrainedScorerConfig, register_pruning
 from .dynamics import record_dynamics, TrainingDynamics
+from ..parallel import map_items, item_key
 from .select import n_keep
 from .forgetting import forgetting_scores
 
@@ -308,7 +309,9 @@ def _proxy_runs(data, seed, dynamics, runs, proxy_epochs, proxy_width, train_opt
                 raise ValueError(f"give the proxy {k} once: proxy_{k}={v} and {k}={train_options[k]}")
             v = train_options.pop(k)
         train_options[k] = v
-    return [train_proxy(data, seed=seed + r, **train_options) for r in range(runs)]
+    seeds = [seed + r for r in range(runs)]
+    key = item_key('proxy', seeds=seeds, n=len(data), **train_options)
+    return map_items(lambda s: train_proxy(data, seed=s, **train_options), seeds, key=key)
 
 
 def _model_of(d, criterion):

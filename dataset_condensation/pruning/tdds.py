@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from .core import TrainedScorerConfig, register_pruning
-from .dynamics import record_dynamics
+from .dynamics import record_runs
 from .select import check_scores
 
 # %% auto #0
@@ -187,12 +187,10 @@ def tdds(
         epochs = train_options.pop('epochs', max(T, TDDSConfig.epochs))
         if epochs < T:
             raise ValueError(f"T={T} needs at least T training epochs; got epochs={epochs}")
-        dynamics = [
-            record_dynamics(
-                data, epochs=epochs, seed=seed + r, record_epochs=range(T), record=('logp',), **train_options
-            )
-            for r in range(runs)
-        ]
+        seeds = [seed + r for r in range(runs)]
+        dynamics = record_runs(
+            data, seeds, epochs=epochs, record_epochs=list(range(T)), record=('logp',), **train_options
+        )
     ds = list(dynamics) if isinstance(dynamics, (list, tuple)) else [dynamics]
     if not ds:
         raise ValueError("dynamics is an empty list; expected one TrainingDynamics per run")
