@@ -400,6 +400,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         teardown()  # leave torchrun's process group (nothing in a plain process)
 
-# %% ../nbs/30_cli.ipynb #6d0a4c4f
+# %% ../nbs/30_cli.ipynb #6b6eb4d7
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'):  # python -m dataset_condensation.cli / torchrun -m
     sys.exit(main())

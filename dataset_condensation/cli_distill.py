@@ -352,6 +352,11 @@ def cmd_bench(args) -> int:
         check_choice('dataset', d, DATASETS.names())
     if args.ipcs is None:
         args.ipcs = [1, 10] if args.what == 'distillation' else [1, 10, 50]
+    if world()[1] > 1 and args.what != 'distillation':
+        raise ValueError(
+            f"dc bench {args.what} does not share its work over processes; run it without torchrun (under torchrun: "
+            "dc bench distillation, whose cells are shared over the ranks)"
+        )
     dev = get_device(args.device)
     if args.what == 'baselines':
         rows = baseline_table(
@@ -407,10 +412,11 @@ def cmd_bench(args) -> int:
             profile=args.profile,
             out=args.out,
             device=dev,
-            log=lambda m: print(m, file=sys.stderr),
+            log=lambda m: print(m, file=sys.stderr) if is_main() else None,
         )
-        print(format_distillation_table(res[name]))
-        print()
-    if args.out:
+        if is_main():
+            print(format_distillation_table(res[name]))
+            print()
+    if args.out and is_main():
         save_json(res, Path(args.out) / 'distillation_benchmark.json')
     return 0

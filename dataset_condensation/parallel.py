@@ -22,8 +22,14 @@ __all__ = ['world', 'is_main', 'launched', 'setup', 'teardown', 'all_gather', 'g
            'item_cache', 'item_key', 'caching', 'map_items']
 
 # %% ../nbs/06_parallel.ipynb #7623eae2785240b9bd12b16a66d81610
+_LOCAL = [0]  # > 0 while a rank runs one item of `map_items`: the item is a one-process job
+
+
 def world() -> tuple[int, int]:
-    "(rank, world size) of this process: from the joined process group, else torchrun's environment, else (0, 1)."
+    """(rank, world size) of this process: from the joined process group, else torchrun's environment, else (0, 1);
+    (0, 1) inside an item of `map_items`, which runs as a one-process job."""
+    if _LOCAL[0]:
+        return 0, 1
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -234,12 +240,15 @@ def map_items(
         mine = batch[rank] if rank < len(batch) else None
         out = None
         if mine is not None:
+            _LOCAL[0] += n > 1
             try:
                 out = ('ok', mine, fn(items[mine]))
             except Exception as e:
                 if n == 1:
                     raise
                 out = ('failed', mine, _Failure(rank, mine, e))
+            finally:
+                _LOCAL[0] -= n > 1
         got = ([out] if n == 1 else all_gather(out) if to == 'all' else gather(out)) or []
         failures = [g[2] for g in got if g is not None and g[0] == 'failed']
         if n > 1:

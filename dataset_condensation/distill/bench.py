@@ -5,9 +5,11 @@
 # %% ../../nbs/29_distillation_benchmark.ipynb #c22d62d7
 from __future__ import annotations
 import time
+from functools import partial
 from pathlib import Path
 import numpy as np
 from ..core import DISTILLATION_METHODS, provenance, get_device, JSONCache
+from ..parallel import world, is_main, map_items
 from ..options import check_choice, check_range
 from ..data import ImageData, load_dataset, sample_per_class
 from ..evaluate import evaluate_subset, evaluate_tensors
@@ -256,6 +258,11 @@ def provide_teachers(
     return dict(ov, teacher=tuple(paths) if infer else paths[0])
 
 
+def _kept(cell: dict | None, want) -> bool:
+    "Whether a cached cell can be used: there is one, and it was made with `want` (when the cell has a configuration)."
+    return cell is not None and (want is None or _same_config(cell.get('config') or {}, want))
+
+
 def _same_config(stored: dict, want) -> bool:
     """Whether a stored configuration is `want`'s (a DistillConfig); fields added to the class since count at their
     defaults."""
@@ -320,106 +327,109 @@ def distillation_benchmark(
         return done.get(f'{tag}|{key}', fn, valid)
 
     rec = dict(recipe='dsa', epochs=eval_epochs, width=width)
-    rows = {}
+
+    def rand(k):
+        accs = [
+            evaluate_subset(train, sample_per_class(train.y.cpu(), k, seed=s), test, n_models=1, seed=s, **rec).accs[0]
+            for s in range(n_seeds)
+        ]
+        return _cell(accs)
+
+    def run(m, k, ov, folder, want):
+        t0 = time.perf_counter()
+        syn = (
+            SyntheticSet.load(folder) if folder is not None and (folder / 'synset.json').exists() else None
+        )  # the manifest is written last
+        loaded = syn is not None
+        if syn is not None and not _same_config(syn.meta.get('config', {}), want):
+            raise ValueError(
+                f"{folder} holds a set made with another configuration than {m} with overrides {ov}; "
+                "delete the folder (or choose another out=) to distil it again"
+            )
+        if syn is None:
+            cfg = method_config(m, dataset, k, profile, **ov)
+            o = provide_teachers(cfg, provide_buffer(cfg, ov, train, experts, log), train, test, teachers, log)
+            syn = distill(
+                train,
+                m,
+                k,
+                profile=profile,
+                progress=False,
+                test=test,
+                ckpt=None if folder is None else folder / 'ckpt.safetensors',
+                resume=folder is not None,
+                **o,
+            )
+            if folder is not None:
+                syn.save(folder)
+        hist = syn.meta.get('history') or {}
+        secs = time.perf_counter() - t0
+        if loaded and isinstance(hist, dict) and hist.get('seconds'):
+            secs = hist['seconds']  # a kept set: its recorded run
+        evs = bench_evaluations(m, syn, test, n_seeds, train, **rec)
+        variants = {name: _cell(a) for name, a in list(evs.items())[1:]}
+        lrs_in = {}
+        if f'{m} (hard labels)' in variants:
+            lrs_in = dict(
+                acc_hard=variants[f'{m} (hard labels)']['acc_mean'],
+                acc_random_any=variants[f'random real ({m} labels)']['acc_mean'],
+            )
+        return dict(
+            _cell(evs[m]),
+            distill_seconds=secs,
+            iterations=syn.meta.get('iterations'),
+            config=syn.meta.get('config', {}),
+            during=hist.get('eval', []) if isinstance(hist, dict) else [],
+            learned_lr=syn.lr,
+            variants=variants,
+            storage=syn.storage_bytes(),
+            **lrs_in,
+        )
+
+    def full_cell():
+        ev = evaluate_tensors(
+            train.x, train.y, test, n_models=n_seeds, recipe='full', epochs=full_epochs, width=width, kind='full'
+        )
+        return _cell(ev.accs)
+
+    specs = []  # (key, compute, config): every cell of the table, in its order
     for k in ipcs:
-
-        def rand():
-            accs = [
-                evaluate_subset(
-                    train, sample_per_class(train.y.cpu(), k, seed=s), test, n_models=1, seed=s, **rec
-                ).accs[0]
-                for s in range(n_seeds)
-            ]
-            return _cell(accs)
-
-        rows.setdefault('random real', {})[k] = get(f'random|{k}', rand)
-        log(f"{dataset} ipc {k}: random real {100 * rows['random real'][k]['acc_mean']:.1f}")
+        specs.append((f'random|{k}', partial(rand, k), None))
         for m in methods:
             if (m, k) in (BENCH_SKIP if skip is None else skip):
                 continue
             ov = dict(overrides.get(m, {}), **overrides.get((m, k), {}))
-            folder = None if out is None else out / f'{m}_ipc{k}'
             want = method_config(m, dataset, k, profile, **ov)
-
-            def run():
-                t0 = time.perf_counter()
-                syn = (
-                    SyntheticSet.load(folder) if folder is not None and (folder / 'synset.json').exists() else None
-                )  # the manifest is written last
-                loaded = syn is not None
-                if syn is not None and not _same_config(syn.meta.get('config', {}), want):
-                    raise ValueError(
-                        f"{folder} holds a set made with another configuration than {m} with overrides {ov}; "
-                        "delete the folder (or choose another out=) to distil it again"
-                    )
-                if syn is None:
-                    cfg = method_config(m, dataset, k, profile, **ov)
-                    o = provide_teachers(cfg, provide_buffer(cfg, ov, train, experts, log), train, test, teachers, log)
-                    syn = distill(
-                        train,
-                        m,
-                        k,
-                        profile=profile,
-                        progress=False,
-                        test=test,
-                        ckpt=None if folder is None else folder / 'ckpt.safetensors',
-                        resume=folder is not None,
-                        **o,
-                    )
-                    if folder is not None:
-                        syn.save(folder)
-                hist = syn.meta.get('history') or {}
-                secs = time.perf_counter() - t0
-                if loaded and isinstance(hist, dict) and hist.get('seconds'):
-                    secs = hist['seconds']  # a kept set: its recorded run
-                evs = bench_evaluations(m, syn, test, n_seeds, train, **rec)
-                variants = {name: _cell(a) for name, a in list(evs.items())[1:]}
-                lrs_in = {}
-                if f'{m} (hard labels)' in variants:
-                    lrs_in = dict(
-                        acc_hard=variants[f'{m} (hard labels)']['acc_mean'],
-                        acc_random_any=variants[f'random real ({m} labels)']['acc_mean'],
-                    )
-                return dict(
-                    _cell(evs[m]),
-                    distill_seconds=secs,
-                    iterations=syn.meta.get('iterations'),
-                    config=syn.meta.get('config', {}),
-                    during=hist.get('eval', []) if isinstance(hist, dict) else [],
-                    learned_lr=syn.lr,
-                    variants=variants,
-                    storage=syn.storage_bytes(),
-                    **lrs_in,
-                )
-
-            cell = get(f'{m}|{k}', run, config=want)
-            rows.setdefault(m, {})[k] = cell
+            specs.append((f'{m}|{k}', partial(run, m, k, ov, None if out is None else out / f'{m}_ipc{k}', want), want))
+    if full_epochs:
+        specs.append((f'full|{full_epochs}', full_cell, None))
+    if full_protocol:  # the same recipe as every synthetic set: the label-robust score's full-data reference
+        full_rec = lambda: _cell(
+            evaluate_tensors(train.x, train.y, test, n_models=n_seeds, seed=0, kind='full', **rec).accs
+        )
+        specs.append((f'full protocol|{eval_epochs}', full_rec, None))
+    if world()[1] > 1:  # torchrun: the cells not kept yet are shared over the ranks, each one a one-process job
+        todo = [sp for sp in specs if not _kept(done.done.get(f'{tag}|{sp[0]}'), sp[2])]
+        for (key, _, _), v in zip(todo, map_items(lambda sp: sp[1](), todo, desc='cells')):
+            done.done.pop(f'{tag}|{key}', None)  # a kept cell of another configuration is replaced
+            if is_main():
+                done.get(f'{tag}|{key}', lambda v=v: v)  # stored in the file, by rank 0 alone
+            else:
+                done.done[f'{tag}|{key}'] = v
+    got = {key: get(key, fn, config) for key, fn, config in specs}
+    rows = {}
+    for k in ipcs:
+        rows.setdefault('random real', {})[k] = got[f'random|{k}']
+        log(f"{dataset} ipc {k}: random real {100 * rows['random real'][k]['acc_mean']:.1f}")
+        for m in methods:
+            if f'{m}|{k}' not in got:
+                continue
+            cell = rows.setdefault(m, {})[k] = got[f'{m}|{k}']
             for name, v in (cell.get('variants') or {}).items():
                 rows.setdefault(name, {})[k] = dict(v, variant_of=m)
             log(f"{dataset} ipc {k}: {m} {100 * cell['acc_mean']:.1f} ± {100 * cell['acc_std']:.1f}")
-    full = None
-    if full_epochs:
-        full = get(
-            f'full|{full_epochs}',
-            lambda: _cell(
-                evaluate_tensors(
-                    train.x,
-                    train.y,
-                    test,
-                    n_models=n_seeds,
-                    recipe='full',
-                    epochs=full_epochs,
-                    width=width,
-                    kind='full',
-                ).accs
-            ),
-        )
-    full_p = None
-    if full_protocol:  # the same recipe as every synthetic set: the label-robust score's full-data reference
-        full_p = get(
-            f'full protocol|{eval_epochs}',
-            lambda: _cell(evaluate_tensors(train.x, train.y, test, n_models=n_seeds, seed=0, kind='full', **rec).accs),
-        )
+    full = got.get(f'full|{full_epochs}') if full_epochs else None
+    full_p = got.get(f'full protocol|{eval_epochs}') if full_protocol else None
     return provenance(
         dataset=dataset,
         n_train=len(train),
