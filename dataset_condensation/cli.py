@@ -400,6 +400,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         teardown()  # leave torchrun's process group (nothing in a plain process)
 
-# %% ../nbs/30_cli.ipynb #6b6eb4d7
+# %% ../nbs/30_cli.ipynb #e4492bba
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'):  # python -m dataset_condensation.cli / torchrun -m
     sys.exit(main())

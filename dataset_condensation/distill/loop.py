@@ -297,7 +297,7 @@ def history_summary(
         out.update(series={k: list(hist[k][::stride]) for k in series}, series_stride=stride)
     return out
 
-# %% ../../nbs/20b_distill_loop.ipynb #e7b3c143
+# %% ../../nbs/20b_distill_loop.ipynb #fc9990f0
 def _rank_ckpt(ckpt, rank: int, n: int) -> Path | None:
     if ckpt is None:
         return None
