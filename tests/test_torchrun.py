@@ -144,3 +144,27 @@ def test_no_dc_option_collides_with_torchruns():
                 if got is None or got.training_script_args != [cmd, opt, 'x']:
                     bad.append(f'dc {cmd} {opt}')
     assert bad == ['dc experts --n'], bad  # --n stays for plain dc; --n-experts is the torchrun spelling
+
+
+def test_interrupted_eval_resumes_from_its_finished_models(tmp_path):
+    "Ctrl-C during `dc eval` keeps the finished models in <out>/.items; --resume trains only the rest."
+    dc(['prune', '--dataset', 'digits', '--method', 'random', '--keep', '0.3', '--out', 'c'], tmp_path)
+    e = ['eval', '--dataset', 'digits', '--coreset', 'c', '--n-models', '3', '--epochs', '40']
+    job = subprocess.Popen([sys.executable, '-m', 'dataset_condensation.cli'] + e + ['--out', 'm'], cwd=tmp_path,
+                           env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    items = tmp_path / 'm' / '.items'
+    t0 = time.time()
+    while not list(items.glob('eval-final-*-00000.pt')):
+        assert job.poll() is None and time.time() - t0 < 120, 'the evaluation ended before its first model'
+        time.sleep(0.1)
+    job.send_signal(signal.SIGINT)
+    err = job.communicate(timeout=60)[1]
+    assert job.returncode == 130 and '--resume' in err, err
+    assert not (tmp_path / 'm' / 'metrics.json').exists()
+    kept = sorted(p.name for p in items.glob('eval-final-*.pt'))
+    assert 1 <= len(kept) < 3
+    r = dc(e + ['--out', 'm', '--resume'], tmp_path)
+    assert not items.exists()
+    dc(e + ['--out', 'ref'], tmp_path)
+    got, ref = (json.loads((tmp_path / f / 'metrics.json').read_text())['accs'] for f in ('m', 'ref'))
+    assert got == ref, r.stdout
