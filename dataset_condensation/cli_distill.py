@@ -204,6 +204,9 @@ def cmd_distill(args) -> int:
     if args.train_teacher:  # train the preset's teacher(s) once, save them in the output folder, and use the files
         from dataset_condensation.distill.bench import provide_teachers
 
+        if is_main():  # under torchrun rank 0 trains and saves them; the other ranks then load the files
+            provide_teachers(cfg, over, data, test, out / 'teachers', log=lambda m: print(m, file=sys.stderr))
+        barrier()
         over = provide_teachers(cfg, over, data, test, out / 'teachers', log=lambda m: print(m, file=sys.stderr))
     syn = distill(
         data,
