@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                 '--teacher',
                 nargs='+',
                 metavar='PATH',
-                help='saved teacher file(s) (sre2l, dwa: one; infer: one per teacher)',
+                help="saved teacher file(s) or 'torchvision:<arch>=<weights.pth>' (pretrained torchvision model; the "
+                "data is then normalised with ImageNet's mean/std) (sre2l, dwa: one; infer: one per teacher)",
             )
             g.add_argument(
                 '--train-teacher',

@@ -14,7 +14,7 @@ from pathlib import Path
 from .core import PRUNING_METHODS, get_device, load_json, check_indices, clean_stale_tmp
 from .options import check_choice, parse_option
 from .data import load_dataset
-from .datasets import DATASETS
+from .datasets import DATASETS, IMAGENET_MEAN_STD
 from .evaluate import evaluate_subset
 from .parallel import is_main, item_cache
 
@@ -222,7 +222,9 @@ def cmd_eval(args) -> int:
     dev = get_device(args.device)
     tr = load_dataset(args.dataset, root=args.root, device=dev) if args.coreset is not None else None
     zca = args.synset is not None and bool(syn.meta.get('zca'))  # a whitened set: its test data whitened alike
-    te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca)
+    tv = args.synset is not None and [syn.meta.get('mean'), syn.meta.get('std')] == list(map(list, IMAGENET_MEAN_STD))
+    opts = dict(mean_std='imagenet') if tv else {}  # a set made for a torchvision teacher: ImageNet's normalisation
+    te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca, **opts)
     kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
     kw.update({k: getattr(args, k) for k in ('arch', 'epochs', 'width') if getattr(args, k) is not None})
     with resumable(args, out):  # finished models kept in <out>/.items (--resume); one model per rank under torchrun

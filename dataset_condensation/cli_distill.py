@@ -77,6 +77,16 @@ def _check_resume(args, out: Path, cfg):
             )
 
 
+def _data_options(dataset: str, cfg) -> dict:
+    "Loader options a configuration needs: ImageNet's normalisation for torchvision teachers, an ImageFolder's size."
+    t = getattr(cfg, 'teacher', None)
+    specs = [t] if isinstance(t, str) else list(t or [])
+    out = dict(mean_std='imagenet') if any(str(s).startswith('torchvision:') for s in specs) else {}
+    if DATASETS.entry(dataset)['name'] == 'imagefolder' and getattr(cfg, 'im_size', None):
+        out['im_size'] = cfg.im_size  # the preset's image size (ImageNet: 224); None: the files' own
+    return out
+
+
 def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     "The teacher fields of `cfg` taken from saved teacher files; a field the user set that differs is refused."
     from dataset_condensation.teachers import teacher_info
@@ -85,7 +95,7 @@ def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
     for p, i in zip(paths, infos):
         if not isinstance(i, dict) or 'arch' not in i:
             raise ValueError(f"teacher={str(p)!r} is not a teacher file written by save_teacher")
-        if i.get('dataset') != dataset:
+        if i.get('format') != 'torchvision' and i.get('dataset') != dataset:  # a torchvision file names no dataset
             raise ValueError(f"--teacher {p} was trained on {i.get('dataset')!r}, not --dataset {dataset!r}")
     if isinstance(cfg.teacher_arch, str):  # SRe2L, DWA: one teacher, its architecture and ConvNet width
         i, over = infos[0], {}
@@ -100,7 +110,10 @@ def _teacher_defaults(paths: list, dataset: str, cfg, given) -> dict:
                 over[k] = v
         return over
     specs = tuple(
-        f"{i['arch']}:" + ','.join(f'{k}={v}' for k, v in i['arch_options'].items()) for i in infos
+        i['arch']
+        if i.get('format') == 'torchvision'
+        else f"{i['arch']}:" + ','.join(f'{k}={v}' for k, v in i['arch_options'].items())
+        for i in infos
     )  # INFER: M teachers
     if 'teacher_arch' in given and tuple(given['teacher_arch']) != specs:
         raise ValueError(
@@ -183,10 +196,11 @@ def cmd_distill(args) -> int:
     dev = get_device(args.device)
     t0 = time.time()
     zca = bool(getattr(cfg, 'zca', False))  # the preset's (or --zca / --no-zca): the data it was tuned on
-    data = load_dataset(args.dataset, root=args.root, device=dev, zca=zca)
+    opts = _data_options(args.dataset, cfg)  # torchvision teachers: ImageNet's normalisation; ImageFolder: its size
+    data = load_dataset(args.dataset, root=args.root, device=dev, zca=zca, **opts)
     check_ipc(args.ipc, data)
     test = (
-        load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca)
+        load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca, **opts)
         if cfg.eval_every or args.train_teacher
         else None
     )

@@ -10,19 +10,21 @@ import numpy as np
 import torch
 from torch import Tensor
 from .core import get_device
-from .options import check_range
+from .options import check_choice, check_range
 from .datasets import SPLIT_SEED, TEST_FRACTION, DATASETS, MEAN_STD, ANIMAL_CLASSES
-from .datasets import MEDMNIST_CLASSES, stratified_split, bundled_data_dirs, default_root
+from .datasets import MEDMNIST_CLASSES, IMAGENET_MEAN_STD, stratified_split, bundled_data_dirs
+from .datasets import default_root
 
 # The dataset registry and its loaders live in `datasets` (01b), which imports nothing from `data`; `load_dataset`
 # and `dataset_zca` look names up in `DATASETS`, and the registry's names stay importable from here.
 _all_ = [SPLIT_SEED, TEST_FRACTION, DATASETS, MEAN_STD, ANIMAL_CLASSES, MEDMNIST_CLASSES, stratified_split]
-_all_ += [bundled_data_dirs, default_root]
+_all_ += [IMAGENET_MEAN_STD, bundled_data_dirs, default_root]
 
 # %% auto #0
 __all__ = ['ImageData', 'class_indices', 'sample_per_class', 'load_dataset', 'image_grid', 'ZCA', 'dataset_zca', 'zca_record',
            'same_whitening', 'describe_whitening', 'zca_inverse', 'SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD',
-           'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'stratified_split', 'bundled_data_dirs', 'default_root']
+           'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'stratified_split', 'IMAGENET_MEAN_STD', 'bundled_data_dirs',
+           'default_root']
 
 # %% ../nbs/01_data.ipynb #476fb084
 @dataclass
@@ -156,6 +158,23 @@ def _train_stats(name, root, x_train):
     return _STATS_CACHE[key]
 
 
+def _given_mean_std(mean_std, name: str, channels: int) -> tuple[tuple, tuple]:
+    "The (mean, std) of `load_dataset`'s `mean_std`: a named normalisation or a pair of per-channel tuples."
+    if isinstance(mean_std, str):
+        mean, std = dict(imagenet=IMAGENET_MEAN_STD)[check_choice('mean_std', mean_std, ['imagenet'])]
+    else:
+        try:
+            mean, std = (tuple(float(v) for v in t) for t in mean_std)
+        except (TypeError, ValueError):
+            raise ValueError(f"mean_std={mean_std!r} must be 'imagenet' or a pair (mean, std) of per-channel tuples")
+    if len(mean) != channels or len(std) != channels or min(std) <= 0:
+        raise ValueError(
+            f"mean_std={mean_std!r} gives {len(mean)} mean(s) and {len(std)} std(s) but {name!r} has {channels} "
+            f"channel(s); expected one mean and one positive std per channel"
+        )
+    return tuple(mean), tuple(std)
+
+
 def load_dataset(
     name: str,  # a registered dataset name (see `DATASETS.names()` or `dc datasets`)
     split: str = 'train',  # 'train' or 'test' ('val' for MedMNIST)
@@ -164,6 +183,7 @@ def load_dataset(
     device: str | None = 'cpu',  # where the tensors live ('auto': CUDA when available)
     normalize: bool = True,  # subtract the training mean and divide by the training std
     zca: bool = False,  # ZCA-whiten instead (MTT's --zca): the fit on the training pixels, see "ZCA whitening"
+    mean_std: str | tuple | None = None,  # 'imagenet' (torchvision's models), a (mean, std) pair; None: the dataset's
     **kwargs,  # loader options (e.g. im_size for 'imagefolder')
 ) -> ImageData:
     "Load a split of a dataset as an `ImageData`."
@@ -172,10 +192,17 @@ def load_dataset(
     entry = DATASETS.entry(name)
     name = entry['name']
     x, y, classes = entry['fn'](split, root=root, download=download, **kwargs)
+    if mean_std is not None and (zca or not normalize):
+        raise ValueError(
+            f"mean_std={mean_std!r} normalises the pixels; it cannot be combined with "
+            f"{'zca=True' if zca else 'normalize=False'}"
+        )
     if zca:  # the official pipeline: pixels in [0, 1], no mean/std normalisation, then the whitening
         mean, std = (0.0,) * x.shape[-1], (1.0,) * x.shape[-1]
     elif normalize:
-        if name in MEAN_STD:
+        if mean_std is not None:
+            mean, std = _given_mean_std(mean_std, name, x.shape[-1])
+        elif name in MEAN_STD:
             mean, std = MEAN_STD[name]
         else:
             xt = x if split == 'train' else entry['fn']('train', root=root, download=False, **kwargs)[0]
@@ -186,6 +213,8 @@ def load_dataset(
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
     meta = dict(source=entry['source'], normalized=normalize and not zca)
+    if mean_std is not None:
+        meta['mean_std'] = mean_std if isinstance(mean_std, str) else 'given'  # the dataset's own statistics otherwise
     if zca:
         w = dataset_zca(name, root, x_train=xt if split == 'train' else None, **kwargs)
         xt, meta['zca'] = w.transform(xt), zca_record(w)

@@ -13,8 +13,8 @@ from .core import Registry, require
 from .options import check_choice, check_range
 
 # %% auto #0
-__all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'ANIMAL_CLASSES', 'MEDMNIST_CLASSES', 'stratified_split',
-           'bundled_data_dirs', 'default_root']
+__all__ = ['SPLIT_SEED', 'TEST_FRACTION', 'DATASETS', 'MEAN_STD', 'IMAGENET_MEAN_STD', 'ANIMAL_CLASSES', 'MEDMNIST_CLASSES',
+           'stratified_split', 'bundled_data_dirs', 'default_root']
 
 # %% ../nbs/01b_datasets.ipynb #039ee3a9
 SPLIT_SEED = 0  # the seed of the fixed split of datasets that ship without one
@@ -49,6 +49,9 @@ MEAN_STD = {
     'cifar10': ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
     'cifar100': ((0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
+# the input normalisation of torchvision's ImageNet models (and of SRe2L, DWA and INFER on ImageNet-1K): any RGB
+# dataset can be loaded in it with `load_dataset(..., mean_std='imagenet')`, which a torchvision teacher needs
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 # %% ../nbs/01b_datasets.ipynb #1f63cf84
 def _split_of(x, y, split, seed=SPLIT_SEED):

@@ -67,6 +67,9 @@ GOLDEN = {
         lr=0.25,  # recover.sh --lr 0.25
         r_bn=0.01,  # recover.sh --r-bn 0.01
         batch=100,  # recover.sh --batch-size 100
+        im_size=224,  # recover/data_synthesis.py:40 randn((B, 3, 224, 224)), :56 RandomResizedCrop(224)
+        teacher_arch='torchvision:resnet18',  # recover.sh --arch-name resnet18; data_synthesis.py:206 (pretrained)
+        first_bn_weight=10.0,  # data_synthesis.py:180 --first-bn-multiplier 10
         jitter=32,  # recover/data_synthesis.py:177
         jitter_range='positive',  # data_synthesis.py:62-63 random.randint(0, lim)
         crop=True,  # data_synthesis.py:56
@@ -139,6 +142,9 @@ GOLDEN = {
         K=15,  # run_imgnet.sh --steps 15
         rho=15e-3,  # run_imgnet.sh --rho 15e-3
         r_var=2.0,  # run_imgnet.sh --r-var 2
+        im_size=224,  # distillation/distillation_imgnet.py:69 Resize((224, 224)), :124 RandomResizedCrop(224)
+        teacher_arch='torchvision:resnet18',  # run_imgnet.sh --arch-name resnet18; distillation_imgnet.py:212-214
+        first_bn_weight=10.0,  # distillation_imgnet.py:38 --first-bn-multiplier 10
         jitter=32,  # distillation_imgnet.py:36
         jitter_range='positive',  # distillation_imgnet.py:130-131
         crop=True,  # distillation_imgnet.py:124
@@ -178,9 +184,14 @@ GOLDEN = {
         student_augment='standard',  # val_static.py:70-71
     ),
     (INFERConfig, 'imagenet'): dict(
-        iterations=2000,  # nbs/90_references.ipynb#infer (ImageNet row)
-        r_bn=0.01,
-        batch=1000,
+        iterations=2000,  # U README.md:53 (the ImageNet-1K command) --iteration 2000
+        r_bn=0.01,  # README.md:53 --r-bn 0.01
+        batch=1000,  # README.md:53 --batch-size 1000
+        lr=0.25,  # README.md:54 --lr 0.25
+        first_bn_weight=10.0,  # ufc_generation/ufc_imgnet.py:260
+        im_size=224,  # ufc_imgnet.py:34 Resize((224, 224)), :74 zeros((1, 3, 224, 224)) compensator
+        teacher_arch=('torchvision:resnet18', 'torchvision:mobilenet_v2', 'torchvision:efficientnet_b0'),  # :208-212
+        init='real',  # ufc_imgnet.py:63-70 real images of the init folder
         jitter=32,  # ufc_generation/ufc_imgnet.py:256
         jitter_range='positive',  # ufc_imgnet.py:100-101
         crop=True,  # ufc_imgnet.py:93
@@ -196,6 +207,21 @@ def test_golden_preset(key):
     got = {k: getattr(p, k) for k in GOLDEN[key]}
     assert got == GOLDEN[key]
     assert p.source.startswith('official')
+    if dataset == 'imagenet':  # an ImageFolder tree (how ImageNet-1K is stored) takes the ImageNet column
+        assert cls.preset('imagefolder', 10, 'paper') == p
+
+
+def test_imagenet_normalisation_and_relabel_crops():
+    "ImageNet's mean/std of the recoveries' clipping, and FKD's crop scale (0.08, 1) of the per-crop labels."
+    import inspect
+
+    from dataset_condensation.datasets import IMAGENET_MEAN_STD
+    from dataset_condensation.soft_labels import soft_labels_per_crop
+
+    # S recover/utils.py:65-66 (clip); D distillation/distillation_imgnet.py:66-67; U ufc_generation/ufc_imgnet.py:31-32
+    assert IMAGENET_MEAN_STD == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    # S relabel/relabel.sh --min-scale-crops 0.08 --max-scale-crops 1 (--input-size 224: the images' own size here)
+    assert inspect.signature(soft_labels_per_crop).parameters['scale'].default == (0.08, 1.0)
 
 
 def test_student_recipe_of_presets():
@@ -215,6 +241,7 @@ def test_every_field_is_read():
 
     code = inspect.getsource(dwa._recover) + inspect.getsource(dwa._check_recover) + inspect.getsource(infer)
     code += inspect.getsource(relabel.student_recipe) + inspect.getsource(dwa.get_teacher)
+    code += inspect.getsource(relabel.check_image_size)
     shared = {f.name for f in dataclasses.fields(core.DistillConfig)}  # notebook 20's fields
     for cls in (SRe2LConfig, DWAConfig, INFERConfig):
         for f in dataclasses.fields(cls):

@@ -244,7 +244,7 @@ def provide_teachers(
                 [train.name, len(train), arch, opts, cfg.teacher_epochs, cfg.teacher_lr, seed], sort_keys=True
             ).encode()
         ).hexdigest()[:10]
-        path = root / f'{train.name}_{arch}_{key}.safetensors'
+        path = root / f"{train.name}_{arch.replace(':', '-')}_{key}.safetensors"  # 'torchvision:resnet18': no colon
         if not path.exists():
             t0 = time.perf_counter()
             t = train_teacher(train, arch, cfg.teacher_epochs, seed, cfg.teacher_lr, **opts)

@@ -28,7 +28,7 @@ from dataset_condensation.distill.core import (
 from .synset import SyntheticSet, check_ipc, init_synthetic
 from .loop import iteration_seed, group_loop
 from .relabel import relabel_set, student_recipe, SRe2LConfig, DWAConfig
-from .relabel import STUDENT_RECIPE_FIELDS, CPU_PROFILE_WIDTH
+from .relabel import STUDENT_RECIPE_FIELDS, CPU_PROFILE_WIDTH, check_image_size
 
 # The relabelling (`relabel_set`) and the presets live in `distill.relabel` (27a); `distill_sre2l` / `distill_dwa`
 # use them, and their names stay importable from here.
@@ -190,6 +190,7 @@ def _check_recover(cfg: SRe2LConfig, data: ImageData):
     check_range('mixup', cfg.mixup, 0)
     check_range('cutmix', cfg.cutmix, 0)
     check_choice('jitter_range', cfg.jitter_range, JITTER_RANGES)
+    check_image_size(cfg, data)  # the ImageNet presets recover 224 px images
     if cfg.mixup > 0 and cfg.cutmix > 0:
         raise ValueError(f"give mixup={cfg.mixup} or cutmix={cfg.cutmix}, not both (the official students use one)")
 

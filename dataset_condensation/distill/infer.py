@@ -28,9 +28,11 @@ from dataset_condensation.teachers import (
     check_teacher,
     _data_key,
     _TEACHER_CACHE,
+    TORCHVISION,
+    check_torchvision_arch,
 )
 from .dwa import BNStatsRecorder, recover_augment, JITTER_RANGES
-from .relabel import relabel_set, student_recipe, _family
+from .relabel import relabel_set, student_recipe, _family, check_image_size
 
 # %% auto #0
 __all__ = ['INFER_CIFAR_TEACHERS', 'INFER_IMAGENET_TEACHERS', 'INFER_CPU_TEACHERS', 'infer_budget', 'parse_teacher_spec',
@@ -66,7 +68,15 @@ def infer_budget(
 
 # %% ../../nbs/28_infer.ipynb #4f758094
 def parse_teacher_spec(spec: str) -> tuple[str, dict]:
-    "'Arch:key=value,...' -> (arch, options); integers are converted."
+    "'Arch:key=value,...' -> (arch, options), integers converted; 'torchvision:<arch>' -> ('torchvision:<arch>', {})."
+    if str(spec).startswith(TORCHVISION):
+        if '=' in str(spec):
+            raise ValueError(
+                f"teacher_arch={spec!r}: teacher_arch names architectures to train; a pretrained weights file goes in "
+                f"teacher (teacher=({spec!r}, ...))"
+            )
+        check_torchvision_arch(str(spec)[len(TORCHVISION) :], 'teacher_arch')
+        return str(spec), {}
     arch, _, rest = str(spec).partition(':')
     check_choice('teacher_arch', arch, NETWORKS)
     opts = {}
@@ -82,7 +92,8 @@ def get_teachers(
     data: ImageData,  # the real training set
     cfg,  # an INFERConfig
 ) -> tuple[list[nn.Module], list[dict]]:
-    "The M teachers of an INFER run and their descriptions: loaded from `cfg.teacher` or trained per teacher_arch."
+    """The M teachers of an INFER run and their descriptions: loaded from `cfg.teacher` (files or torchvision specs) or
+    trained per teacher_arch."""
     if cfg.teacher is not None:
         paths = (
             [cfg.teacher]
@@ -96,6 +107,7 @@ def get_teachers(
                 arch_options=t.teacher_meta['arch_options'],
                 path=str(p),
                 test_acc=t.teacher_meta.get('test_acc'),
+                **{k: t.teacher_meta[k] for k in ('weights', 'sha256') if k in t.teacher_meta},  # torchvision
             )
             for t, p in zip(ts, paths)
         ]
@@ -129,7 +141,11 @@ INFER_CIFAR_TEACHERS = (
     'ConvNetBN',
     'ConvNetBN:depth=4',
 )  # paper: R18, MobileNetV2, EfficientNet-B0, ShuffleNetG2
-INFER_IMAGENET_TEACHERS = ('ResNet18BN', 'VGG11BN', 'ConvNetBN')  # paper: R18, MobileNetV2, EfficientNet-B0
+INFER_IMAGENET_TEACHERS = (  # ufc_generation/ufc_imgnet.py:208-212, torchvision's pretrained ImageNet-1K models
+    'torchvision:resnet18',
+    'torchvision:mobilenet_v2',
+    'torchvision:efficientnet_b0',
+)
 INFER_CPU_TEACHERS = ('ConvNetBN:width=32', 'ConvNetBN:width=32,depth=2', 'ConvNetBN:width=32,pooling=maxpooling')
 
 
@@ -149,8 +165,9 @@ class INFERConfig(DistillConfig):
     flip: bool = False  # random flip of the batch per step (official: ImageNet only, with the crop)
     crop: bool = False  # RandomResizedCrop every step (official: ImageNet only)
     batch: int = 100  # classes per compensator batch (the paper's batch = C)
-    teacher: str | tuple | None = None  # path(s) of saved teachers (None: train one per teacher_arch)
-    teacher_arch: tuple = INFER_CIFAR_TEACHERS  # teacher specs 'Arch:key=value,...' (M = their number)
+    im_size: int | None = None  # image size the compensators are made for (ImageNet: 224; the data must have it)
+    teacher: str | tuple | None = None  # saved teacher file(s) or 'torchvision:<arch>=<weights>' (None: train them)
+    teacher_arch: tuple = INFER_CIFAR_TEACHERS  # specs 'Arch:key=value,...' or 'torchvision:<arch>' (M = their number)
     teacher_epochs: int = 200  # epochs of a trained teacher
     teacher_lr: float = 0.05  # SGD lr of a trained teacher (cosine)
     label_mode: str = 'static'  # 'static' (INFER) or 'dynamic' (INFER+Dyn: online ensemble labels, epochs / (M + 1))
@@ -185,17 +202,21 @@ class INFERConfig(DistillConfig):
             return cls(
                 ipc=ipc,
                 profile='paper',
-                iterations=2000,
-                r_bn=0.01,
-                batch=1000,
-                jitter=32,  # ufc_generation/ufc_imgnet.py:256, randint(0, 32): 100-102
+                iterations=2000,  # README.md:53 (the ImageNet-1K command) --iteration 2000
+                r_bn=0.01,  # README.md:53 --r-bn 0.01
+                batch=1000,  # README.md:53 --batch-size 1000
+                lr=0.25,  # README.md:54 --lr 0.25
+                first_bn_weight=10.0,  # ufc_generation/ufc_imgnet.py:260
+                jitter=32,  # ufc_imgnet.py:256, randint(0, 32): 100-102
                 crop=True,  # ufc_imgnet.py:93
                 flip=True,  # ufc_imgnet.py:94
-                teacher_arch=INFER_IMAGENET_TEACHERS,
+                im_size=224,  # ufc_imgnet.py:34 Resize((224, 224)) of the natural images, :74 a 224 x 224 compensator
+                teacher_arch=INFER_IMAGENET_TEACHERS,  # ufc_imgnet.py:208-212
                 student_epochs=300,
-                source='official zhangxin-xd/UFC ImageNet-1K settings (90_references.ipynb#infer); '
-                'ufc_generation/ufc_imgnet.py:92-102 (RandomResizedCrop + flip, jitter randint(0, 32)); the ImageNet '
-                'student is not in the repository (the CIFAR student below otherwise)',
+                source='official zhangxin-xd/UFC README.md:51-61 (ImageNet-1K: 2000 iterations, r_bn 0.01, batch 1000, '
+                'lr 0.25); ufc_generation/ufc_imgnet.py:34, 74 (224 px), 92-102 (RandomResizedCrop + flip, jitter '
+                'randint(0, 32)), 208-212 (torchvision ResNet-18, MobileNetV2, EfficientNet-B0, pretrained); the '
+                'ImageNet student is not in the repository (the CIFAR student below otherwise)',
             )
         return cls(
             ipc=ipc,
@@ -252,6 +273,7 @@ def distill_infer(
     check_range('batch', cfg.batch, 1)
     check_choice('jitter_range', cfg.jitter_range, JITTER_RANGES)
     check_range('cutmix', cfg.cutmix, 0)
+    check_image_size(cfg, data)  # the ImageNet preset makes 224 px compensators
     teachers, infos = get_teachers(data, cfg)
     M, C, shape, dev = len(teachers), data.n_classes, data.image_shape, data.device
     bud = infer_budget(cfg.ipc, C, M)

@@ -9,7 +9,7 @@ from torch import nn, Tensor
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
 from ..augment import dsa_strategy_for, DSA_STRATEGY
-from ..teachers import pack_teachers
+from ..teachers import pack_teachers, TORCHVISION, check_torchvision_arch
 from dataset_condensation.soft_labels import (
     soft_labels_static,
     soft_labels_per_crop,
@@ -21,7 +21,8 @@ from .core import DistillConfig, DISTILL_CPU
 from .synset import SyntheticSet
 
 # %% auto #0
-__all__ = ['CPU_PROFILE_WIDTH', 'STUDENT_RECIPE_FIELDS', 'relabel_set', 'student_recipe', 'SRe2LConfig', 'DWAConfig']
+__all__ = ['CPU_PROFILE_WIDTH', 'STUDENT_RECIPE_FIELDS', 'relabel_set', 'check_image_size', 'student_recipe', 'SRe2LConfig',
+           'DWAConfig']
 
 # %% ../../nbs/27a_relabel_presets.ipynb #639076ea
 def relabel_set(
@@ -115,8 +116,26 @@ CPU_PROFILE_WIDTH = dict(width=DISTILL_CPU['width'])
 
 # %% ../../nbs/27a_relabel_presets.ipynb #4bffb9b4
 def _family(dataset: str) -> str:
+    "The preset column of a dataset name: 'imagenet' (ImageNet by name, and any 'imagefolder'), 'tiny' or 'cifar'."
     d = str(dataset).lower()
-    return 'imagenet' if d.startswith('imagenet') and d != 'imagenette' else 'tiny' if d == 'tinyimagenet' else 'cifar'
+    if d == 'imagefolder' or (d.startswith('imagenet') and d != 'imagenette'):
+        return 'imagenet'  # an ImageFolder tree is how ImageNet-1K is stored: its column is the ImageNet one
+    return 'tiny' if d == 'tinyimagenet' else 'cifar'
+
+
+def check_image_size(
+    cfg,  # an SRe2LConfig, DWAConfig or INFERConfig
+    data: ImageData,  # the real training set
+) -> ImageData:
+    "Raise a clear error unless `data`'s images have the size the configuration recovers (`cfg.im_size`; None: any)."
+    if cfg.im_size is not None and tuple(data.im_size) != (cfg.im_size, cfg.im_size):
+        h, w = data.im_size
+        raise ValueError(
+            f"im_size={cfg.im_size}: the preset recovers {cfg.im_size}x{cfg.im_size} images but {data.name!r} has "
+            f"{h}x{w}; load it at that size (load_dataset({data.name!r}, ..., im_size={cfg.im_size}); dc distill does "
+            f"so for an ImageFolder), or set im_size=None to recover at the data's size"
+        )
+    return data
 
 
 STUDENT_RECIPE_FIELDS = dict(  # config field -> `evaluate.Recipe` field of the student
@@ -157,8 +176,9 @@ class SRe2LConfig(DistillConfig):
     flip: bool = False  # random flip of the batch per step (official: Tiny-ImageNet / ImageNet, with the crop)
     crop: bool = False  # RandomResizedCrop every step (official: Tiny-ImageNet / ImageNet)
     batch: int = 100  # classes per recover batch (C > batch: several class-batches per ipc_id)
-    teacher: str | None = None  # path of a saved teacher (None: train one)
-    teacher_arch: str = 'ResNet18BN'  # architecture of a trained teacher
+    im_size: int | None = None  # image size the recovery is made for (ImageNet: 224; the data must have it); None: any
+    teacher: str | None = None  # a saved teacher file or 'torchvision:<arch>=<weights file>' (None: train one)
+    teacher_arch: str = 'ResNet18BN'  # architecture of a trained teacher (`models.NETWORKS` or 'torchvision:<arch>')
     teacher_width: int | None = None  # ConvNet width of a trained teacher
     teacher_epochs: int = 200  # epochs of a trained teacher
     teacher_lr: float = 0.05  # SGD lr of a trained teacher (cosine)
@@ -228,6 +248,8 @@ class SRe2LConfig(DistillConfig):
             crop=True,  # data_synthesis.py:56
             flip=True,  # data_synthesis.py:57
             batch=100,  # recover.sh
+            im_size=224,  # data_synthesis.py:40 (randn 224 x 224), :56 RandomResizedCrop(224); relabel.sh --input-size
+            teacher_arch='torchvision:resnet18',  # recover.sh --arch-name resnet18; data_synthesis.py:206 (pretrained)
             label_mode='per_crop',  # relabel.sh: FKD labels of 300 epochs of crops
             temperature=20.0,  # train_FKD.sh -T 20
             cutmix=1.0,  # relabel.sh --mix-type cutmix (utils_fkd.py: Beta(1, 1))
@@ -236,7 +258,8 @@ class SRe2LConfig(DistillConfig):
             **_ADAMW_COSINE,  # train_FKD.py:58-61, 157 and --cos
             source='official VILA-Lab/SRe2L SRe2L/recover/recover.sh, data_synthesis.py:55-64 (RandomResizedCrop + '
             'flip, jitter randint(0, 32)); relabel/relabel.sh (per-crop labels, 300 epochs, cutmix); '
-            'validate/train_FKD.sh (T = 20, batch 1024, AdamW 1e-3, wd 0.01, cosine)',
+            'validate/train_FKD.sh (T = 20, batch 1024, AdamW 1e-3, wd 0.01, cosine); 224 px, torchvision ResNet-18 '
+            '(data_synthesis.py:40, 206)',
         )
 
     @classmethod
@@ -253,6 +276,14 @@ class SRe2LConfig(DistillConfig):
             teacher_epochs=10,
             label_mode='static',
         )
+
+    def choices(self) -> dict:
+        "As `DistillConfig.choices`; a `teacher_arch` 'torchvision:<arch>' is checked against torchvision's models."
+        c = super().choices()
+        if isinstance(self.teacher_arch, str) and self.teacher_arch.startswith(TORCHVISION):
+            check_torchvision_arch(self.teacher_arch[len(TORCHVISION) :], 'teacher_arch')
+            c.pop('teacher_arch', None)
+        return c
 
     @classmethod
     def preset(cls, dataset: str, ipc: int, profile: str = DEFAULT_PROFILE) -> SRe2LConfig:
@@ -331,6 +362,8 @@ class DWAConfig(SRe2LConfig):
             crop=True,  # distillation_imgnet.py:124
             flip=True,  # distillation_imgnet.py:125
             batch=100,  # run_imgnet.sh
+            im_size=224,  # distillation_imgnet.py:69 Resize((224, 224)) of the real init, :124 RandomResizedCrop(224)
+            teacher_arch='torchvision:resnet18',  # run_imgnet.sh --arch-name resnet18; distillation_imgnet.py:212-214
             label_mode='online',  # validation_imgnet.py:215, teacher in eval mode (:204)
             temperature=20.0,  # run_imgnet.sh -T 20
             mixup=0.0,
@@ -342,7 +375,7 @@ class DWAConfig(SRe2LConfig):
             source='official AngusDujw/Diversity-Driven-Synthesis scripts/run_imgnet.sh; '
             'distillation/distillation_imgnet.py:123-132 (RandomResizedCrop + flip, jitter randint(0, 32)); '
             'validation/validation_imgnet.py:44-57, 82-83, 147, 215 (online teacher, cutmix, T = 20, AdamW 1e-3, '
-            'wd 0.01, cosine, batch 128)',
+            'wd 0.01, cosine, batch 128); 224 px, torchvision ResNet-18 (distillation_imgnet.py:69, 212-214)',
         )
 
     @classmethod
