@@ -10,7 +10,7 @@ import os
 import signal
 from pathlib import Path
 import torch
-from .core import get_device, library_version
+from .core import get_device, library_version, tune_cpu_allocator
 from .parallel import launched, setup, teardown, world
 from .options import PROFILES, DEFAULT_PROFILE
 from .evaluate import RECIPES
@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = f"{cmd} [rank {world()[0]} of {world()[1]}]"
     try:
         dev = get_device(args.device)  # a device that does not exist fails before anything else
+        tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
         if launched():  # under torchrun: join the process group, one GPU per local rank
             signal.signal(signal.SIGTERM, _stopped)
             args.device = str(setup(dev))

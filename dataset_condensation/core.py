@@ -27,10 +27,10 @@ _all_ += [ProfileNote, resolve_profile, json_value, MethodConfig]
 
 # %% auto #0
 __all__ = ['PRUNING_METHODS', 'DISTILLATION_METHODS', 'check_indices', 'require', 'set_seed', 'make_generator', 'get_device',
-           'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json', 'clean_stale_tmp', 'JSONCache',
-           'progress', 'library_version', 'provenance', 'check_choice', 'check_range', 'option_type', 'option_range',
-           'check_option', 'parse_option', 'PROFILES', 'DEFAULT_PROFILE', 'ProfileNote', 'resolve_profile',
-           'json_value', 'MethodConfig']
+           'tune_cpu_allocator', 'budget', 'by_budget', 'Registry', 'atomic_write', 'save_json', 'load_json',
+           'clean_stale_tmp', 'JSONCache', 'progress', 'library_version', 'provenance', 'check_choice', 'check_range',
+           'option_type', 'option_range', 'check_option', 'parse_option', 'PROFILES', 'DEFAULT_PROFILE', 'ProfileNote',
+           'resolve_profile', 'json_value', 'MethodConfig']
 
 # %% ../nbs/00_core.ipynb #263ecb5e
 def check_indices(
@@ -153,6 +153,28 @@ def get_device(
     ):
         raise ValueError(f"device={device!r} was requested but MPS is not available here; use device='cpu' or 'auto'")
     return dev
+
+# %% ../nbs/00_core.ipynb #6e39c989
+_ALLOCATOR = {}
+
+
+def tune_cpu_allocator(
+    keep_bytes: int = 2**30,  # freed memory kept by the process before glibc trims it (M_TRIM_THRESHOLD)
+) -> bool:
+    "Serve large CPU tensors from glibc's heap and keep freed memory (no page faults per iteration); True if applied."
+    if 'applied' in _ALLOCATOR:
+        return _ALLOCATOR['applied']
+    applied = False
+    if os.environ.get('DC_CPU_ALLOCATOR', 'tuned') != 'default' and sys.platform.startswith('linux'):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL('libc.so.6')
+            applied = bool(libc.mallopt(-4, 0)) and bool(libc.mallopt(-1, ctypes.c_int(keep_bytes)))
+        except (OSError, AttributeError):  # not glibc (musl, ...)
+            applied = False
+    _ALLOCATOR['applied'] = applied
+    return applied
 
 # %% ../nbs/00_core.ipynb #22572596
 def budget() -> str:

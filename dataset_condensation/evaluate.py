@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .core import check_indices, provenance, save_json, JSONCache
+from .core import check_indices, provenance, save_json, JSONCache, tune_cpu_allocator
 from .options import check_choice, check_range
 from .data import ImageData, sample_per_class, same_whitening, describe_whitening
 from .models import get_network
@@ -147,6 +147,7 @@ def evaluate_tensors(
     if len(y) and int(y.max()) >= test.n_classes:
         raise ValueError(f"labels go up to {int(y.max())} but the test set has {test.n_classes} classes")
     dev = test.x.device
+    tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
     x, y = x.to(dev), y.to(dev)
     if soft_labels is not None:
         soft_labels = soft_labels.to(dev)

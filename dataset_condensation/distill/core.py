@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from dataset_condensation.core import (
+    tune_cpu_allocator,
     DISTILLATION_METHODS,
 )
 from ..options import DEFAULT_PROFILE, PROFILES, MethodConfig, resolve_profile, check_choice
@@ -258,4 +259,5 @@ def distill(
     profile = resolve_profile(profile)
     cfg = method_config(method, data.name, ipc, profile, **overrides).check()
     check_zca_setting(cfg, data)
+    tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
     return entry['fn'](data, cfg, ckpt=ckpt, resume=resume, progress=progress, test=test)

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from ..core import save_json, load_json, atomic_write, provenance
 from ..options import check_choice, check_range
-from ..core import clean_stale_tmp
+from ..core import clean_stale_tmp, tune_cpu_allocator
 from ..parallel import map_items, broadcast, barrier, is_main
 from ..data import ImageData, same_whitening, describe_whitening
 from ..models import get_network, count_params, has_batchnorm
@@ -194,6 +194,7 @@ def train_experts(
 ) -> ExpertBuffer:
     "Train (or complete) a buffer of `n_experts` expert trajectories in `out`; return it loaded."
     check_range('n_experts', n_experts, 1)
+    tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
     spec = buffer_spec(data, **spec_kw)
     if (prepare_fn is None) != (spec['prepare'] is None):
         raise ValueError(

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 import torch
 from torch import Tensor
-from ..core import PRUNING_METHODS
+from ..core import PRUNING_METHODS, tune_cpu_allocator
 from dataset_condensation.options import (
     DEFAULT_PROFILE,
     PROFILES,
@@ -253,6 +253,7 @@ def prune(
         load_pruning_methods()
     entry = PRUNING_METHODS.entry(method)
     n_keep(keep, len(data))  # check keep, the seed and the options before any (possibly long) scoring run
+    tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
     rule = entry['rule'] if rule is None else check_choice('rule', rule, RULES)
     check_option('seed', seed, 'int')
     given = {}
