@@ -154,7 +154,7 @@ def get_device(
         raise ValueError(f"device={device!r} was requested but MPS is not available here; use device='cpu' or 'auto'")
     return dev
 
-# %% ../nbs/00_core.ipynb #6e39c989
+# %% ../nbs/00_core.ipynb #5fbf2be6
 _ALLOCATOR = {}
 
 

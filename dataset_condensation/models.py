@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from .options import check_choice, check_range
 
 # %% auto #0
-__all__ = ['NORMS', 'ACTIVATIONS', 'POOLINGS', 'NETWORKS', 'count_params', 'ConvNet', 'default_convnet_depth', 'MLP', 'LeNet',
-           'AlexNet', 'VGG11', 'ResNet18', 'get_network', 'bn_layers', 'has_batchnorm']
+__all__ = ['NORMS', 'ACTIVATIONS', 'POOLINGS', 'NETWORKS', 'count_params', 'AvgPool2x2', 'ConvNet', 'default_convnet_depth',
+           'MLP', 'LeNet', 'AlexNet', 'VGG11', 'ResNet18', 'get_network', 'bn_layers', 'has_batchnorm']
 
 # %% ../nbs/02_models.ipynb #54aa4ab6
 def _pair(im_size) -> tuple[int, int]:
@@ -66,9 +66,20 @@ def _act(act: str) -> nn.Module:
     ]()
 
 
+class AvgPool2x2(nn.Module):
+    """2×2 average pooling, stride 2 (`nn.AvgPool2d(2, 2)`, floor mode) as two strided additions: the same values up to
+    float rounding, several times faster on CPUs (see below)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :H, :W]
+        r = x[..., 0::2, :] + x[..., 1::2, :]
+        return (r[..., 0::2] + r[..., 1::2]) * 0.25
+
+
 def _pool(pooling: str) -> nn.Module | None:
     "The 2×2 pooling layer named `pooling` (None for 'none')."
-    return {'avgpooling': lambda: nn.AvgPool2d(2, 2), 'maxpooling': lambda: nn.MaxPool2d(2, 2), 'none': lambda: None}[
+    return {'avgpooling': AvgPool2x2, 'maxpooling': lambda: nn.MaxPool2d(2, 2), 'none': lambda: None}[
         check_choice('pooling', pooling, POOLINGS)
     ]()
 

@@ -17,6 +17,7 @@ from .core import register_distillation, method_config
 from .synset import SyntheticSet, check_ipc, init_synthetic
 from .loop import iteration_seed, distill_loop, history_summary
 from .distribution import DMConfig, distribution_loss, class_batches, _check_dm, _dm_network
+from .distribution import dm_batched
 from .gradient import DSAConfig, match_loss, freeze_bn, _check_gm_config, _train_on
 
 # %% auto #0
@@ -366,7 +367,7 @@ def _mdc_dm_step(data, b, images, labels, opt, mls):
         real = [data.x[ix] for ix in class_batches(data.y, b.batch_real, g, counts=counts)]
         seeds = [iteration_seed(b.seed, it, 100 + c) for c in range(C)] if b.dsa else None
         syn = _with_frozen(images.view(C, ipc, *shape), frozen)
-        er, es = _dm_embeddings(net.embed, real, syn, seeds, strategy, b.batched)
+        er, es = _dm_embeddings(net.embed, real, syn, seeds, strategy, dm_batched(b, data.device))
         loss = distribution_loss(er, es)
         extra = _subset_terms(mls_now, lambda x, cls: distribution_loss([er[c] for c in cls], [es[c][:x] for c in cls]))
         if extra is not None:
