@@ -16,6 +16,7 @@ from .data import ImageData, sample_per_class, same_whitening, describe_whitenin
 from .models import get_network
 from .augment import make_augment
 from .train import Callback, evaluate, fit, fit_many
+from .stream import is_stream, evaluate_stream
 from .optim import TrainConfig, train_config
 
 # %% auto #0
@@ -145,7 +146,7 @@ def evaluate_tensors(
         )
     if len(y) and int(y.max()) >= test.n_classes:
         raise ValueError(f"labels go up to {int(y.max())} but the test set has {test.n_classes} classes")
-    dev = test.x.device
+    dev = test.device
     x, y = x.to(dev), y.to(dev)
     if soft_labels is not None:
         soft_labels = soft_labels.to(dev)
@@ -156,14 +157,17 @@ def evaluate_tensors(
     kw = dict(augment=aug, soft_labels=soft_labels, progress=progress)
     if report == 'final':
         models = fit_many(mk, seeds, x, y, cfg, **kw)
-        accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
+        if is_stream(test):  # a streamed test split: every model in one pass over it
+            accs = [r['acc'] for r in evaluate_stream(models, test)]
+        else:
+            accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
     else:
         warnings.warn(
             "report='best' selects the best epoch on the test split: the number is optimistic and labelled 'best'"
         )
         accs = []
         for s in seeds:
-            cb = _TestEveryEpoch(test.x, test.y)
+            cb = _TestEveryEpoch(test, None) if is_stream(test) else _TestEveryEpoch(test.x, test.y)
             fit(mk(s), x, y, cfg.replace(seed=s), callbacks=[cb], **kw)
             accs.append(max(cb.accs))
     return EvalResult(

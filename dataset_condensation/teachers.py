@@ -17,6 +17,7 @@ from .data import ImageData
 from .models import get_network, bn_layers, has_batchnorm, NETWORKS
 from .augment import make_augment
 from .train import fit
+from .stream import images_of
 
 # %% auto #0
 __all__ = ['TEACHER_FORMAT', 'train_teacher', 'check_teacher', 'save_teacher', 'teacher_info', 'load_teacher', 'get_teacher',
@@ -31,7 +32,7 @@ def _arch_options(arch: str, width: int | None = None, depth: int | None = None)
 
 
 def train_teacher(
-    data: ImageData,  # the real training set (its device is used)
+    data: ImageData,  # the real training set (its device is used), in memory or streamed
     arch: str = 'ConvNetBN',  # a BatchNorm network from `models.NETWORKS`
     epochs: int = 20,  # training epochs
     seed: int = 0,  # initialisation, batch order and augmentation
@@ -46,7 +47,17 @@ def train_teacher(
     model = get_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     check_teacher(model, data, 'arch')
     aug = make_augment(augment, data.name)
-    fit(model, data.x, data.y, epochs=epochs, lr=lr, batch_size=batch_size, schedule='cosine', augment=aug, seed=seed)
+    fit(
+        model,
+        images_of(data),
+        data.y,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        schedule='cosine',
+        augment=aug,
+        seed=seed,
+    )
     model.teacher_spec = dict(arch=arch, arch_options=dict(arch_options))  # rebuilds it (online labels store it)
     return model.eval().requires_grad_(False)
 
