@@ -17,6 +17,7 @@ from .models import get_network
 from .augment import make_augment
 from .train import Callback, evaluate, fit, fit_many
 from .parallel import world, caching, map_items, item_key
+from .stream import is_stream, evaluate_stream
 from .optim import TrainConfig, train_config
 
 # %% auto #0
@@ -146,7 +147,7 @@ def evaluate_tensors(
         )
     if len(y) and int(y.max()) >= test.n_classes:
         raise ValueError(f"labels go up to {int(y.max())} but the test set has {test.n_classes} classes")
-    dev = test.x.device
+    dev = test.device
     tune_cpu_allocator()  # large CPU tensors reuse their pages (00_core)
     x, y = x.to(dev), y.to(dev)
     if soft_labels is not None:
@@ -157,8 +158,13 @@ def evaluate_tensors(
     cfg = rec.train_config(channels_last=channels_last)
     kw = dict(augment=aug, soft_labels=soft_labels, progress=progress)
 
+    def test_accs(models):  # the models' accuracies on the test split (a streamed split: all in one pass over it)
+        if is_stream(test):
+            return [r['acc'] for r in evaluate_stream(models, test)]
+        return [evaluate(m, test.x, test.y)['acc'] for m in models]
+
     def best(s):  # the best epoch's test accuracy of model s
-        cb = _TestEveryEpoch(test.x, test.y)
+        cb = _TestEveryEpoch(test, None) if is_stream(test) else _TestEveryEpoch(test.x, test.y)
         fit(mk(s), x, y, cfg.replace(seed=s), callbacks=[cb], **kw)
         return max(cb.accs)
 
@@ -167,15 +173,14 @@ def evaluate_tensors(
             "report='best' selects the best epoch on the test split: the number is optimistic and labelled 'best'"
         )
     if world()[1] > 1 or caching():  # one model per item, shared over torchrun's ranks / kept for --resume
-        final = lambda s: evaluate(fit_many(mk, [s], x, y, cfg, **kw)[0], test.x, test.y)['acc']
+        final = lambda s: test_accs(fit_many(mk, [s], x, y, cfg, **kw))[0]
         what = dict(n=len(x), x=float(x.double().sum()), y=int(y.sum()), arch=arch, opts=arch_opts, recipe=asdict(rec))
         what['soft'] = None if soft_labels is None else float(soft_labels.double().sum())
         accs = map_items(
             final if report == 'final' else best, seeds, key=item_key(f'eval-{report}', seeds=seeds, **what)
         )
     elif report == 'final':
-        models = fit_many(mk, seeds, x, y, cfg, **kw)
-        accs = [evaluate(m, test.x, test.y)['acc'] for m in models]
+        accs = test_accs(fit_many(mk, seeds, x, y, cfg, **kw))
     else:
         accs = [best(s) for s in seeds]
     return EvalResult(

@@ -17,8 +17,8 @@ from .core import require
 from .options import check_choice
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MEDMNIST_2D', 'safe_unpickle', 'read_mnist_idx', 'read_cifar', 'read_svhn', 'read_image_folder',
-           'read_tiny_imagenet', 'read_medmnist', 'download']
+__all__ = ['IMAGE_EXTENSIONS', 'MEDMNIST_2D', 'safe_unpickle', 'read_mnist_idx', 'read_cifar', 'read_svhn', 'read_image',
+           'list_image_folder', 'read_image_folder', 'read_tiny_imagenet', 'read_medmnist', 'download']
 
 # %% ../nbs/01a_files.ipynb #a9b1255c
 def _numpy_core():
@@ -275,16 +275,25 @@ def _image_size(im_size) -> tuple[int, int] | None:
     return int(hw[0]), int(hw[1])
 
 
+def read_image(
+    path: str | Path,  # an image file
+    im_size: int | tuple | None = None,  # resize to this size (int: square; (height, width)); None: keep the size
+) -> np.ndarray:
+    "One image file as RGB, uint8 `[H, W, 3]`, resized (PIL bilinear) to `im_size` when given."
+    hw = _image_size(im_size)
+    with Image.open(path) as im:
+        im = im.convert('RGB')
+        if hw is not None and im.size != (hw[1], hw[0]):
+            im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
+        return np.asarray(im)
+
+
 def _load_images(paths: list[Path], im_size=None) -> np.ndarray:
     "Load `paths` as RGB into one uint8 array `[N, H, W, 3]`, resized (bilinear) to `im_size` when given."
     hw = _image_size(im_size)
     out = None
     for i, p in enumerate(paths):
-        with Image.open(p) as im:
-            im = im.convert('RGB')
-            if hw is not None and im.size != (hw[1], hw[0]):
-                im = im.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
-            a = np.asarray(im)
+        a = read_image(p, hw)
         if out is None:
             out = np.empty((len(paths), *a.shape), np.uint8)
         elif a.shape != out.shape[1:]:
@@ -296,16 +305,12 @@ def _load_images(paths: list[Path], im_size=None) -> np.ndarray:
     return out if out is not None else np.empty((0, *(hw or (0, 0)), 3), np.uint8)
 
 # %% ../nbs/01a_files.ipynb #76bea70c
-def read_image_folder(
+def list_image_folder(
     root: str | Path,  # the folder holding one sub-folder of images per class
-    im_size: int
-    | tuple
-    | None = None,  # resize every image to this size (int: square; (height, width)); None: keep sizes, which must agree
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Read an `ImageFolder` tree `root/<class>/<image>`: images uint8 `[N, H, W, 3]`, labels int64 `[N]`, class names
-    (sorted)."""
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """The image files of an `ImageFolder` tree `root/<class>/<image>` in reading order, their labels int64 `[N]` and
+    the class names (sorted)."""
     root = Path(root)
-    _image_size(im_size)
     if not root.is_dir():
         raise FileNotFoundError(f"root={str(root)!r} is not a folder; expected the layout root/<class>/<image>")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
@@ -320,7 +325,20 @@ def read_image_folder(
             )
         paths += ps
         labels += [c] * len(ps)
-    return _load_images(paths, im_size), np.array(labels, np.int64), classes
+    return paths, np.array(labels, np.int64), classes
+
+
+def read_image_folder(
+    root: str | Path,  # the folder holding one sub-folder of images per class
+    im_size: int
+    | tuple
+    | None = None,  # resize every image to this size (int: square; (height, width)); None: keep sizes, which must agree
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read an `ImageFolder` tree `root/<class>/<image>`: images uint8 `[N, H, W, 3]`, labels int64 `[N]`, class names
+    (sorted)."""
+    _image_size(im_size)
+    paths, labels, classes = list_image_folder(root)
+    return _load_images(paths, im_size), labels, classes
 
 # %% ../nbs/01a_files.ipynb #ceb347d4
 def read_tiny_imagenet(

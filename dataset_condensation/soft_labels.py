@@ -18,6 +18,7 @@ from .models import get_network
 from functools import partial
 from .augment import make_augment, AUGMENTATIONS, dsa_strategy_for, DSA_STRATEGY
 from .train import Callback, fit, evaluate
+from .stream import is_stream, predict
 from .evaluate import EvalResult, get_recipe, evaluate_tensors
 
 # The teachers live in `teachers` (26a_teachers); their names stay importable from here (older code imports them from
@@ -92,7 +93,11 @@ def soft_labels_static(
     for t in teachers:
         was = t.training
         t.eval()
-        out = out + torch.cat([t(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]).float()
+        if is_stream(images):  # a streamed set: the teacher's logits in dataset order
+            logits = predict(t, images, batch_size)
+        else:
+            logits = torch.cat([t(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        out = out + logits.float()
         t.train(was)
     return out / len(teachers)
 

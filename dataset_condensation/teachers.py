@@ -20,6 +20,7 @@ from .datasets import IMAGENET_MEAN_STD
 from .models import get_network, bn_layers, has_batchnorm, NETWORKS
 from .augment import make_augment
 from .train import fit
+from .stream import images_of
 
 # %% auto #0
 __all__ = ['TORCHVISION', 'TEACHER_FORMAT', 'torchvision_archs', 'check_torchvision_arch', 'torchvision_network',
@@ -97,7 +98,7 @@ def _arch_options(arch: str, width: int | None = None, depth: int | None = None)
 
 
 def train_teacher(
-    data: ImageData,  # the real training set (its device is used)
+    data: ImageData,  # the real training set (its device is used), in memory or streamed
     arch: str = 'ConvNetBN',  # a BatchNorm network from `models.NETWORKS`, or 'torchvision:<arch>'
     epochs: int = 20,  # training epochs
     seed: int = 0,  # initialisation, batch order and augmentation
@@ -112,7 +113,17 @@ def train_teacher(
     model = teacher_network(arch, data.channels, data.n_classes, data.im_size, seed=seed, **arch_options)
     check_teacher(model, data, 'arch')
     aug = make_augment(augment, data.name)
-    fit(model, data.x, data.y, epochs=epochs, lr=lr, batch_size=batch_size, schedule='cosine', augment=aug, seed=seed)
+    fit(
+        model,
+        images_of(data),
+        data.y,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        schedule='cosine',
+        augment=aug,
+        seed=seed,
+    )
     model.teacher_spec = dict(arch=arch, arch_options=dict(arch_options))  # rebuilds it (online labels store it)
     return model.eval().requires_grad_(False)
 

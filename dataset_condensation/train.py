@@ -18,6 +18,7 @@ from .models import has_batchnorm
 from .optim import SCHEDULES, lr_at, per_sample_loss, OPTIMIZERS, TrainConfig, train_config
 from .optim import make_optimizer, STEPS, sgd_step, step_options, check_step_options
 from .optim import gsam_direction, gsam_step
+from .stream import is_stream, loader, evaluate_stream
 
 # The schedules, losses, recipe and optimiser steps live in `optim` (04a), which imports nothing from `train`;
 # `fit` uses them, and their names stay importable from here.
@@ -97,7 +98,9 @@ class StopAfter(Callback):
 
 # %% ../nbs/04_train.ipynb #0c3c4c11
 def _check_data(x, y, soft_labels):
-    if x.ndim != 4:
+    if y is None:
+        raise ValueError("y=None: give the labels [N] (only a streamed x carries its own)")
+    if not is_stream(x) and x.ndim != 4:
         raise ValueError(f"x must have shape [N, C, H, W]; got {tuple(x.shape)}")
     if y.shape != (len(x),):
         raise ValueError(f"y must have shape [N] = [{len(x)}]; got {tuple(y.shape)}")
@@ -120,10 +123,29 @@ def epoch_batches(
     return perms.split(batch_size, dim=1)
 
 
+def _batches(x, y, dev) -> Callable:
+    "`fit`'s source: a function of the `Run` yielding an epoch's (indices, images, labels) in `epoch_batches` order."
+    if not is_stream(x):
+
+        def epoch(run):
+            for idx in epoch_batches(run.n, run.cfg.batch_size, run.g_perm, dev):
+                yield idx, x[idx], y[idx]
+
+        return epoch
+    ld = loader(x, batches=[])  # one loader (and one pool of workers) for the whole run
+
+    def epoch(run):
+        ld.batch_sampler.batches = list(epoch_batches(run.n, run.cfg.batch_size, run.g_perm, 'cpu'))
+        for xb, _, idx in ld:
+            yield idx, xb, y[idx]
+
+    return epoch
+
+
 def fit(
     model: nn.Module,  # the network to train (moved to x's device)
-    x: Tensor,  # training images [N, C, H, W], on the device
-    y: Tensor,  # hard labels [N]
+    x: Tensor,  # training images [N, C, H, W], on the device; or a stream (`stream.ImageFolderStream`)
+    y: Tensor | None = None,  # hard labels [N] (None: a stream's own labels)
     cfg: TrainConfig | None = None,  # the recipe (None: `TrainConfig()`); `options` change its fields
     *,
     augment: Callable | None = None,  # augment(x, generator) -> x, per batch
@@ -138,6 +160,8 @@ def fit(
 ) -> dict:
     "Train `model` in place; return the per-epoch mean training loss and learning rate."
     cfg = train_config(cfg, **options)
+    if is_stream(x):
+        y = (x.y if y is None else y).to(x.device)
     _check_data(x, y, soft_labels)
     update = STEPS.get(step)
     step_options = check_step_options(step, step_options)
@@ -149,12 +173,13 @@ def fit(
     generators = generators or (make_generator(cfg.seed), make_generator(cfg.seed + 1, dev))
     run = Run(model, x, y, cfg, opt, soft_labels, callbacks, generators)
     run('before_fit')
+    batches = _batches(x, y, dev)
     totals = []  # per-epoch loss sums, kept on the device: one host sync per `fit`, not one per epoch
     for ep in _progress(range(cfg.epochs), desc='epochs', enable=progress):
         run.epoch = ep
         total = torch.zeros((), device=dev)
-        for idx in epoch_batches(run.n, cfg.batch_size, run.g_perm, dev):
-            run.idx, run.xb, run.yb = idx, x[idx], y[idx]
+        for idx, xb, yb in batches(run):
+            run.idx, run.xb, run.yb = idx, xb, yb
             run.target = None if soft_labels is None else soft_labels[idx].float()
             if augment is not None:
                 run.xb = augment(run.xb, run.g_aug)
@@ -190,11 +215,16 @@ def fit(
 @torch.no_grad()
 def evaluate(
     model: nn.Module,  # the network
-    x: Tensor,  # images [N, C, H, W]
-    y: Tensor,  # labels [N]
+    x: Tensor,  # images [N, C, H, W]; or a stream
+    y: Tensor | None = None,  # labels [N] (None: a stream's own)
     batch_size: int = 1024,  # evaluation batch size
+    shard: bool | None = None,  # a stream under torchrun: split it over the ranks (see `stream.split_over_ranks`)
 ) -> dict:
     "Accuracy (fraction correct) and mean cross-entropy of `model` on (x, y)."
+    if is_stream(x):
+        return evaluate_stream(model, x, batch_size, shard, labels=y)
+    if y is None:
+        raise ValueError("y=None: give the labels [N] (only a streamed x carries its own)")
     was = model.training
     model.eval()
     correct = torch.zeros((), device=x.device)
@@ -247,8 +277,8 @@ def _stacked_fit(models, x, y, cfg, seeds, augment, soft_labels, progress):
 def fit_many(
     make_model: Callable[[int], nn.Module],  # builds a fresh model from a seed, e.g. lambda s: get_network(..., seed=s)
     seeds: Sequence[int],  # one seed per model: its initialisation, batch order and augmentation
-    x: Tensor,  # training images [N, C, H, W], on the device
-    y: Tensor,  # labels [N]
+    x: Tensor,  # training images [N, C, H, W], on the device; or a stream (trained one model after another)
+    y: Tensor | None = None,  # labels [N] (None: a stream's own)
     cfg: TrainConfig | None = None,  # the recipe (its seed is replaced by each model's); `options` change its fields
     *,
     augment: Callable | None = None,  # augment(x, generator) -> x, per batch
@@ -259,8 +289,13 @@ def fit_many(
 ) -> list[nn.Module]:
     "Train one fresh model per seed on (x, y); returns the trained models (same result as `fit` per seed)."
     cfg = train_config(cfg, **options)
-    _check_data(x, y, soft_labels)
     check_choice('backend', backend, ['auto', 'vmap', 'loop'])
+    if is_stream(x):
+        if backend == 'vmap':
+            raise ValueError("backend='vmap' indexes tensors in memory; a streamed x trains with backend='loop'")
+        backend = 'loop'
+        y = (x.y if y is None else y).to(x.device)
+    _check_data(x, y, soft_labels)
     if len(seeds) < 1:
         raise ValueError("seeds must hold at least one seed")
     models = [make_model(s) for s in seeds]

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from ..data import ImageData
 from ..train import Callback, StopAfter, fit
+from ..stream import images_of
 from ..optim import TrainConfig, train_config
 from ..parallel import map_items, item_key
 
@@ -147,14 +148,14 @@ def record_dynamics(
         stop = [] if stop_after is None else [StopAfter(stop_after)]
         fit(
             model,
-            data.x,
+            images_of(data),
             data.y,
             cfg,
             augment=make_augment(augment, data.name),
             callbacks=[td, *stop],
             progress=progress,
         )
-    td.model = model.to(data.x.device).eval()
+    td.model = model.to(data.device).eval()
     td.config = dict(arch=arch, augment=augment, **asdict(cfg), **arch_options)
     td.config['milestones'] = list(cfg.milestones)
     if stop_after is not None:

@@ -11,6 +11,7 @@ from torch.func import functional_call, vmap, grad
 from dataclasses import dataclass
 from ..options import DEFAULT_PROFILE, PROFILES, check_choice, check_range
 from ..data import ImageData
+from ..stream import is_stream, images_of, predict
 from .dynamics import PRUNING_RECIPE, record_runs, TrainingDynamics
 from .core import TrainedScorerConfig, register_pruning
 
@@ -138,6 +139,8 @@ def predict_probs(
     batch_size: int = 1024,
 ) -> Tensor:
     "Softmax probabilities [N, C] of `model` on `x` (eval mode, no augmentation), float32."
+    if is_stream(x):  # a streamed set: its logits in dataset order, then the softmax
+        return F.softmax(predict(model, x, batch_size), 1)
     was = model.training
     model.eval()
     p = torch.cat([F.softmax(model(x[i : i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
@@ -311,7 +314,7 @@ def el2n(
             models = checkpoints(data, epoch, run_seeds(seed, runs), **train_options)
         else:
             models = _check_models(models)
-        return torch.stack([el2n_scores(predict_probs(m, data.x), data.y, ord) for m in models]).mean(0)
+        return torch.stack([el2n_scores(predict_probs(m, images_of(data)), data.y, ord) for m in models]).mean(0)
     if models is not None:
         raise ValueError(f"models= gives offline scores; mode={mode!r} reads recorded dynamics")
     if dynamics is None:
