@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         '--joint', action='store_true', help='seqmatch sets: train on the whole set at once instead of sequentially'
     )
+    p.add_argument(
+        '--stream',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="image folders: stream the test split from disk (default: when it would exceed $DC_STREAM_BYTES, 4 GiB, "
+        "in memory)",
+    )
     p.add_argument('--out', help='folder for metrics.json (default: the input folder)')
     _force(p, 'a metrics.json')
     _resume(p, 'models')

@@ -17,6 +17,7 @@ from .data import load_dataset
 from .datasets import DATASETS, IMAGENET_MEAN_STD
 from .evaluate import evaluate_subset
 from .parallel import is_main, item_cache
+from .stream import STREAMABLE, open_dataset, estimate_bytes, stream_threshold
 
 # %% auto #0
 __all__ = ['table', 'cmd_datasets', 'check_out', 'resumable', 'parse_keep', 'split_sets', 'parse_sets', 'cmd_eval', 'cmd_demo',
@@ -224,7 +225,14 @@ def cmd_eval(args) -> int:
     zca = args.synset is not None and bool(syn.meta.get('zca'))  # a whitened set: its test data whitened alike
     tv = args.synset is not None and [syn.meta.get('mean'), syn.meta.get('std')] == list(map(list, IMAGENET_MEAN_STD))
     opts = dict(mean_std='imagenet') if tv else {}  # a set made for a torchvision teacher: ImageNet's normalisation
-    te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca, **opts)
+    streamed = args.stream  # an image folder's test split: --stream, or by size (01c_stream, $DC_STREAM_BYTES)
+    if streamed is None and args.dataset in STREAMABLE and args.root is not None and not zca:
+        streamed = estimate_bytes(args.root, 'test') > stream_threshold()
+    if streamed:
+        ms = dict(zip(('mean', 'std'), IMAGENET_MEAN_STD)) if tv else {}
+        te = open_dataset(args.dataset, 'test', root=args.root, device=dev, stream=True, **ms)
+    else:
+        te = load_dataset(args.dataset, 'test', root=args.root, device=dev, zca=zca, **opts)
     kw = dict(n_models=args.n_models, seed=args.seed, report=args.report, progress=args.progress)
     kw.update({k: getattr(args, k) for k in ('arch', 'epochs', 'width') if getattr(args, k) is not None})
     with resumable(args, out):  # finished models kept in <out>/.items (--resume); one model per rank under torchrun

@@ -142,3 +142,23 @@ def test_protocol_on_a_split_test_set(tree, ranks):
     one = evaluate_tensors(mem.x[::10], mem.y[::10], val, n_models=2, epochs=2, width=8).accs
     for r in ranks:
         assert r['protocol'] == one
+
+
+def test_dc_eval_streams_the_test_split(tmp_path):
+    "`dc eval --stream` on an ImageFolder tree gives the accuracies of the in-memory evaluation (same seeds)."
+    root = tmp_path / 'tree'
+    save_image_folder(load_dataset('mnist5k', normalize=False), root, 'train', per_class=40, classes=[0, 1, 2])
+    save_image_folder(load_dataset('mnist5k', 'test', normalize=False), root, 'test', per_class=20, classes=[0, 1, 2])
+    env = dict(os.environ, OMP_NUM_THREADS='1', DC_PROGRESS='0')
+    dc = [sys.executable, '-m', 'dataset_condensation.cli']
+    common = ['--dataset', 'imagefolder', '--root', str(root)]
+    run = lambda a: subprocess.run(dc + a, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    p = run(['prune', *common, '--method', 'random', '--keep', '0.5', '--out', 'c'])
+    assert p.returncode == 0, p.stderr
+    accs = {}
+    for flag in ('--stream', '--no-stream'):
+        out = f'm{flag}'
+        p = run(['eval', *common, '--coreset', 'c', '--n-models', '2', '--epochs', '3', flag, '--out', out])
+        assert p.returncode == 0, p.stderr
+        accs[flag] = json.loads((tmp_path / out / 'metrics.json').read_text())['accs']
+    assert accs['--stream'] == accs['--no-stream'] and len(accs['--stream']) == 2
