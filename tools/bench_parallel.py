@@ -56,6 +56,7 @@ def main():
     P = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     P.add_argument('--dataset', default='mnist5k')
     P.add_argument('--repeats', type=int, default=1)
+    P.add_argument('--commands', nargs='+', default=['experts', 'prune', 'eval', 'distill'], help='which rows to time')
     a = P.parse_args()
     d = a.dataset
     jobs = [
@@ -76,7 +77,7 @@ def main():
         t = ['distill', '--dataset', d, '--method', 'sre2l', '--ipc', '1', '--iterations', '1', '--train-teacher']
         run(t + ['--out', 'teacher'], tmp, 1)
         teacher = next((tmp / 'teacher' / 'teachers').glob('*.safetensors'))
-        for kind, label, args in jobs:
+        for kind, label, args in [j for j in jobs if j[0] in a.commands]:
             args = [s.format(coreset=tmp / 'coreset', teacher=teacher) for s in args]
             secs = {1: [], 2: []}
             for r in range(a.repeats):
