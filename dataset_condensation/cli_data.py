@@ -93,8 +93,13 @@ def resumable(
     if not args.resume and is_main() and folder.exists():
         shutil.rmtree(folder)
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}
-    with item_cache(folder, settings):
-        yield folder
+    try:
+        with item_cache(folder, settings):
+            yield folder
+    except BaseException:  # keep finished items for --resume; a cache with none is not left behind
+        if is_main() and not any(folder.glob('*.pt')):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     if is_main():
         shutil.rmtree(folder, ignore_errors=True)
 
