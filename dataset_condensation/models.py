@@ -66,15 +66,55 @@ def _act(act: str) -> nn.Module:
     ]()
 
 
+def _pool2x2(x: torch.Tensor) -> torch.Tensor:
+    "2×2 average pooling, stride 2, floor mode, as two strided additions over the even-sized top-left part of x."
+    H, W = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :H, :W]
+    r = x[..., 0::2, :] + x[..., 1::2, :]
+    return (r[..., 0::2] + r[..., 1::2]) * 0.25
+
+
+def _unpool2x2(
+    g: torch.Tensor,  # gradient of the pooled map [..., h, w]
+    H: int,  # height of the input map (2h or 2h + 1)
+    W: int,  # width of the input map
+) -> torch.Tensor:
+    "The pooling's backward: each gradient times 1/4, spread over its 2×2 window (zeros on a dropped odd row/column)."
+    lead, (h, w) = g.shape[:-2], g.shape[-2:]
+    out = (g * 0.25).unsqueeze(-1).unsqueeze(-3).expand(*lead, h, 2, w, 2).reshape(*lead, 2 * h, 2 * w)
+    if (H, W) != (2 * h, 2 * w):
+        out = F.pad(out, (0, W - 2 * w, 0, H - 2 * h))
+    return out
+
+
+class _AvgPool2x2Fn(torch.autograd.Function):
+    "`_pool2x2` with its backward written out (differentiable, so double backward works), forward-mode and vmap rules."
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return _pool2x2(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.hw = tuple(inputs[0].shape[-2:])
+
+    @staticmethod
+    def backward(ctx, g):
+        return _unpool2x2(g, *ctx.hw)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return _pool2x2(t)  # the pooling is linear: its tangent is the pooled tangent
+
+
 class AvgPool2x2(nn.Module):
-    """2×2 average pooling, stride 2 (`nn.AvgPool2d(2, 2)`, floor mode) as two strided additions: the same values up to
-    float rounding, several times faster on CPUs (see below)."""
+    """2×2 average pooling, stride 2 (`nn.AvgPool2d(2, 2)`, floor mode) as two strided additions with a written-out
+    backward: the same values up to float rounding, several times faster on CPUs (see below)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-        x = x[..., :H, :W]
-        r = x[..., 0::2, :] + x[..., 1::2, :]
-        return (r[..., 0::2] + r[..., 1::2]) * 0.25
+        return _AvgPool2x2Fn.apply(x)
 
 
 def _pool(pooling: str) -> nn.Module | None:
