@@ -49,7 +49,7 @@ def test_measure_interleaves_and_differences(tmp_path):
         per = {'official': 2.0, 'ours': 1.0}[argv[0]] * (1.5 if env else 1.0)
         return 10.0 + per * argv[1]  # the start-up (10 s) cancels
 
-    a = SimpleNamespace(counts={'dm': (2, 5)}, repeats=2, allocator_default=True)
+    a = SimpleNamespace(counts={'dm': (2, 5)}, repeats=2, allocator_default=True, device='cpu')
     res = bp.measure(a, fake_specs(), run, tmp_path)
     assert res['dm']['official'] == pytest.approx([2.0, 2.0])
     assert res['dm']['ours'] == pytest.approx([1.0, 1.0])
@@ -63,6 +63,7 @@ def test_measure_interleaves_and_differences(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith('| dm |'))
     assert '**2.00x**' in row and '**1.33x**' in row, row
     assert '| width | 128 | 128 | 64 **(differs)** |' in text and '| lr_img | 1.0 | 1.0 | 1.0 |' in text
+    assert text.startswith('Seconds per it on the CPU, 2 interleaved repeat(s)'), text.splitlines()[0]
     assert 'DC_CPU_ALLOCATOR=default' in text and '`bash tools/bench_peers.sh --peers P`' in text
 
 
