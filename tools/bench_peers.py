@@ -223,6 +223,12 @@ def _model_rows(off: dict, cfg) -> list:
     ]
 
 
+def _flag(off: dict, cfg, name: str, field: str | None = None) -> tuple:
+    "The row of an official flag `--name` run with our config's value (`field`, default `name`) on both sides."
+    v = getattr(cfg, field or name)
+    return (f'--{name}', off[name], v, v)
+
+
 def _official_args(rows: list, skip=()) -> list:
     "`--name value` for every compared field the official script takes as a flag (rows named `--name`)."
     return [x for name, _, run, _ in rows if name.startswith('--') and name not in skip for x in (name, run)]
@@ -243,9 +249,9 @@ def spec_dm(a, data: Path) -> dict:
     strategy = (cfg.dsa_strategy or dsa_strategy_for(DATASET)) if cfg.dsa else 'none'
     rows = [
         ('--ipc', off['ipc'], IPC, cfg.ipc),
-        ('--init', off['init'], cfg.init, cfg.init),
-        ('--lr_img', off['lr_img'], cfg.lr_img, cfg.lr_img),
-        ('--batch_real', off['batch_real'], cfg.batch_real, cfg.batch_real),
+        _flag(off, cfg, 'init'),
+        _flag(off, cfg, 'lr_img'),
+        _flag(off, cfg, 'batch_real'),
         ('--dsa_strategy', off['dsa_strategy'], strategy, strategy),
         ('image momentum', 0.5, 0.5, cfg.momentum_img),
     ] + _model_rows(off, cfg)
@@ -283,12 +289,12 @@ def spec_gm(a, data: Path, method: str) -> dict:
         ('--method', off['method'], method.upper(), method.upper()),
         ('--ipc', off['ipc'], IPC, cfg.ipc),
         ('outer / inner loops', f'{loops} (get_loops, IPC 10)', f'{outer} / {inner}', f'{outer} / {inner}'),
-        ('--init', off['init'], cfg.init, cfg.init),
-        ('--lr_img', off['lr_img'], cfg.lr_img, cfg.lr_img),
-        ('--lr_net', off['lr_net'], cfg.lr_net, cfg.lr_net),
-        ('--batch_real', off['batch_real'], cfg.batch_real, cfg.batch_real),
-        ('--batch_train', off['batch_train'], cfg.batch_train, cfg.batch_train),
-        ('--dis_metric', off['dis_metric'], cfg.dis_metric, cfg.dis_metric),
+        _flag(off, cfg, 'init'),
+        _flag(off, cfg, 'lr_img'),
+        _flag(off, cfg, 'lr_net'),
+        _flag(off, cfg, 'batch_real'),
+        _flag(off, cfg, 'batch_train'),
+        _flag(off, cfg, 'dis_metric'),
         ('image momentum', 0.5, 0.5, cfg.momentum_img),
     ]
     strategy = cfg.dsa_strategy or dsa_strategy_for(DATASET)
@@ -328,14 +334,14 @@ def spec_mtt(a, data: Path) -> dict:
     strategy = cfg.dsa_strategy or dsa_strategy_for(DATASET)
     rows = [
         ('--ipc', off['ipc'], IPC, cfg.ipc),
-        ('--syn_steps', off['syn_steps'], cfg.syn_steps, cfg.syn_steps),
-        ('--expert_epochs', off['expert_epochs'], cfg.expert_epochs, cfg.expert_epochs),
-        ('--max_start_epoch', off['max_start_epoch'], cfg.max_start_epoch, cfg.max_start_epoch),
-        ('--lr_img', off['lr_img'], cfg.lr_img, cfg.lr_img),
-        ('--lr_lr', off['lr_lr'], cfg.lr_lr, cfg.lr_lr),
-        ('--lr_teacher', off['lr_teacher'], cfg.lr_teacher, cfg.lr_teacher),
-        ('--batch_syn', off['batch_syn'], cfg.batch_syn, cfg.batch_syn),
-        ('--pix_init', off['pix_init'], cfg.init, cfg.init),
+        _flag(off, cfg, 'syn_steps'),
+        _flag(off, cfg, 'expert_epochs'),
+        _flag(off, cfg, 'max_start_epoch'),
+        _flag(off, cfg, 'lr_img'),
+        _flag(off, cfg, 'lr_lr'),
+        _flag(off, cfg, 'lr_teacher'),
+        _flag(off, cfg, 'batch_syn'),
+        _flag(off, cfg, 'pix_init', 'init'),
         ('--dsa_strategy', off['dsa_strategy'], strategy, strategy),
         ('ZCA', False, False, cfg.zca),
         ('image / lr momentum', 0.5, 0.5, cfg.momentum),
