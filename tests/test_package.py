@@ -224,6 +224,18 @@ def test_readme_in_sync_and_names_ci_command():
     assert r.returncode == 0, r.stderr
 
 
+def test_readme_soft_label_table_refuses_a_cell_from_before_the_presets(monkeypatch):
+    sys.path.insert(0, str(ROOT / 'tools'))
+    import readme_tables
+
+    res = readme_tables._load('distillation/distillation_benchmark.json')
+    assert '| animal_mnist IPC 50 |' in readme_tables.soft_labels()  # every committed cell has the official presets
+    del res['animal_mnist']['table']['infer']['50']['config']['jitter_range']  # as a cell made before them
+    monkeypatch.setattr(readme_tables, '_load', lambda rel: res)
+    with pytest.raises(ValueError, match='animal_mnist infer IPC 50: the cell was distilled before'):
+        readme_tables.soft_labels()
+
+
 def test_prune_then_eval_end_to_end(tmp_path):
     r = dc(
         'prune',

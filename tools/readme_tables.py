@@ -123,10 +123,14 @@ def distillation() -> str:
 SOFT = [('SRe2L', 'sre2l'), ('DWA', 'dwa'), ('INFER', 'infer')]
 
 
-def _previous_presets(cell: dict) -> str:
-    """' †' for a soft-label cell distilled before the presets took the official recovery jitter and logit mixing (its
-    stored configuration has no `jitter_range`), else ''."""
-    return '' if 'jitter_range' in (cell.get('config') or {}) else ' †'
+def _check_presets(cell: dict, where: str) -> None:
+    """Refuse a soft-label cell distilled before the presets took the official recovery jitter and logit mixing (its
+    stored configuration has no `jitter_range`): one table must not mix the two."""
+    if 'jitter_range' not in (cell.get('config') or {}):
+        raise ValueError(
+            f"{where}: the cell was distilled before the official soft-label presets (its config has no jitter_range); "
+            f"re-run it (29_distillation_benchmark's results cell under DC_FULL=1) before the README can show it"
+        )
 
 
 def soft_labels() -> str:
@@ -135,14 +139,13 @@ def soft_labels() -> str:
     for ds in ('mnist5k', 'animal_mnist'):
         table = res[ds]['table']
         for k in ('10', '50'):
-            old = {m: _previous_presets(table[m][k]) for _, m in SOFT}
-            main = [
-                f"{_pm(table[m][k])} ({100 * table[f'{m} (hard labels)'][k]['acc_mean']:.1f}){old[m]}" for _, m in SOFT
-            ]
+            for _, m in SOFT:
+                _check_presets(table[m][k], f'{ds} {m} IPC {k}')
+            main = [f"{_pm(table[m][k])} ({100 * table[f'{m} (hard labels)'][k]['acc_mean']:.1f})" for _, m in SOFT]
             rows.append([f'{ds} IPC {k}'] + main + [_pm(table['random real'][k])])
             rows.append(
                 ["random real with the method's labels"]
-                + [_pm(table[f'random real ({m} labels)'][k]) + old[m] for _, m in SOFT]
+                + [_pm(table[f'random real ({m} labels)'][k]) for _, m in SOFT]
                 + ['']
             )
             equal = {m: table.get(f'random real ({m} labels, equal steps)', {}).get(k) for _, m in SOFT}
