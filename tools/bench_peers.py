@@ -223,10 +223,11 @@ def _model_rows(off: dict, cfg) -> list:
     ]
 
 
-def _flag(off: dict, cfg, name: str, field: str | None = None) -> tuple:
-    "The row of an official flag `--name` run with our config's value (`field`, default `name`) on both sides."
-    v = getattr(cfg, field or name)
-    return (f'--{name}', off[name], v, v)
+def _flags(off: dict, cfg, *names: str, **renamed: str) -> list:
+    """The rows of official flags `--name` run with our config's value on both sides: `names` read the field of the
+    same name, `renamed` (flag=field) another one; in that order."""
+    pairs = [(n, n) for n in names] + list(renamed.items())
+    return [(f'--{n}', off[n], getattr(cfg, f), getattr(cfg, f)) for n, f in pairs]
 
 
 def _official_args(rows: list, skip=()) -> list:
@@ -249,9 +250,7 @@ def spec_dm(a, data: Path) -> dict:
     strategy = (cfg.dsa_strategy or dsa_strategy_for(DATASET)) if cfg.dsa else 'none'
     rows = [
         ('--ipc', off['ipc'], IPC, cfg.ipc),
-        _flag(off, cfg, 'init'),
-        _flag(off, cfg, 'lr_img'),
-        _flag(off, cfg, 'batch_real'),
+        *_flags(off, cfg, 'init', 'lr_img', 'batch_real'),
         ('--dsa_strategy', off['dsa_strategy'], strategy, strategy),
         ('image momentum', 0.5, 0.5, cfg.momentum_img),
     ] + _model_rows(off, cfg)
@@ -289,12 +288,7 @@ def spec_gm(a, data: Path, method: str) -> dict:
         ('--method', off['method'], method.upper(), method.upper()),
         ('--ipc', off['ipc'], IPC, cfg.ipc),
         ('outer / inner loops', f'{loops} (get_loops, IPC 10)', f'{outer} / {inner}', f'{outer} / {inner}'),
-        _flag(off, cfg, 'init'),
-        _flag(off, cfg, 'lr_img'),
-        _flag(off, cfg, 'lr_net'),
-        _flag(off, cfg, 'batch_real'),
-        _flag(off, cfg, 'batch_train'),
-        _flag(off, cfg, 'dis_metric'),
+        *_flags(off, cfg, 'init', 'lr_img', 'lr_net', 'batch_real', 'batch_train', 'dis_metric'),
         ('image momentum', 0.5, 0.5, cfg.momentum_img),
     ]
     strategy = cfg.dsa_strategy or dsa_strategy_for(DATASET)
@@ -334,14 +328,18 @@ def spec_mtt(a, data: Path) -> dict:
     strategy = cfg.dsa_strategy or dsa_strategy_for(DATASET)
     rows = [
         ('--ipc', off['ipc'], IPC, cfg.ipc),
-        _flag(off, cfg, 'syn_steps'),
-        _flag(off, cfg, 'expert_epochs'),
-        _flag(off, cfg, 'max_start_epoch'),
-        _flag(off, cfg, 'lr_img'),
-        _flag(off, cfg, 'lr_lr'),
-        _flag(off, cfg, 'lr_teacher'),
-        _flag(off, cfg, 'batch_syn'),
-        _flag(off, cfg, 'pix_init', 'init'),
+        *_flags(
+            off,
+            cfg,
+            'syn_steps',
+            'expert_epochs',
+            'max_start_epoch',
+            'lr_img',
+            'lr_lr',
+            'lr_teacher',
+            'batch_syn',
+            pix_init='init',
+        ),
         ('--dsa_strategy', off['dsa_strategy'], strategy, strategy),
         ('ZCA', False, False, cfg.zca),
         ('image / lr momentum', 0.5, 0.5, cfg.momentum),
