@@ -107,11 +107,10 @@ def _comparable(config: dict) -> dict:
     return out
 
 # %% ../../nbs/29_distillation_benchmark.ipynb #719f5dce
-def _soft_random(syn, train, test, n_seeds, kw, steps=None):
-    """Test accuracies of random real subsets of the set's IPC budget (INFER stores fewer natural images), labelled by
-    its teachers and trained its way (one model per subset seed); `steps`: that many SGD steps instead of the epochs."""
+def _soft_random_sets(syn, train, n_seeds, kw) -> list:
+    """Random real subsets of the set's IPC budget (INFER stores fewer natural images), one per seed, labelled by its
+    teachers its way."""
     from dataset_condensation.distill.relabel import relabel_set
-    from dataset_condensation.soft_labels import evaluate_soft
     from dataset_condensation.teachers import load_teacher, online_teachers
 
     m = syn.meta
@@ -121,27 +120,29 @@ def _soft_random(syn, train, test, n_seeds, kw, steps=None):
         paths = m['config']['teacher']
         teachers = [load_teacher(p, train) for p in ([paths] if isinstance(paths, str) else paths)]
     return [
-        evaluate_soft(
-            relabel_set(
-                train.subset(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=s)),
-                None,
-                teachers,
-                mode=m['label_mode'],
-                epochs=kw['epochs'],
-                seed=s,
-                temperature=m['temperature'],
-                mixup=m['mixup'],
-                cutmix=m.get('cutmix', 0.0),
-                student_recipe=m.get('student_recipe'),
-            ),
-            test,
-            n_models=1,
+        relabel_set(
+            train.subset(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=s)),
+            None,
+            teachers,
+            mode=m['label_mode'],
+            epochs=kw['epochs'],
             seed=s,
-            labels='soft',
-            steps=steps,
-            **kw,
-        ).accs[0]
+            temperature=m['temperature'],
+            mixup=m['mixup'],
+            cutmix=m.get('cutmix', 0.0),
+            student_recipe=m.get('student_recipe'),
+        )
         for s in range(n_seeds)
+    ]
+
+
+def _soft_random(sets, test, kw, steps=None):
+    """Test accuracies of the labelled random subsets of `_soft_random_sets`, each trained its way (one model, seeded
+    by its subset's seed); `steps`: that many SGD steps instead of the epochs."""
+    from dataset_condensation.soft_labels import evaluate_soft
+
+    return [
+        evaluate_soft(r, test, n_models=1, seed=s, labels='soft', steps=steps, **kw).accs[0] for s, r in enumerate(sets)
     ]
 
 
@@ -172,11 +173,11 @@ def bench_evaluations(
             f'{method} (hard labels)': evaluate_soft(syn, test, n_seeds, 0, labels='hard', **kw).accs,
         }
         if train is not None:
-            rows[f'random real ({method} labels)'] = _soft_random(syn, train, test, n_seeds, kw)
-            n_random = len(sample_per_class(train.y.cpu(), syn.meta.get('ipc', syn.ipc), seed=0))
-            if own.extra['n_student_images'] > n_random:  # INFER's students see more images, so more steps per epoch
+            sets = _soft_random_sets(syn, train, n_seeds, kw)  # labelled once, trained per epoch and at equal steps
+            rows[f'random real ({method} labels)'] = _soft_random(sets, test, kw)
+            if own.extra['n_student_images'] > len(sets[0]):  # INFER's students see more images: more steps per epoch
                 rows[f'random real ({method} labels, equal steps)'] = _soft_random(
-                    syn, train, test, n_seeds, kw, steps=own.extra['sgd_steps']
+                    sets, test, kw, steps=own.extra['sgd_steps']
                 )
         return rows
     rows = {method: ev(syn)}
